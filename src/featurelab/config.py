@@ -1,0 +1,91 @@
+"""Config validation with one clear message per error.
+
+Schema violations are reported as ``config key 'complexity.feature_pairs[0][1]': 'xor_nand_or' does
+not match ...`` - the dotted path of the offending key and the bad value - instead of jsonschema's
+multi-line dump. After our check passes, ``snakemake.utils.validate`` fills in schema defaults, so the
+workflow sees the same config Snakemake users expect. Checks a schema cannot express (a claim that
+refers to a pair that is not configured) follow.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterable
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """A config value is wrong; the message names the key and the value."""
+
+
+def key_path(parts: Iterable[Any]) -> str:
+    """``['complexity', 'feature_pairs', 0, 1]`` -> ``complexity.feature_pairs[0][1]``."""
+    out = ""
+    for p in parts:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out or "<top level>"
+
+
+def load_schema(schema_path: str | Path) -> tuple[dict, Any]:
+    """The main schema and a registry resolving the per-study files it ``$ref``s (``<study>.schema.yaml``).
+
+    The ``$id`` is set to the file's URI, as :func:`snakemake.utils.validate` does, so relative
+    references resolve next to the main schema whatever the working directory.
+    """
+    from referencing import Registry, Resource
+    from referencing.jsonschema import DRAFT202012
+
+    path = Path(schema_path).resolve()
+    schema = {**yaml.safe_load(path.read_text()), "$id": path.as_uri()}
+
+    def retrieve(uri: str) -> Resource:
+        local = path.parent / Path(uri.removeprefix("file://")).name
+        return Resource.from_contents(yaml.safe_load(local.read_text()), default_specification=DRAFT202012)
+
+    return schema, Registry(retrieve=retrieve)
+
+
+def schema_errors(config: dict, schema_path: str | Path) -> list[str]:
+    """Every schema violation as a one-line message, deepest (most specific) first."""
+    import jsonschema
+
+    schema, registry = load_schema(schema_path)
+    validator = jsonschema.validators.validator_for(schema)(schema, registry=registry)
+    messages = []
+    for error in sorted(validator.iter_errors(config), key=lambda e: -len(e.absolute_path)):
+        best = jsonschema.exceptions.best_match([error])
+        where = key_path(best.absolute_path)
+        if best.validator == "additionalProperties":
+            messages.append(f"config key '{where}': {best.message} (unknown keys are not allowed)")
+        else:
+            messages.append(f"config key '{where}': {best.message}")
+    return messages
+
+
+def semantic_errors(config: dict) -> list[str]:
+    errors = []
+    cx = config.get("complexity")
+    if cx:
+        pairs = [list(p) for p in cx["feature_pairs"]]
+        ref = list(cx["claims"]["reference_pair"])
+        if ref not in pairs:
+            errors.append(f"config key 'complexity.claims.reference_pair': {ref} is not one of "
+                          f"complexity.feature_pairs {pairs}")
+    for study in config.get("studies", []):
+        if study not in config:
+            errors.append(f"config key 'studies': {study!r} is listed but has no '{study}' section")
+    return errors
+
+
+def validate_config(config: dict, schema_path: str | Path) -> None:
+    """Raise :class:`ConfigError` naming the first bad key and value; fill defaults otherwise."""
+    errors = schema_errors(config, schema_path)
+    if not errors:
+        from snakemake.utils import validate
+
+        validate(config, str(schema_path), set_default=True)
+        errors = semantic_errors(config)
+    if errors:
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise ConfigError(f"invalid config: {errors[0]}{more}")

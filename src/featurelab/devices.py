@@ -1,0 +1,40 @@
+"""Resolving ``device: auto|cpu|cuda`` and making torch deterministic on it."""
+
+from __future__ import annotations
+
+import os
+
+
+def resolve_device(requested: str) -> str:
+    """``auto`` becomes ``cuda`` when a GPU is usable, else ``cpu``; ``cuda`` without one is an error."""
+    import torch
+
+    if requested == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("config key 'device' is 'cuda' but torch sees no CUDA device on this machine")
+    if requested not in ("cpu", "cuda"):
+        raise ValueError(f"config key 'device': expected auto, cpu or cuda, got {requested!r}")
+    return requested
+
+
+def configure_torch(threads: int) -> None:
+    """Deterministic kernels and a fixed thread count, so results do not depend on the machine's load.
+
+    cuBLAS needs its workspace configured *before* CUDA initialises for deterministic results.
+    """
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    import torch
+
+    torch.use_deterministic_algorithms(True)
+    torch.set_num_threads(max(1, int(threads)))
+    if torch.backends.cudnn.is_available():
+        torch.backends.cudnn.benchmark = False
+    # TF32 would make CUDA results differ from CPU ones in the third decimal; keep full fp32.
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+
+
+def cuda_visible_cheaply() -> bool:
+    """Whether this machine has an NVIDIA GPU, *without importing torch* (used when building the DAG)."""
+    return os.path.exists("/proc/driver/nvidia/version") or os.path.exists("/dev/nvidia0")

@@ -1,0 +1,99 @@
+"""Atomic writes with provenance, so that no reader ever sees a half-written output.
+
+Each writer writes to a temporary file in the destination folder and renames it into place: a rename
+within one file system is atomic, so a crash (or SIGKILL) leaves either the old file, or none, never a
+truncated one that a later run would mistake for complete.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+PROVENANCE_KEY = b"featurelab"
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; move it onto ``path`` only if the block succeeds."""
+    dest = Path(path)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=suffix or dest.suffix, dir=dest.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, dest)
+    finally:
+        tmp_path.unlink(missing_ok=True)
+
+
+def write_table(table: Any, path: str | os.PathLike, provenance: Mapping[str, Any]) -> None:
+    """Write a pyarrow Table or a pandas DataFrame to parquet, provenance in the schema metadata."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if not isinstance(table, pa.Table):  # a pandas DataFrame
+        table = pa.Table.from_pandas(table, preserve_index=False)
+    meta = dict(table.schema.metadata or {})
+    meta[PROVENANCE_KEY] = json.dumps(provenance, sort_keys=True, default=str).encode()
+    table = table.replace_schema_metadata(meta)
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp)
+
+
+def table_from_columns(columns: Mapping[str, Any]) -> Any:
+    """A pyarrow Table from a mapping of column name to array/list (no pandas needed)."""
+    import pyarrow as pa
+
+    return pa.table(dict(columns))
+
+
+def read_provenance(path: str | os.PathLike) -> dict[str, Any]:
+    """The provenance record of a parquet file written by :func:`write_table`."""
+    import pyarrow.parquet as pq
+
+    meta = pq.read_schema(path).metadata or {}
+    return json.loads(meta[PROVENANCE_KEY]) if PROVENANCE_KEY in meta else {}
+
+
+def read_frame(path: str | os.PathLike) -> Any:
+    """Read a parquet file into pandas."""
+    import pandas as pd
+
+    return pd.read_parquet(path)
+
+
+def write_text(text: str, path: str | os.PathLike) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+
+
+def save_arrays(path: str | os.PathLike, provenance: Mapping[str, Any], **arrays: Any) -> None:
+    """Save named NumPy arrays to ``.npz`` atomically, with the provenance record as a JSON string."""
+    import numpy as np
+
+    with atomic_path(path, suffix=".npz") as tmp:
+        np.savez(tmp, _provenance=np.array(json.dumps(provenance, sort_keys=True, default=str)), **arrays)
+
+
+def load_arrays(path: str | os.PathLike) -> dict[str, Any]:
+    """Load an ``.npz`` written by :func:`save_arrays`; a corrupt file raises an error naming it."""
+    import numpy as np
+
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {k: data[k] for k in data.files if k != "_provenance"}
+    except Exception as exc:  # zipfile.BadZipFile, ValueError, EOFError, OSError...
+        raise ValueError(f"cannot read array file {path}: {exc}") from exc
+
+
+def save_torch(obj: Any, path: str | os.PathLike) -> None:
+    import torch
+
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)

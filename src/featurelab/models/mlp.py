@@ -1,0 +1,42 @@
+"""The multilayer perceptron of the complexity study (Lampinen et al. 2024, reference notebook 000)."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+# Standard deviation of a unit normal truncated to [-2, 2]; dividing by it makes the truncated draw
+# have the requested variance (as in JAX/Flax ``variance_scaling(..., 'truncated_normal')``).
+_TRUNCATED_NORMAL_STD = 0.87962566103423978
+
+
+def variance_scaling_(weight: torch.Tensor, scale: float = 1.0, generator: torch.Generator | None = None) -> None:
+    """Flax's ``variance_scaling(scale, 'fan_avg', 'truncated_normal')`` for a torch (out, in) weight."""
+    fan_out, fan_in = weight.shape
+    std = math.sqrt(scale / ((fan_in + fan_out) / 2)) / _TRUNCATED_NORMAL_STD
+    with torch.no_grad():
+        weight.copy_(torch.nn.init.trunc_normal_(torch.empty_like(weight), 0.0, 1.0, -2.0, 2.0, generator=generator) * std)
+
+
+class MLP(nn.Module):
+    """Leaky-ReLU MLP returning both the logits and the last hidden layer (the "representation").
+
+    ``widths`` lists every layer's size, input excluded and output included, e.g. [256, 128, 64, 64, 2].
+    """
+
+    def __init__(self, n_inputs: int, widths: list[int], negative_slope: float = 0.01,
+                 generator: torch.Generator | None = None) -> None:
+        super().__init__()
+        sizes = [n_inputs, *widths]
+        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
+        self.negative_slope = negative_slope
+        for layer in self.layers:
+            variance_scaling_(layer.weight, generator=generator)
+            nn.init.zeros_(layer.bias)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        for layer in self.layers[:-1]:
+            x = nn.functional.leaky_relu(layer(x), self.negative_slope)
+        return self.layers[-1](x), x

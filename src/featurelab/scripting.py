@@ -1,0 +1,40 @@
+"""Glue for the thin ``scripts/*.py`` that Snakemake's ``script:`` directive runs.
+
+Each script defines ``main(snakemake)`` and ends with ``run(main, snakemake)``. This sets up logging to
+the rule's ``log:`` file and turns any failure into one line on stderr that names the rule, the
+wildcards and the problem (the full traceback goes to the log file), then exits non-zero so Snakemake
+deletes the job's outputs. Writers are atomic (:mod:`featurelab.io`), so nothing half-written survives.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import traceback
+from typing import Any, Callable
+
+log = logging.getLogger("featurelab")
+
+
+def run(main: Callable[[Any], None], smk: Any) -> None:
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    if smk.log:
+        handlers.append(logging.FileHandler(smk.log[0], mode="w"))
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", handlers=handlers,
+                        force=True)
+    logging.getLogger("fontTools").setLevel(logging.WARNING)  # PDF font subsetting is chatty at INFO
+    where = f"rule {smk.rule}" + (f" ({dict(smk.wildcards.items())})" if len(smk.wildcards) else "")
+    try:
+        main(smk)
+    except Exception as exc:  # report every failure the same way; the traceback is kept in the log
+        if smk.log:
+            with open(smk.log[0], "a") as fh:
+                traceback.print_exc(file=fh)
+        print(f"featurelab error in {where}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        if smk.log:
+            print(f"(full traceback in {smk.log[0]})", file=sys.stderr)
+        sys.exit(1)
+
+
+def wildcards(smk: Any) -> dict[str, str]:
+    return dict(smk.wildcards.items())

@@ -1,0 +1,131 @@
+"""The complexity study (Lampinen, Chan & Hermann 2024): easy and hard features are learned equally
+well, but the easy one dominates the learned representation's variance.
+
+A run = one (feature pair, seed): generate three splits, train the MLP, and after every epoch record
+per-feature loss/accuracy and how much of the penultimate layer's variance each feature explains.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import numpy as np
+
+from featurelab.data.binary_features import make_dataset
+from featurelab.seeding import numpy_rng
+
+STUDY = "complexity"
+PAIR_SEPARATOR = "-vs-"
+SPLITS = ("train", "rep_fit", "test")
+
+#: Long-format schema of ``metrics.parquet`` (one row per run, epoch, split, feature and metric).
+METRIC_COLUMNS = ("study", "condition", "seed", "epoch", "split", "feature_index", "feature", "metric", "value")
+
+
+def pair_name(pair: list[str] | tuple[str, ...]) -> str:
+    """The condition wildcard of a feature pair, e.g. ``linear-vs-xor_xor_xor``."""
+    return PAIR_SEPARATOR.join(pair)
+
+
+def parse_pair(condition: str) -> list[str]:
+    return condition.split(PAIR_SEPARATOR)
+
+
+def make_splits(pair: list[str], seed: int, dataset_cfg: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    """The train, representation-fit and test splits of one run, each from its own random stream."""
+    arrays: dict[str, np.ndarray] = {}
+    for split in SPLITS:
+        rng = numpy_rng(STUDY, pair_name(pair), seed, "dataset", split)
+        x, y = make_dataset(pair, int(dataset_cfg[f"n_{split}"]), rng,
+                            units_per_feature=int(dataset_cfg["units_per_feature"]),
+                            linear_copies=int(dataset_cfg["linear_copies"]))
+        arrays[f"{split}_inputs"], arrays[f"{split}_labels"] = x, y
+    return arrays
+
+
+class _MetricLog:
+    """Collects long-format metric rows as flat Python lists (cheap to turn into a pyarrow table)."""
+
+    def __init__(self, condition: str, seed: int, features: list[str]) -> None:
+        self.condition, self.seed, self.features = condition, seed, features
+        self.columns: dict[str, list] = {c: [] for c in METRIC_COLUMNS}
+
+    def add(self, epoch: int, split: str, metric: str, values: Any, per_feature: bool = True) -> None:
+        values = np.atleast_1d(np.asarray(values, dtype=np.float64))
+        indices = range(len(self.features)) if per_feature else [-1]
+        for i, v in zip(indices, values):
+            c = self.columns
+            c["study"].append(STUDY); c["condition"].append(self.condition); c["seed"].append(self.seed)
+            c["epoch"].append(epoch); c["split"].append(split); c["feature_index"].append(i)
+            c["feature"].append(self.features[i] if i >= 0 else "all")
+            c["metric"].append(metric); c["value"].append(float(v))
+
+
+def train_run(pair: list[str], seed: int, data: Mapping[str, np.ndarray], model_cfg: Mapping[str, Any],
+              training_cfg: Mapping[str, Any], device: str) -> tuple[dict[str, list], dict[str, Any]]:
+    """Train one (pair, seed); return the metric columns and the final model state.
+
+    Evaluation happens at epoch 0 (before any update) and after every epoch, as in the notebook.
+    With ``early_stopping.enabled`` (the paper's SGD regime), training stops once the test loss has not
+    improved by ``min_delta`` for ``patience`` epochs.
+    """
+    import torch
+
+    from featurelab.analysis.variance import total_variance, variance_explained
+    from featurelab.models.mlp import MLP
+    from featurelab.optim import make_optimizer
+    from featurelab.seeding import torch_generator
+    from featurelab.training import RunId, epoch_batches, train_loop
+
+    condition = pair_name(pair)
+    run = RunId(STUDY, condition, seed)
+    t = {k: torch.as_tensor(v, dtype=torch.float32, device=device) for k, v in data.items()}
+    n_features = len(pair)
+    model = MLP(t["train_inputs"].shape[1], [*model_cfg["hidden_widths"], n_features],
+                negative_slope=float(model_cfg["leaky_relu_slope"]),
+                generator=torch_generator(STUDY, condition, seed, "init")).to(device)
+    optimizer = make_optimizer(training_cfg["optimizer"], model.parameters(), float(training_cfg["learning_rate"]))
+    bce = torch.nn.functional.binary_cross_entropy_with_logits
+    batch_indices = epoch_batches(t["train_inputs"].shape[0], int(training_cfg["batch_size"]),
+                                  torch_generator(STUDY, condition, seed, "shuffle"), device)
+
+    def compute_loss(step: int) -> torch.Tensor:
+        idx = batch_indices(step)
+        logits, _ = model(t["train_inputs"][idx])
+        return bce(logits, t["train_labels"][idx])  # mean over examples and features, as the notebook
+
+    log = _MetricLog(condition, seed, list(pair))
+    stopping = training_cfg["early_stopping"]
+    best = {"loss": float("inf"), "epoch": 0}
+
+    @torch.no_grad()
+    def evaluate(step: int) -> bool:
+        epoch = step // batch_indices.steps_per_epoch
+        model.eval()
+        outputs = {s: model(t[f"{s}_inputs"]) for s in SPLITS}
+        model.train()
+        mean_loss = {}
+        for split in ("train", "test"):
+            logits, _ = outputs[split]
+            labels = t[f"{split}_labels"]
+            per_feature = bce(logits, labels, reduction="none").mean(0)
+            accuracy = ((logits > 0).float() == labels).float().mean(0)
+            mean_loss[split] = float(per_feature.mean())
+            log.add(epoch, split, "loss", mean_loss[split], per_feature=False)
+            log.add(epoch, split, "loss", per_feature.cpu())
+            log.add(epoch, split, "accuracy", accuracy.cpu())
+        test_reps = outputs["test"][1]
+        r2_w, r2_u = variance_explained(t["rep_fit_labels"], outputs["rep_fit"][1], t["test_labels"], test_reps)
+        log.add(epoch, "test", "total_variance", total_variance(test_reps).cpu(), per_feature=False)
+        log.add(epoch, "test", "r2_weighted", r2_w.cpu())
+        log.add(epoch, "test", "r2_unweighted", r2_u.cpu())
+        if not stopping["enabled"]:
+            return False
+        test_loss = mean_loss["test"]
+        if test_loss < best["loss"] - float(stopping["min_delta"]):
+            best.update(loss=test_loss, epoch=epoch)
+        return epoch - best["epoch"] >= int(stopping["patience"])
+
+    n_steps = int(training_cfg["epochs"]) * batch_indices.steps_per_epoch
+    train_loop(optimizer, compute_loss, n_steps, run, eval_every=batch_indices.steps_per_epoch, evaluate=evaluate)
+    return log.columns, {k: v.detach().cpu() for k, v in model.state_dict().items()}

@@ -1,0 +1,60 @@
+"""Helpers shared by every study's rules: config access, target lists, resources, the figure registry."""
+
+from featurelab.devices import cuda_visible_cheaply
+from featurelab.provenance import config_hash
+
+
+wildcard_constraints:
+    seed=r"\d+",
+    pair=r"[a-z_]+(-vs-[a-z_]+)+",
+
+
+#: Logs and Snakemake benchmark files (runtime, peak RSS) of every job live under results/.
+LOGS = "results/logs"
+BENCH = "results/benchmarks"
+
+#: The device the training jobs will use, resolved without importing torch (the DAG must build fast).
+#: `auto` means CUDA when this machine has an NVIDIA driver; the job itself re-checks with torch.
+USES_CUDA = config["device"] == "cuda" or (
+    config["device"] == "auto" and cuda_visible_cheaply()
+)
+
+
+def study_config(study):
+    return config[study]
+
+
+def training_resources(study):
+    """Cluster resources of a study's training jobs; a GPU is requested only when CUDA is used."""
+    res = config[study].get("resources", {})
+    resources = {
+        "mem_mb": res.get("mem_mb", 2000),
+        "runtime": res.get("runtime_min", 20),
+    }
+    if USES_CUDA:
+        resources["gpu"] = 1
+    return resources
+
+
+def training_threads(study):
+    return config[study].get("resources", {}).get("threads", 1)
+
+
+#: Every figure the workflow can draw: path stem -> where it comes from. Filled by the study rule files
+#: and written into the manifests (figures/<study>/all and figures/all).
+FIGURES = {}
+
+
+def register_figures(study, names, source, config_subtree):
+    stems = [f"figures/{study}/{name}" for name in names]
+    for stem in stems:
+        FIGURES[stem] = {
+            "study": study,
+            "source": source,
+            "config_hash": config_hash(config_subtree),
+        }
+    return stems
+
+
+def figure_files(stems):
+    return [f"{stem}.{ext}" for stem in stems for ext in ("pdf", "png")]

@@ -1,0 +1,130 @@
+"""complexity - Lampinen, Chan & Hermann (2024), "Learned feature representations are biased by
+complexity, learning order, position, and more".
+
+Method: for each pair of binary features (an easy, linear one and a hard one) and each seed, generate
+train / representation-fit / test splits; train an MLP on both features; after every epoch measure each
+feature's accuracy and the share of the penultimate layer's variance its label explains; normalise the
+variance curves by the final total variance; aggregate over seeds; test the paper's claims; plot.
+"""
+
+from featurelab.studies.complexity import pair_name
+
+CX = config["complexity"]
+CX_PAIRS = [pair_name(p) for p in CX["feature_pairs"]]
+CX_RUNS = expand(
+    "results/complexity/{pair}/seed{seed}", pair=CX_PAIRS, seed=CX["seeds"]
+)
+CX_FIGURES = register_figures(
+    "complexity",
+    ["variance_curves", "accuracy_curves", "final_variance"],
+    "results/complexity/summary.parquet",
+    CX,
+)
+
+
+rule complexity_dataset:
+    """Binary-feature splits of one (pair, seed): train, representation-fit and test."""
+    output:
+        "results/complexity/{pair}/seed{seed}/dataset.npz",
+    params:
+        dataset=CX["dataset"],
+    log:
+        f"{LOGS}/complexity/dataset/{{pair}}_seed{{seed}}.log",
+    script:
+        "../../scripts/complexity_dataset.py"
+
+
+rule complexity_train:
+    """Train the MLP on both features, evaluating after every epoch."""
+    input:
+        rules.complexity_dataset.output,
+    output:
+        model="results/complexity/{pair}/seed{seed}/model.pt",
+        metrics="results/complexity/{pair}/seed{seed}/metrics.parquet",
+    params:
+        model=CX["model"],
+        training=CX["training"],
+        device=config["device"],
+    threads: training_threads("complexity")
+    resources:
+        **training_resources("complexity"),
+    log:
+        f"{LOGS}/complexity/train/{{pair}}_seed{{seed}}.log",
+    benchmark:
+        f"{BENCH}/complexity/train/{{pair}}_seed{{seed}}.tsv"
+    script:
+        "../../scripts/complexity_train.py"
+
+
+rule complexity_analyze:
+    """Per run: normalised variance curves R2_t * TV_t / TV_final and final values."""
+    input:
+        rules.complexity_train.output.metrics,
+    output:
+        "results/complexity/{pair}/seed{seed}/analysis.parquet",
+    log:
+        f"{LOGS}/complexity/analyze/{{pair}}_seed{{seed}}.log",
+    script:
+        "../../scripts/complexity_analyze.py"
+
+
+rule complexity_aggregate:
+    """All runs in one table, and mean with a 95% confidence interval over seeds."""
+    input:
+        expand("{run}/analysis.parquet", run=CX_RUNS),
+    output:
+        runs="results/complexity/runs.parquet",
+        summary="results/complexity/summary.parquet",
+    log:
+        f"{LOGS}/complexity/aggregate.log",
+    benchmark:
+        f"{BENCH}/complexity/aggregate.tsv"
+    script:
+        "../../scripts/complexity_aggregate.py"
+
+
+rule complexity_claims:
+    """The paper's claims, each with the measured number, threshold and pass/fail."""
+    input:
+        rules.complexity_aggregate.output.runs,
+    output:
+        table="results/complexity/claims.parquet",
+        text="results/complexity/claims.md",
+    params:
+        claims=CX["claims"],
+    log:
+        f"{LOGS}/complexity/claims.log",
+    script:
+        "../../scripts/complexity_claims.py"
+
+
+rule complexity_figure:
+    """One figure (PDF + PNG) drawn from the aggregated table only."""
+    input:
+        rules.complexity_aggregate.output.summary,
+    output:
+        pdf="figures/complexity/{figure}.pdf",
+        png="figures/complexity/{figure}.png",
+    wildcard_constraints:
+        figure="variance_curves|accuracy_curves|final_variance",
+    params:
+        figures=config["figures"],
+    log:
+        f"{LOGS}/complexity/figure_{{figure}}.log",
+    script:
+        "../../scripts/complexity_figure.py"
+
+
+rule complexity_all:
+    """Manifest of the study's figures: path, sha256, source table, config hash."""
+    input:
+        figures=figure_files(CX_FIGURES),
+        claims=rules.complexity_claims.output.table,
+    output:
+        "figures/complexity/all",
+    params:
+        figures={stem: FIGURES[stem] for stem in CX_FIGURES},
+    log:
+        f"{LOGS}/complexity/manifest.log",
+    script:
+        "../../scripts/manifest.py"

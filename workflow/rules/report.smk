@@ -1,0 +1,13 @@
+"""figures/all: the manifest of every figure of every configured study."""
+
+
+rule figures_all:
+    """One manifest over all studies (rows of each study's manifest, concatenated)."""
+    input:
+        expand("figures/{study}/all", study=config["studies"]),
+    output:
+        "figures/all",
+    log:
+        f"{LOGS}/figures_all.log",
+    script:
+        "../../scripts/manifest_all.py"

@@ -7,7 +7,9 @@ the order of operations, the NaN check that names the run and step, and early st
 
 from __future__ import annotations
 
+import logging
 import math
+import os
 from dataclasses import dataclass
 from typing import Callable, Protocol
 
@@ -24,6 +26,23 @@ class RunId:
 
     def __str__(self) -> str:
         return f"study {self.study!r}, condition {self.condition!r}, seed {self.seed}"
+
+
+log = logging.getLogger("featurelab")
+
+
+def seconds_since_process_start() -> float | None:
+    """Wall time since this process was started (Linux /proc; None elsewhere).
+
+    Logged at the first optimizer step, because start-up (interpreter, imports, data loading) is a real
+    share of a short training job and the benchmark reports it.
+    """
+    try:
+        start_ticks = int(open(f"/proc/{os.getpid()}/stat").read().rsplit(")", 1)[1].split()[19])
+        uptime = float(open("/proc/uptime").read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return uptime - start_ticks / os.sysconf("SC_CLK_TCK")
 
 
 class DivergenceError(RuntimeError):
@@ -66,6 +85,10 @@ def train_loop(optimizer: Optimizer, compute_loss: Callable[[int], torch.Tensor]
         check_finite(loss, run, step)
         loss.sum().backward()
         optimizer.step()
+        if step == start_step:
+            since_start = seconds_since_process_start()
+            if since_start is not None:
+                log.info("%s: first optimizer step %.2f s after process start", run, since_start)
         done = step + 1
         if evaluate is not None and eval_every and done % eval_every == 0 and evaluate(done):
             return done

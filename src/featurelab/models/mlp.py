@@ -38,5 +38,7 @@ class MLP(nn.Module):
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         for layer in self.layers[:-1]:
-            x = nn.functional.leaky_relu(layer(x), self.negative_slope)
+            # In place: saves one activation-sized allocation per layer; autograd supports it for a
+            # positive slope (the backward pass reads the sign of the output).
+            x = nn.functional.leaky_relu(layer(x), self.negative_slope, inplace=self.negative_slope > 0)
         return self.layers[-1](x), x

@@ -33,6 +33,15 @@ TMS_METRIC_COLUMNS = ("study", "condition", "seed", "sparsity", "n_hidden", "ste
 TMS_WEIGHT_COLUMNS = ("study", "condition", "seed", "sparsity", "n_hidden", "param", "hidden", "feature", "importance",
                       "value")
 
+#: The figures and the aggregated tables each reads (results/hierarchy/<table>.parquet).
+FIGURE_TABLES: dict[str, tuple[str, ...]] = {
+    "loss_heatmap": ("summary",),
+    "loss_vs_width": ("summary",),
+    "width_needed": ("width_needed",),
+    "tms_sparsity": ("tms_features", "tms_gram"),
+    "feature_directions_2d": ("directions",),
+}
+
 
 def depth_condition(depth: int) -> str:
     return f"depth{int(depth)}"

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.colors import LogNorm, TwoSlopeNorm
 
-from featurelab.plotting.style import PALETTE, PANEL_HEIGHT, PANEL_WIDTH, band, panels
+from featurelab.plotting.style import PALETTE, PANEL_HEIGHT, PANEL_WIDTH, panels
 from featurelab.studies.hierarchy import FIGURE_TABLES  # noqa: F401  (re-exported)
 
 #: Smallest loss shown on log scales (exact zeros, e.g. depth 1, are drawn at this floor).
@@ -59,8 +59,10 @@ def loss_vs_width(tables: Mapping[str, pd.DataFrame], analysis: Mapping[str, Any
         g = g.sort_values("n_hidden")
         color = PALETTE[k % len(PALETTE)]
         clip = lambda s: np.clip(s.to_numpy(dtype=float), LOSS_FLOOR, None)  # noqa: E731
-        band(ax, g["n_hidden"], clip(g["mean"]), clip(g["ci_low"]), clip(g["ci_high"]), color,
-             f"depth {depth} ({g['n_features'].iloc[0]} features, n={int(g['n'].max())})", marker="o", ms=3)
+        # seeds are often bimodal (solved ~1e-15 vs stuck ~1e-3): a light band keeps the lines readable
+        ax.plot(g["n_hidden"], clip(g["mean"]), color=color, lw=1.5, marker="o", ms=3,
+                label=f"depth {depth} ({g['n_features'].iloc[0]} features, n={int(g['n'].max())})")
+        ax.fill_between(g["n_hidden"], clip(g["ci_low"]), clip(g["ci_high"]), color=color, alpha=0.1, lw=0)
         ax.plot(g["n_hidden"], clip(g["min"]), color=color, ls=":", lw=1)
     ax.axhline(float(analysis["loss_threshold"]), color="0.5", ls="--", lw=0.8, label="threshold")
     ax.set_yscale("log")
@@ -91,7 +93,7 @@ def width_needed(tables: Mapping[str, pd.DataFrame], analysis: Mapping[str, Any]
     ax.set_xscale("log", base=2)
     ax.set_xlabel("number of features (2^(depth+1) - 2)")
     ax.set_ylabel("smallest n_hidden (dimensions)")
-    ax.set_title(f"Width needed for {analysis['metric']} < {float(analysis['loss_threshold']):g} "
+    ax.set_title(f"Width needed for {analysis['metric']} < {float(analysis['loss_threshold']):g}\n"
                  f"({STAT_WORDS[analysis['statistic']]})")
     ax.legend(fontsize=6)
     return fig
@@ -131,8 +133,9 @@ def tms_sparsity(tables: Mapping[str, pd.DataFrame], analysis: Mapping[str, Any]
     axes[2, 0].set_ylabel("feature i (importance 0.7^i)", fontsize=7)
     fig.colorbar(im, ax=axes[0, :].tolist(), shrink=0.8, label="W^T W")
     fig.colorbar(plt.cm.ScalarMappable(cmap=cmap, norm=plt.Normalize(0, 1)), ax=axes[2, :].tolist(), shrink=0.8,
-                 label="interference sum_j (W^_i . W_j)^2 (clipped at 1)")
-    fig.suptitle(f"TMS sparsity sweep (seed {seed}): superposition appears as features get sparser", fontsize=9)
+                 label="interference (clipped at 1)")
+    fig.suptitle(f"TMS sparsity sweep (seed {seed}): bars = ||W_i|| coloured by interference "
+                 f"sum_(j!=i) (W^_i . W_j)^2", fontsize=9)
     return fig
 
 

@@ -18,7 +18,7 @@ def main(smk) -> None:
     configure_torch(smk.threads)
     device = resolve_device(smk.params.device)
     seed = int(smk.wildcards.seed)
-    tms = {k: v for k, v in dict(smk.params.tms).items() if k != "seeds"}
+    tms = dict(smk.params.tms)
     metrics, weights = train_tms(seed, tms, device)
     record = provenance({"tms": tms, "device": smk.params.device, "seed": seed}, rule=smk.rule,
                         resolved_device=device, threads=smk.threads)

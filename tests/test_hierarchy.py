@@ -14,7 +14,7 @@ from featurelab.data.hierarchy import (check_branching_factor, expected_marginal
 from featurelab.models.hierarchy import BatchedTMS
 from featurelab.optim import Adam
 
-from conftest import REPO, SCHEMA, snakemake
+from conftest import REPO, SCHEMA, TINY_CONFIG, scheduled_rules, snakemake
 
 
 # --------------------------------------------------------------------------------------------- generator
@@ -87,16 +87,15 @@ def test_pattern_weighted_loss_equals_expanded_batch_loss():
 
 # ----------------------------------------------------------------------------------------------- model
 
+@torch.no_grad()
 def test_known_answer_perfect_reconstruction():
     """Two exclusive features in 2 dimensions: W = I, b = 0 reconstructs every pattern exactly."""
     model = BatchedTMS([2], 2)
-    with torch.no_grad():
-        model.W.copy_(torch.eye(2)[None])
+    model.W.copy_(torch.eye(2)[None])
     patterns, probs = tree_patterns(1, "exclusive")
     assert float(model.loss(torch.as_tensor(patterns), torch.as_tensor(probs, dtype=torch.float32))) == 0.0
     # and a model that outputs nothing loses the features' mean square, 1/4 each: loss = 1/4
-    with torch.no_grad():
-        model.W.zero_()
+    model.W.zero_()
     assert float(model.loss(torch.as_tensor(patterns), torch.as_tensor(probs, dtype=torch.float32))) == 0.25
 
 
@@ -256,3 +255,9 @@ def test_workflow_tiny(tmp_path):
     # a rerun has nothing to do; a changed TMS setting reruns only the TMS branch
     dry = snakemake(tmp_path, "figures/hierarchy/all", "-n")
     assert "Nothing to be done" in dry.stdout + dry.stderr
+    tiny = yaml.safe_load(TINY_CONFIG.read_text())
+    tiny["hierarchy"]["tms"]["sparsities"] = [0.0, 0.5]
+    edited = tmp_path / "edited.yaml"
+    edited.write_text(yaml.safe_dump(tiny))
+    jobs = scheduled_rules(snakemake(tmp_path, "figures/hierarchy/all", "-n", configfile=edited).stdout)
+    assert jobs.get("hierarchy_train_tms") == 2 and "hierarchy_train" not in jobs, jobs

@@ -10,7 +10,19 @@ batched run per seed. Test the claims; plot.
 
 from featurelab.studies.hierarchy import FIGURE_TABLES, TMS_CONDITION, depth_condition
 
-HI = config["hierarchy"]
+
+
+def _canonical(node):
+    """Config sub-tree with sorted keys: Snakemake's params check compares dicts order-sensitively, so
+    reordering keys in a config file (or a schema default being filled in) must not rerun jobs."""
+    if isinstance(node, dict):
+        return {k: _canonical(node[k]) for k in sorted(node)}
+    if isinstance(node, list):
+        return [_canonical(v) for v in node]
+    return node
+
+
+HI = _canonical(config["hierarchy"])
 HI_RUNS = expand(
     "results/hierarchy/depth{depth}/seed{seed}", depth=HI["tree"]["depths"], seed=HI["seeds"]
 )
@@ -38,7 +50,8 @@ rule hierarchy_train:
     wildcard_constraints:
         depth=r"\d+",
     params:
-        tree=HI["tree"],
+        # the tree's shape settings, not the list of depths: adding a depth trains only the new depth
+        tree={k: v for k, v in HI["tree"].items() if k != "depths"},
         model=HI["model"],
         training=HI["training"],
         evaluation=HI["evaluation"],
@@ -60,7 +73,8 @@ rule hierarchy_train_tms:
         metrics="results/hierarchy/tms/seed{seed}/metrics.parquet",
         weights="results/hierarchy/tms/seed{seed}/weights.parquet",
     params:
-        tms=HI["tms"],
+        # everything but the list of seeds: adding a seed trains only the new seed
+        tms={k: v for k, v in HI["tms"].items() if k != "seeds"},
         device=config["device"],
     threads: training_threads("hierarchy")
     resources:

@@ -261,3 +261,16 @@ def test_workflow_tiny(tmp_path):
     edited.write_text(yaml.safe_dump(tiny))
     jobs = scheduled_rules(snakemake(tmp_path, "figures/hierarchy/all", "-n", configfile=edited).stdout)
     assert jobs.get("hierarchy_train_tms") == 2 and "hierarchy_train" not in jobs, jobs
+
+
+def test_training_job_imports_stay_light():
+    """The training scripts' imports pull in no pandas, matplotlib or scikit-learn (start-up cost)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; import featurelab.studies.hierarchy, featurelab.models.hierarchy, featurelab.training, "
+            "featurelab.optim, featurelab.devices, featurelab.io, featurelab.provenance, featurelab.scripting; "
+            "print(sorted(m for m in ('pandas', 'matplotlib', 'sklearn', 'torch._dynamo') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**__import__("os").environ, "PYTHONPATH": str(REPO / "src")})
+    assert out.stdout.strip() == "[]"

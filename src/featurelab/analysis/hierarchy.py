@@ -183,8 +183,8 @@ def evaluate_claims(runs: pd.DataFrame, summary: pd.DataFrame, widths: pd.DataFr
         rows.append(dict(claim=f"tms_{which}_features_represented", condition=f"tms sparsity={s:g}",
                          statement=(f"{'dense' if which == 'dense' else 'sparse'} features: "
                                     f"{'at most' if which == 'dense' else 'more than'} n_hidden={n_hidden} features "
-                                    f"are represented (||W_i|| > {norm_thr:g})"),
-                         measured=float(counts.mean()), measured_what="mean over seeds of features with ||W_i|| > "
+                                    f"are represented (norm of W_i > {norm_thr:g})"),
+                         measured=float(counts.mean()), measured_what="mean over seeds of features with norm of W_i > "
                                                                       f"{norm_thr:g}",
                          threshold=float(n_hidden), seeds_passing=int(ok.sum()), n_seeds=len(ok),
                          passed=bool(ok.sum() >= seeds_needed(fraction, len(ok)))))

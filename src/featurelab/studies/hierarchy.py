@@ -165,8 +165,10 @@ def train_tms(seed: int, tms: Mapping[str, Any], device: str) -> tuple[dict[str,
     metrics = _columns(TMS_METRIC_COLUMNS)
 
     def draw(generator) -> torch.Tensor:
-        values = torch.rand(shape, generator=generator, device=device)
-        return values * (torch.rand(shape, generator=generator, device=device) < prob)
+        # a feature is on with probability p and then U[0, 1): one uniform u gives both, since u < p has
+        # probability p and u / p given u < p is U[0, 1) - half the random numbers of two draws
+        u = torch.rand(shape, generator=generator, device=device)
+        return torch.where(u < prob, u / prob, torch.zeros((), device=device))
 
     def compute_loss(step: int) -> torch.Tensor:
         return model.loss(draw(gen))

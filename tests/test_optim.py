@@ -1,0 +1,45 @@
+"""featurelab.optim reproduces torch.optim bit for bit (it exists only to skip torch._dynamo's import)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from featurelab.optim import learning_rate, make_optimizer
+
+
+def trajectories(ours_name: str, lr: float, steps: int = 25):
+    torch.manual_seed(0)
+    model_a = torch.nn.Sequential(torch.nn.Linear(6, 5), torch.nn.Tanh(), torch.nn.Linear(5, 2))
+    model_b = torch.nn.Sequential(torch.nn.Linear(6, 5), torch.nn.Tanh(), torch.nn.Linear(5, 2))
+    model_b.load_state_dict(model_a.state_dict())
+    ours = make_optimizer(ours_name, model_a.parameters(), lr)
+    ref = (torch.optim.Adam(model_b.parameters(), lr=lr, foreach=False) if ours_name == "adam"
+           else torch.optim.SGD(model_b.parameters(), lr=lr, foreach=False))
+    data = torch.randn(steps, 16, 6, generator=torch.Generator().manual_seed(1))
+    for x in data:
+        for model, opt in ((model_a, ours), (model_b, ref)):
+            opt.zero_grad()
+            model(x).square().mean().backward()
+            opt.step()
+    return model_a, model_b
+
+
+@pytest.mark.parametrize("name, lr", [("adam", 1e-3), ("adam", 0.05), ("sgd", 0.1)])
+def test_matches_torch_optim_exactly(name, lr):
+    a, b = trajectories(name, lr)
+    for pa, pb in zip(a.parameters(), b.parameters()):
+        assert torch.equal(pa, pb)
+
+
+def test_unknown_optimizer_is_named():
+    with pytest.raises(ValueError, match="rmsprop"):
+        make_optimizer("rmsprop", [torch.zeros(1, requires_grad=True)], 0.1)
+
+
+def test_learning_rate_schedules():
+    assert learning_rate("constant", 0.1, 50, 100) == 0.1
+    assert learning_rate("linear", 0.1, 0, 100, final_lr=1e-6) == pytest.approx(0.1)
+    assert learning_rate("linear", 0.1, 100, 100, final_lr=1e-6) == pytest.approx(1e-6)
+    assert learning_rate("cosine", 0.1, 100, 100) == pytest.approx(0.0, abs=1e-12)
+    assert learning_rate("cosine", 0.1, 50, 100) == pytest.approx(0.05)

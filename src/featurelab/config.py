@@ -72,6 +72,18 @@ def semantic_errors(config: dict) -> list[str]:
         if ref not in pairs:
             errors.append(f"config key 'complexity.claims.reference_pair': {ref} is not one of "
                           f"complexity.feature_pairs {pairs}")
+    hi = config.get("hierarchy")
+    if hi:
+        depths = list(hi["tree"]["depths"])
+        if hi["analysis"]["directions_depth"] not in depths:
+            errors.append(f"config key 'hierarchy.analysis.directions_depth': {hi['analysis']['directions_depth']} "
+                          f"is not one of hierarchy.tree.depths {depths}")
+        if 2 not in hi["model"]["n_hidden"]:
+            errors.append("config key 'hierarchy.model.n_hidden': must include 2 (figure (e) draws the 2-D "
+                          f"feature directions), got {list(hi['model']['n_hidden'])}")
+        if any(min(hi["model"]["n_hidden"]) > 2 ** (d + 1) - 2 for d in depths):
+            errors.append("config key 'hierarchy.model.n_hidden': every depth needs at least one width <= its "
+                          "number of features 2^(depth+1) - 2")
     for study in config.get("studies", []):
         if study not in config:
             errors.append(f"config key 'studies': {study!r} is listed but has no '{study}' section")

@@ -1,0 +1,202 @@
+"""The hierarchy study (reference notebook 004): superposition of tree-structured features.
+
+A run = one (tree depth, seed): train the TMS model x' = ReLU(W^T W x + b) on the tree's features for
+*every* configured hidden width at once (one batched model with a width dimension; widths above the
+number of features are skipped, as in the notebook), then measure each width's loss on fresh samples
+and its exact expected loss. The notebook's 5 "instances" are 5 seeds here (5 jobs per depth).
+
+Companion experiment (condition ``tms``): the classic TMS sparsity sweep (20 features, 5 hidden,
+importance 0.7^i), one run per seed, batched over sparsities.
+
+Training jobs import only torch, NumPy and pyarrow (start-up is a real share of these short jobs).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import numpy as np
+
+from featurelab.data.hierarchy import (check_branching_factor, feature_levels, n_features, pattern_counts,
+                                       sample_tree, tree_patterns)
+from featurelab.seeding import numpy_rng, torch_generator
+
+STUDY = "hierarchy"
+TMS_CONDITION = "tms"
+
+#: Long-format schema of a depth run's ``metrics.parquet``.
+METRIC_COLUMNS = ("study", "condition", "depth", "seed", "n_features", "n_hidden", "step", "metric", "value")
+#: Long-format schema of ``weights.parquet`` (``param`` W has hidden >= 0; b has hidden = -1).
+WEIGHT_COLUMNS = ("study", "condition", "depth", "seed", "n_hidden", "param", "hidden", "feature", "level", "value")
+#: The TMS sweep's tables.
+TMS_METRIC_COLUMNS = ("study", "condition", "seed", "sparsity", "n_hidden", "step", "metric", "value")
+TMS_WEIGHT_COLUMNS = ("study", "condition", "seed", "sparsity", "n_hidden", "param", "hidden", "feature", "importance",
+                      "value")
+
+#: The figures and the aggregated tables each reads (results/hierarchy/<table>.parquet).
+FIGURE_TABLES: dict[str, tuple[str, ...]] = {
+    "loss_heatmap": ("summary",),
+    "loss_vs_width": ("summary",),
+    "width_needed": ("width_needed",),
+    "tms_sparsity": ("tms_features", "tms_gram"),
+    "feature_directions_2d": ("directions",),
+}
+
+
+def depth_condition(depth: int) -> str:
+    return f"depth{int(depth)}"
+
+
+def widths_for(depth: int, n_hidden: list[int]) -> list[int]:
+    """The configured widths that a depth trains: those not above its number of features."""
+    return sorted(int(h) for h in n_hidden if int(h) <= n_features(depth))
+
+
+def _columns(names: tuple[str, ...]) -> dict[str, list]:
+    return {c: [] for c in names}
+
+
+def make_lr(training: Mapping[str, Any]):
+    from featurelab.optim import learning_rate
+
+    steps, lr, schedule = int(training["steps"]), float(training["learning_rate"]), training["lr_schedule"]
+    return lambda step: learning_rate(schedule, lr, step, steps)
+
+
+def depth_batches(depth: int, seed: int, tree: Mapping[str, Any], training: Mapping[str, Any], device: str):
+    """``batch(step) -> (x, row_weights)`` for the configured estimator.
+
+    ``patterns``: the P distinct patterns with weights count/batch from a multinomial draw of the batch -
+    distributed exactly as the mean over a batch of i.i.d. samples (the same estimator, P << batch rows).
+    ``samples``: a fresh batch of i.i.d. samples each step, as the notebook does (for checks/benchmarks).
+    """
+    import torch
+
+    mode, steps, batch = tree["sampling"], int(training["steps"]), int(training["batch_size"])
+    rng = numpy_rng(STUDY, depth_condition(depth), seed, "batches", training["estimator"])
+    if training["estimator"] == "patterns":
+        patterns, probs = tree_patterns(depth, mode)
+        x = torch.as_tensor(patterns, device=device)
+        weights = torch.as_tensor(pattern_counts(steps, batch, probs, rng) / batch, dtype=torch.float32, device=device)
+        return lambda step: (x, weights[step])
+    return lambda step: (torch.as_tensor(sample_tree(batch, depth, mode, rng), device=device), None)
+
+
+def train_depth(depth: int, seed: int, tree: Mapping[str, Any], n_hidden: list[int], training: Mapping[str, Any],
+                evaluation: Mapping[str, Any], device: str) -> tuple[dict[str, list], dict[str, list]]:
+    """Train every width of one (depth, seed) as one batched model; return (metric columns, weight columns)."""
+    import torch
+
+    from featurelab.models.hierarchy import BatchedTMS
+    from featurelab.optim import Adam
+    from featurelab.training import RunId, train_loop
+
+    check_branching_factor(tree["branching_factor"])
+    condition, nf = depth_condition(depth), n_features(depth)
+    widths = widths_for(depth, n_hidden)
+    if not widths:
+        raise ValueError(f"config key 'hierarchy.model.n_hidden': no width <= {nf} features for depth {depth}")
+    model = BatchedTMS(widths, nf, generator=torch_generator(STUDY, condition, seed, "init")).to(device)
+    optimizer = Adam(model.parameters(), lr=float(training["learning_rate"]))
+    batch = depth_batches(depth, seed, tree, training, device)
+    patterns, probs = tree_patterns(depth, tree["sampling"])
+    x_all = torch.as_tensor(patterns, device=device)
+    p_all = torch.as_tensor(probs, dtype=torch.float32, device=device)
+    metrics = _columns(METRIC_COLUMNS)
+
+    def add(step: int, metric: str, values: torch.Tensor) -> None:
+        for h, v in zip(widths, values.detach().cpu().tolist()):
+            for k, val in zip(METRIC_COLUMNS, (STUDY, condition, depth, seed, nf, h, step, metric, float(v))):
+                metrics[k].append(val)
+
+    @torch.no_grad()
+    def evaluate(step: int) -> bool:
+        add(step, "loss_exact", model.loss(x_all, p_all))  # the expected loss, exactly (sum over patterns)
+        return False
+
+    def compute_loss(step: int) -> torch.Tensor:
+        x, w = batch(step)
+        return model.loss(x, w)
+
+    steps = int(training["steps"])
+    train_loop(optimizer, compute_loss, steps, RunId(STUDY, condition, seed), eval_every=int(training["log_every"]),
+               evaluate=evaluate, lr_at=make_lr(training))
+    if steps % int(training["log_every"]):
+        evaluate(steps)
+    with torch.no_grad():  # the notebook's measure: the loss on fresh samples
+        rng = numpy_rng(STUDY, condition, seed, "evaluation")
+        fresh = torch.as_tensor(sample_tree(int(evaluation["n_samples"]), depth, tree["sampling"], rng), device=device)
+        add(steps, "loss_fresh", model.loss(fresh))
+    return metrics, weight_columns(model, widths, depth, seed)
+
+
+def weight_columns(model, widths: list[int], depth: int, seed: int) -> dict[str, list]:
+    condition, levels = depth_condition(depth), feature_levels(depth)
+    cols = _columns(WEIGHT_COLUMNS)
+    W = model.masked_weight().detach().cpu().numpy()
+    b = model.b.detach().cpu().numpy()
+    for i, h in enumerate(widths):
+        for r in range(-1, h):
+            values = b[i] if r < 0 else W[i, r]
+            for f, v in enumerate(values.tolist()):
+                row = (STUDY, condition, depth, seed, h, "b" if r < 0 else "W", r, f, int(levels[f]), float(v))
+                for k, val in zip(WEIGHT_COLUMNS, row):
+                    cols[k].append(val)
+    return cols
+
+
+def train_tms(seed: int, tms: Mapping[str, Any], device: str) -> tuple[dict[str, list], dict[str, list]]:
+    """The classic TMS sparsity sweep for one seed: one instance per sparsity, trained together."""
+    import torch
+
+    from featurelab.models.hierarchy import BatchedTMS
+    from featurelab.optim import Adam
+    from featurelab.training import RunId, train_loop
+
+    training = tms["training"]
+    nf, nh, sparsities = int(tms["n_features"]), int(tms["n_hidden"]), [float(s) for s in tms["sparsities"]]
+    importance = float(tms["importance_decay"]) ** torch.arange(nf, dtype=torch.float32)
+    model = BatchedTMS([nh] * len(sparsities), nf, generator=torch_generator(STUDY, TMS_CONDITION, seed, "init"),
+                       importance=importance).to(device)
+    optimizer = Adam(model.parameters(), lr=float(training["learning_rate"]))
+    prob = torch.tensor([1.0 - s for s in sparsities], device=device)[None, :, None]
+    gen = torch_generator(STUDY, TMS_CONDITION, seed, "batches", device=device)
+    shape = (int(training["batch_size"]), len(sparsities), nf)
+    metrics = _columns(TMS_METRIC_COLUMNS)
+
+    def draw(generator) -> torch.Tensor:
+        # a feature is on with probability p and then U[0, 1): one uniform u gives both, since u < p has
+        # probability p and u / p given u < p is U[0, 1) - half the random numbers of two draws
+        u = torch.rand(shape, generator=generator, device=device)
+        return torch.where(u < prob, u / prob, torch.zeros((), device=device))
+
+    def compute_loss(step: int) -> torch.Tensor:
+        return model.loss(draw(gen))
+
+    eval_gen = torch_generator(STUDY, TMS_CONDITION, seed, "evaluation", device=device)
+    x_eval = draw(eval_gen)
+
+    @torch.no_grad()
+    def evaluate(step: int) -> bool:
+        for s, v in zip(sparsities, model.loss(x_eval).cpu().tolist()):
+            for k, val in zip(TMS_METRIC_COLUMNS, (STUDY, TMS_CONDITION, seed, s, nh, step, "loss", float(v))):
+                metrics[k].append(val)
+        return False
+
+    steps = int(training["steps"])
+    train_loop(optimizer, compute_loss, steps, RunId(STUDY, TMS_CONDITION, seed), eval_every=int(training["log_every"]),
+               evaluate=evaluate, lr_at=make_lr(training))
+    if steps % int(training["log_every"]):
+        evaluate(steps)
+    W = model.masked_weight().detach().cpu().numpy()
+    b = model.b.detach().cpu().numpy()
+    imp = importance.numpy()
+    weights = _columns(TMS_WEIGHT_COLUMNS)
+    for i, s in enumerate(sparsities):
+        for r in range(-1, nh):
+            values = b[i] if r < 0 else W[i, r]
+            for f, v in enumerate(values.tolist()):
+                row = (STUDY, TMS_CONDITION, seed, s, nh, "b" if r < 0 else "W", r, f, float(imp[f]), float(v))
+                for k, val in zip(TMS_WEIGHT_COLUMNS, row):
+                    weights[k].append(val)
+    return metrics, weights

@@ -1,0 +1,176 @@
+"""hierarchy - superposition of tree-structured features (reference notebook 004, the ARENA
+toy-models-of-superposition exercise extended to hierarchical features).
+
+Method: for each tree depth and seed, train the TMS model x' = ReLU(W^T W x + b) on the tree's binary
+features for every hidden width at once (one batched model with a width dimension); measure each
+width's loss on fresh samples and exactly; aggregate over seeds; find the smallest width that solves
+each depth. Companion: the classic TMS sparsity sweep (20 features, 5 hidden, importance 0.7^i), one
+batched run per seed. Test the claims; plot.
+"""
+
+from featurelab.studies.hierarchy import FIGURE_TABLES, TMS_CONDITION, depth_condition
+
+
+
+def _canonical(node):
+    """Config sub-tree with sorted keys: Snakemake's params check compares dicts order-sensitively, so
+    reordering keys in a config file (or a schema default being filled in) must not rerun jobs."""
+    if isinstance(node, dict):
+        return {k: _canonical(node[k]) for k in sorted(node)}
+    if isinstance(node, list):
+        return [_canonical(v) for v in node]
+    return node
+
+
+HI = _canonical(config["hierarchy"])
+HI_RUNS = expand(
+    "results/hierarchy/depth{depth}/seed{seed}", depth=HI["tree"]["depths"], seed=HI["seeds"]
+)
+HI_TMS_RUNS = expand("results/hierarchy/tms/seed{seed}", seed=HI["tms"]["seeds"])
+HI_TABLES = {
+    "summary": "results/hierarchy/summary.parquet",
+    "width_needed": "results/hierarchy/width_needed.parquet",
+    "directions": "results/hierarchy/directions.parquet",
+    "tms_features": "results/hierarchy/tms/features.parquet",
+    "tms_gram": "results/hierarchy/tms/gram.parquet",
+}
+HI_FIGURES = register_figures(
+    "hierarchy", list(FIGURE_TABLES), "results/hierarchy/summary.parquet", HI
+)
+# each figure's manifest entry names the table it is drawn from
+for _stem in HI_FIGURES:
+    FIGURES[_stem]["source"] = HI_TABLES[FIGURE_TABLES[_stem.rsplit("/", 1)[1]][0]]
+
+
+rule hierarchy_train:
+    """Train every n_hidden of one tree depth as one batched model (one seed = one notebook instance)."""
+    output:
+        metrics="results/hierarchy/depth{depth}/seed{seed}/metrics.parquet",
+        weights="results/hierarchy/depth{depth}/seed{seed}/weights.parquet",
+    wildcard_constraints:
+        depth=r"\d+",
+    params:
+        # the tree's shape settings, not the list of depths: adding a depth trains only the new depth
+        tree={k: v for k, v in HI["tree"].items() if k != "depths"},
+        model=HI["model"],
+        training=HI["training"],
+        evaluation=HI["evaluation"],
+        device=config["device"],
+    threads: training_threads("hierarchy")
+    resources:
+        **training_resources("hierarchy"),
+    log:
+        f"{LOGS}/hierarchy/train/depth{{depth}}_seed{{seed}}.log",
+    benchmark:
+        f"{BENCH}/hierarchy/train/depth{{depth}}_seed{{seed}}.tsv"
+    script:
+        "../../scripts/hierarchy_train.py"
+
+
+rule hierarchy_train_tms:
+    """The classic TMS sparsity sweep for one seed: every sparsity trained as one batched model."""
+    output:
+        metrics="results/hierarchy/tms/seed{seed}/metrics.parquet",
+        weights="results/hierarchy/tms/seed{seed}/weights.parquet",
+    params:
+        # everything but the list of seeds: adding a seed trains only the new seed
+        tms={k: v for k, v in HI["tms"].items() if k != "seeds"},
+        device=config["device"],
+    threads: training_threads("hierarchy")
+    resources:
+        **training_resources("hierarchy"),
+    log:
+        f"{LOGS}/hierarchy/train_tms/seed{{seed}}.log",
+    benchmark:
+        f"{BENCH}/hierarchy/train_tms/seed{{seed}}.tsv"
+    script:
+        "../../scripts/hierarchy_train_tms.py"
+
+
+rule hierarchy_aggregate:
+    """All runs in one table; final loss per (depth, n_hidden) over seeds (mean, 95% CI, min, max);
+    the smallest width below the loss threshold per depth; the 2-D directions of figure (e)."""
+    input:
+        metrics=expand("{run}/metrics.parquet", run=HI_RUNS),
+        weights=expand("{run}/weights.parquet", run=HI_RUNS),
+    output:
+        runs="results/hierarchy/runs.parquet",
+        summary=HI_TABLES["summary"],
+        width_needed=HI_TABLES["width_needed"],
+        directions=HI_TABLES["directions"],
+    params:
+        analysis=HI["analysis"],
+    log:
+        f"{LOGS}/hierarchy/aggregate.log",
+    benchmark:
+        f"{BENCH}/hierarchy/aggregate.tsv"
+    script:
+        "../../scripts/hierarchy_aggregate.py"
+
+
+rule hierarchy_aggregate_tms:
+    """Per feature of the TMS sweep: ||W_i||, interference, bias; and W^T W."""
+    input:
+        metrics=expand("{run}/metrics.parquet", run=HI_TMS_RUNS),
+        weights=expand("{run}/weights.parquet", run=HI_TMS_RUNS),
+    output:
+        features=HI_TABLES["tms_features"],
+        gram=HI_TABLES["tms_gram"],
+    log:
+        f"{LOGS}/hierarchy/aggregate_tms.log",
+    script:
+        "../../scripts/hierarchy_aggregate_tms.py"
+
+
+rule hierarchy_claims:
+    """The notebook's and the issue's claims, each with the measured number, threshold and pass/fail."""
+    input:
+        runs=rules.hierarchy_aggregate.output.runs,
+        summary=rules.hierarchy_aggregate.output.summary,
+        width_needed=rules.hierarchy_aggregate.output.width_needed,
+        tms_features=rules.hierarchy_aggregate_tms.output.features,
+    output:
+        table="results/hierarchy/claims.parquet",
+        text="results/hierarchy/claims.md",
+    params:
+        claims=HI["claims"],
+        tree=HI["tree"],
+        analysis=HI["analysis"],
+        tms={k: v for k, v in HI["tms"].items() if k in ("n_hidden", "represented_norm")},
+    log:
+        f"{LOGS}/hierarchy/claims.log",
+    script:
+        "../../scripts/hierarchy_claims.py"
+
+
+rule hierarchy_figure:
+    """One figure (PDF + PNG) drawn from the aggregated tables only."""
+    input:
+        unpack(lambda wc: {name: HI_TABLES[name] for name in FIGURE_TABLES[wc.figure]}),
+    output:
+        pdf="figures/hierarchy/{figure}.pdf",
+        png="figures/hierarchy/{figure}.png",
+    wildcard_constraints:
+        figure="|".join(FIGURE_TABLES),
+    params:
+        figures=config["figures"],
+        analysis=HI["analysis"],
+    log:
+        f"{LOGS}/hierarchy/figure_{{figure}}.log",
+    script:
+        "../../scripts/hierarchy_figure.py"
+
+
+rule hierarchy_all:
+    """Manifest of the study's figures: path, sha256, source table, config hash."""
+    input:
+        figures=figure_files(HI_FIGURES),
+        claims=rules.hierarchy_claims.output.table,
+    output:
+        "figures/hierarchy/all",
+    params:
+        figures={stem: FIGURES[stem] for stem in HI_FIGURES},
+    log:
+        f"{LOGS}/hierarchy/manifest.log",
+    script:
+        "../../scripts/manifest.py"

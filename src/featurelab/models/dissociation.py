@@ -76,12 +76,22 @@ def duplicate_neurons(weights: Weights, multiplier: float) -> Weights:
     return w1, w2[idx], (w3 / mult)[:, idx]
 
 
-def add_nuisance_neurons(weights: Weights, n_units: int, generator: torch.Generator, incoming_std: float = 1.0
-                         ) -> Weights:
+def add_nuisance_neurons(weights: Weights, n_units: int, generator: torch.Generator, incoming_std: float = 1.0,
+                         active_on: torch.Tensor | None = None) -> Weights:
     """Append ``n_units`` neurons that share one random incoming weight vector (entries N(0, std^2), the
-    notebook's unit normal) and have zero outgoing weights."""
+    notebook's unit normal) and have zero outgoing weights.
+
+    First-layer activations are non-negative and alike across images, so ``h1 . z`` has the same sign for
+    nearly every image: with the notebook's draw, about half of the seeds get nuisance neurons that are
+    dead on every input - a vacuous manipulation that changes nothing observable. Given ``active_on``
+    (first-layer activations of real inputs), the sign of ``z`` is chosen so that the neurons are active
+    on average over those inputs (``z`` and ``-z`` are equally likely draws, so the distribution of the
+    vector's entries is unchanged); this is what a zero-type neuron is meant to be.
+    """
     w1, w2, w3 = weights
     shared = torch.randn(1, w2.shape[1], generator=generator, dtype=w2.dtype).to(w2.device) * incoming_std
+    if active_on is not None and float((active_on @ shared.T).mean()) < 0:
+        shared = -shared
     new_w2 = torch.cat([w2, shared.expand(n_units, -1)], dim=0)
     new_w3 = torch.cat([w3, torch.zeros(w3.shape[0], n_units, dtype=w3.dtype, device=w3.device)], dim=1)
     return w1, new_w2, new_w3

@@ -166,11 +166,12 @@ def build_variants(trained, cfg: Mapping[str, Any], seed: int, x_eval, device: s
             out[v] = md.duplicate_neurons(trained, v.param)
         elif v.kind == "nuisance":
             gen = torch_generator(STUDY, v.condition, seed, "nuisance")
+            h1 = torch.relu(torch.as_tensor(np.asarray(x_eval), device=device) @ trained[0].T)
             out[v] = md.add_nuisance_neurons(trained, int(v.param), gen,
-                                             float(cfg["manipulations"]["nuisance_incoming_std"]))
+                                             float(cfg["manipulations"]["nuisance_incoming_std"]), active_on=h1)
         elif v.kind == "null_space":
             if basis is None:
-                basis = torch.as_tensor(md.null_basis(np.asarray(x_eval.cpu() if hasattr(x_eval, "cpu") else x_eval)))
+                basis = torch.as_tensor(md.null_basis(np.asarray(x_eval)))
             out[v] = md.null_space_perturb(trained, basis, v.param, torch_generator(STUDY, v.condition, seed,
                                                                                      "null_space"))
     return out

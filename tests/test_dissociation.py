@@ -153,6 +153,16 @@ def test_fold_ids_partition():
     assert np.bincount(ids).max() - np.bincount(ids).min() <= 1
 
 
+def test_probe_dual_form_matches_per_fold_reference():
+    gen = torch.Generator().manual_seed(8)
+    labels = torch.arange(90) % 4
+    feats = torch.relu(torch.randn(4, 30, generator=gen)[labels] + 2 * torch.randn(90, 30, generator=gen))
+    for l2 in (0.0, 0.1):
+        fast = ad.crossval_probe_error(feats, labels, 10, 50, l2)
+        slow = ad.crossval_probe_error_reference(feats, labels, 10, 50, l2)
+        assert fast == pytest.approx(slow, abs=1 / 90 + 1e-9), l2
+
+
 def test_probe_learns_separable_and_not_random_labels():
     gen = torch.Generator().manual_seed(7)
     labels = torch.arange(200) % 4

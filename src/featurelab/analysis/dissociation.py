@@ -144,6 +144,7 @@ def crossval_probe_error(features: torch.Tensor, labels: torch.Tensor, n_folds: 
     training rows. Full-batch gradient descent from zero for ``steps`` steps with step size 1/L, where L
     bounds the curvature of the mean cross-entropy (0.5 x largest eigenvalue of X^T X / n_train, plus l2).
     Every held-out example is predicted by the probe that did not see it; the error is over all of them.
+    :func:`crossval_probe_error_reference` is the same probe in the primal form, one fold at a time.
     """
     n = features.shape[0]
     x = torch.cat([features, torch.ones(n, 1, dtype=features.dtype, device=features.device)], dim=1)
@@ -151,16 +152,23 @@ def crossval_probe_error(features: torch.Tensor, labels: torch.Tensor, n_folds: 
     train_mask = (folds[None, :] != torch.arange(n_folds, device=x.device)[:, None]).to(x.dtype)  # (F, n)
     n_train = train_mask.sum(1).view(-1, 1, 1)
     onehot = torch.nn.functional.one_hot(labels, n_classes).to(x.dtype)
-    top = torch.linalg.matrix_norm(x.double(), ord=2).item() ** 2  # >= top eigenvalue of any subset's Gram
+    # Gradient descent from zero keeps every fold's weights in the span of the rows of x: W = x^T A, so
+    # logits = K A with the Gram matrix K = x x^T, and the update W <- W - lr (x^T R s + l2 W) is
+    # A <- A (1 - lr l2) - lr R s. The same iterates at n x n instead of 2 n x d per step (budgets <= d).
+    # The folds' coefficients sit side by side, (n, F * C): one GEMM with F * C columns per step.
+    gram = x @ x.T
+    top = float(torch.linalg.eigvalsh(gram.double())[-1])  # >= the top eigenvalue of any subset's Gram
     lr = 1.0 / (0.5 * top / float(n_train.min()) + l2)
-    w = torch.zeros(n_folds, x.shape[1], n_classes, dtype=x.dtype, device=x.device)
+    a = torch.zeros(n, n_folds * n_classes, dtype=x.dtype, device=x.device)
+    mask = train_mask.T.repeat_interleave(n_classes, dim=1)                          # (n, F * C)
+    target = onehot.repeat(1, n_folds)                                               # (n, F * C)
+    scale = (1.0 / n_train.view(-1)).repeat_interleave(n_classes)                    # (F * C,)
     for _ in range(steps):
-        p = torch.softmax(torch.einsum("nd,fdc->fnc", x, w), dim=-1)
-        residual = (p - onehot) * train_mask[..., None]                            # (F, n, C)
-        grad = torch.einsum("nd,fnc->fdc", x, residual) / n_train + l2 * w
-        w = w - lr * grad
-    logits = torch.einsum("nd,fdc->fnc", x, w)                                     # (F, n, C)
-    held_out = logits[folds, torch.arange(n, device=x.device)]                      # each row's own fold
+        p = torch.softmax((gram @ a).view(n, n_folds, n_classes), dim=-1).view(n, -1)
+        a = a * (1.0 - lr * l2) - lr * ((p - target) * mask) * scale
+    w = x.T @ a
+    logits = (x @ w).view(n, n_folds, n_classes)
+    held_out = logits[torch.arange(n, device=x.device), folds]                      # each row's own fold
     return float((held_out.argmax(-1) != labels).float().mean())
 
 
@@ -173,3 +181,24 @@ def transfer_errors(models: Mapping[str, Weights], images: torch.Tensor, labels:
         feats = hidden(w, images)
         out[name] = [crossval_probe_error(feats[:b], labels[:b], n_folds, steps, l2) for b in budgets]
     return out
+
+
+def crossval_probe_error_reference(features: torch.Tensor, labels: torch.Tensor, n_folds: int, steps: int, l2: float,
+                                   n_classes: int = 4) -> float:
+    """:func:`crossval_probe_error` written plainly: per fold, gradient descent on the weights (primal)."""
+    n = features.shape[0]
+    x = torch.cat([features, torch.ones(n, 1, dtype=features.dtype, device=features.device)], dim=1)
+    folds = torch.as_tensor(fold_ids(n, n_folds), device=x.device)
+    onehot = torch.nn.functional.one_hot(labels, n_classes).to(x.dtype)
+    top = torch.linalg.matrix_norm(x.double(), ord=2).item() ** 2
+    n_train_min = min(int((folds != f).sum()) for f in range(n_folds))
+    lr = 1.0 / (0.5 * top / n_train_min + l2)
+    predictions = torch.empty(n, dtype=torch.long, device=x.device)
+    for f in range(n_folds):
+        tr, te = folds != f, folds == f
+        w = torch.zeros(x.shape[1], n_classes, dtype=x.dtype, device=x.device)
+        for _ in range(steps):
+            p = torch.softmax(x[tr] @ w, dim=-1)
+            w = w - lr * (x[tr].T @ (p - onehot[tr]) / int(tr.sum()) + l2 * w)
+        predictions[te] = (x[te] @ w).argmax(-1)
+    return float((predictions != labels).float().mean())

@@ -145,8 +145,10 @@ def train_run(seed: int, data: Mapping[str, np.ndarray], model_cfg: Mapping[str,
 
 # ------------------------------------------------------------------------------------------ variants
 
-def build_variants(trained, cfg: Mapping[str, Any], seed: int, x_eval, device: str) -> dict[Variant, Any]:
-    """Every network of one seed (trained + manipulations), as weight tuples on ``device``.
+def build_variants(trained, cfg: Mapping[str, Any], seed: int, x_eval, device: str,
+                   evaluations: tuple[str, ...] | None = None) -> dict[Variant, Any]:
+    """Every network of one seed (trained + manipulations), as weight tuples on ``device``; only those
+    entering one of ``evaluations`` when given. Each manipulation's draws depend only on (seed, variant).
 
     ``x_eval`` (n, 784) are the evaluation images whose null space the null-space perturbation uses.
     """
@@ -158,6 +160,8 @@ def build_variants(trained, cfg: Mapping[str, Any], seed: int, x_eval, device: s
     out = {}
     basis = None
     for v in variants(cfg):
+        if evaluations is not None and not set(v.evaluations) & set(evaluations):
+            continue
         if v.kind == "trained":
             out[v] = trained
         elif v.kind == "scale":
@@ -243,7 +247,7 @@ def transfer_run(seed: int, state: Mapping[str, Any], data: Mapping[str, np.ndar
         raise ValueError(f"config key 'dissociation.transfer.sample_fractions': the smallest budget has "
                          f"{min(budgets)} images, fewer than 2 x folds ({tcfg['folds']}); raise it or mnist.n_test")
     trained = load_weights(state, device)
-    nets = build_variants(trained, cfg, seed, data["x_test"], device)
+    nets = build_variants(trained, cfg, seed, data["x_test"], device, evaluations=("transfer",))
     chosen = {v.condition: nets[v] for v in nets if "transfer" in v.evaluations}
     errs = ad.transfer_errors(chosen, torch.as_tensor(images, device=device), torch.as_tensor(labels, device=device),
                               budgets, int(tcfg["folds"]), int(tcfg["probe_steps"]), float(tcfg["l2"]))

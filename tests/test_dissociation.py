@@ -129,7 +129,7 @@ def test_batched_parameter_noise_matches_loop(net, mnist_test, monkeypatch):
     sigmas = torch.logspace(-3, 0, 6)
     gen = torch.Generator().manual_seed(6)
     draws = (torch.randn(48, 784, generator=gen), torch.randn(80, 48, generator=gen), torch.randn(10, 80, generator=gen))
-    monkeypatch.setattr(ad, "CHUNK_BYTES", 4 * 300 * 200)  # force several chunks of noise levels
+    monkeypatch.setattr(ad, "CHUNK_BYTES", {"cpu": 4 * 300 * 200})  # force several chunks of noise levels
     fast = ad.parameter_noise_errors(nets, x, y, sigmas, draws)
     slow = ad.parameter_noise_errors_reference(nets, x, y, sigmas, draws)
     for name in nets:

@@ -25,13 +25,15 @@ import torch
 
 from featurelab.models.dissociation import Weights, forward, hidden
 
-#: Bytes of working memory a chunk of noise levels may take (keeps 40 levels x 2048 units x 1000 images
-#: from needing gigabytes at once).
-CHUNK_BYTES = 256 * 2**20
+#: Bytes of working memory a chunk of noise levels may take, by device type. On a CPU the sweep is bound
+#: by the second layer's matrix products, and small chunks that stay in cache are fastest (measured: 8-16
+#: MB chunks 1.3x faster than 256 MB ones); a GPU wants large batches to fill the device.
+CHUNK_BYTES = {"cpu": 16 * 2**20, "cuda": 1024 * 2**20}
 
 
-def _chunks(n_levels: int, per_level_floats: int) -> list[slice]:
-    size = max(1, min(n_levels, CHUNK_BYTES // max(1, 4 * per_level_floats)))
+def _chunks(n_levels: int, per_level_floats: int, device: torch.device | str = "cpu") -> list[slice]:
+    budget = CHUNK_BYTES.get(torch.device(device).type, CHUNK_BYTES["cpu"])
+    size = max(1, min(n_levels, budget // max(1, 4 * per_level_floats)))
     return [slice(i, min(n_levels, i + size)) for i in range(0, n_levels, size)]
 
 
@@ -47,9 +49,9 @@ def input_noise_errors(models: Mapping[str, Weights], x: torch.Tensor, y: torch.
             first_layer[key] = (x @ w1.T, noise @ w1.T)
         clean, noisy = first_layer[key]
         errors = []
-        for sl in _chunks(len(sigmas), x.shape[0] * (w1.shape[0] + w2.shape[0])):
+        for sl in _chunks(len(sigmas), x.shape[0] * (w1.shape[0] + w2.shape[0]), x.device):
             s = sigmas[sl].view(-1, 1, 1)
-            h1 = torch.relu(clean + s * noisy)                       # (S, n, H1)
+            h1 = torch.relu_(clean + s * noisy)                      # (S, n, H1)
             logits = torch.relu(h1 @ w2.T) @ w3.T                    # (S, n, classes)
             errors.append((logits.argmax(-1) != y).float().mean(-1))
         out[name] = torch.cat(errors)
@@ -64,18 +66,24 @@ def parameter_noise_errors(models: Mapping[str, Weights], x: torch.Tensor, y: to
     hidden neurons uses ``Z2[:H2]`` and ``Z3[:, :H2]``."""
     z1, z2_all, z3_all = draws
     clean_x_z1 = x @ z1.T
+    # transposed once, so that each chunk's noisy weights are built directly in (in, out) layout and the
+    # batched products need no strided copies
+    z2t_all, z3t_all = z2_all.T.contiguous(), z3_all.T.contiguous()
+    first_layer: dict[int, torch.Tensor] = {}
     out = {}
     for name, (w1, w2, w3) in models.items():
         h2 = w2.shape[0]
-        z2, z3 = z2_all[:h2], z3_all[:, :h2]
-        a = x @ w1.T
+        z2t, z3t = z2t_all[:, :h2], z3t_all[:h2]
+        if id(w1) not in first_layer:
+            first_layer[id(w1)] = x @ w1.T
+        a = first_layer[id(w1)]
+        w2t, w3t = w2.T.contiguous(), w3.T.contiguous()
         errors = []
-        for sl in _chunks(len(sigmas), x.shape[0] * (w1.shape[0] + h2) + w2.numel()):
+        for sl in _chunks(len(sigmas), x.shape[0] * (w1.shape[0] + h2) + w2.numel(), x.device):
             s = sigmas[sl].view(-1, 1, 1)
-            h1 = torch.relu(a + s * clean_x_z1)                      # (S, n, H1)
-            w2s = w2 + s * z2                                        # (S, H2, H1)
-            w3s = w3 + s * z3                                        # (S, classes, H2)
-            logits = torch.relu(h1 @ w2s.transpose(1, 2)) @ w3s.transpose(1, 2)
+            h1 = torch.relu_(a + s * clean_x_z1)                     # (S, n, H1)
+            hidden2 = torch.relu_(h1 @ (w2t + s * z2t))              # (S, n, H2)
+            logits = hidden2 @ (w3t + s * z3t)                       # (S, n, classes)
             errors.append((logits.argmax(-1) != y).float().mean(-1))
         out[name] = torch.cat(errors)
     return out

@@ -158,9 +158,12 @@ def test_probe_dual_form_matches_per_fold_reference():
     labels = torch.arange(90) % 4
     feats = torch.relu(torch.randn(4, 30, generator=gen)[labels] + 2 * torch.randn(90, 30, generator=gen))
     for l2 in (0.0, 0.1):
-        fast = ad.crossval_probe_error(feats, labels, 10, 50, l2)
         slow = ad.crossval_probe_error_reference(feats, labels, 10, 50, l2)
-        assert fast == pytest.approx(slow, abs=1 / 90 + 1e-9), l2
+        primal = ad.crossval_probe_error(feats, labels, 10, 50, l2)  # 90 samples > 31 features: primal branch
+        dual = ad.crossval_probe_error(feats[:24], labels[:24], 4, 50, l2)  # 24 <= 31: dual branch
+        assert primal == pytest.approx(slow, abs=1 / 90 + 1e-9), l2
+        assert dual == pytest.approx(ad.crossval_probe_error_reference(feats[:24], labels[:24], 4, 50, l2),
+                                       abs=1 / 24 + 1e-9), l2
 
 
 def test_probe_learns_separable_and_not_random_labels():

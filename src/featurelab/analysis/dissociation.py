@@ -160,21 +160,30 @@ def crossval_probe_error(features: torch.Tensor, labels: torch.Tensor, n_folds: 
     train_mask = (folds[None, :] != torch.arange(n_folds, device=x.device)[:, None]).to(x.dtype)  # (F, n)
     n_train = train_mask.sum(1).view(-1, 1, 1)
     onehot = torch.nn.functional.one_hot(labels, n_classes).to(x.dtype)
-    # Gradient descent from zero keeps every fold's weights in the span of the rows of x: W = x^T A, so
-    # logits = K A with the Gram matrix K = x x^T, and the update W <- W - lr (x^T R s + l2 W) is
-    # A <- A (1 - lr l2) - lr R s. The same iterates at n x n instead of 2 n x d per step (budgets <= d).
-    # The folds' coefficients sit side by side, (n, F * C): one GEMM with F * C columns per step.
-    gram = x @ x.T
-    top = float(torch.linalg.eigvalsh(gram.double())[-1])  # >= the top eigenvalue of any subset's Gram
-    lr = 1.0 / (0.5 * top / float(n_train.min()) + l2)
-    a = torch.zeros(n, n_folds * n_classes, dtype=x.dtype, device=x.device)
     mask = train_mask.T.repeat_interleave(n_classes, dim=1)                          # (n, F * C)
     target = onehot.repeat(1, n_folds)                                               # (n, F * C)
     scale = (1.0 / n_train.view(-1)).repeat_interleave(n_classes)                    # (F * C,)
-    for _ in range(steps):
-        p = torch.softmax((gram @ a).view(n, n_folds, n_classes), dim=-1).view(n, -1)
-        a = a * (1.0 - lr * l2) - lr * ((p - target) * mask) * scale
-    w = x.T @ a
+    d = x.shape[1]
+    if n <= d:
+        # Gradient descent from zero keeps every fold's weights in the span of the rows of x: W = x^T A,
+        # so logits = K A with the Gram matrix K = x x^T, and W <- W - lr (x^T R s + l2 W) becomes
+        # A <- A (1 - lr l2) - lr R s: the same iterates at n x n instead of 2 n x d per step. The folds'
+        # coefficients sit side by side, (n, F * C): one GEMM with F * C columns per step.
+        gram = x @ x.T
+        top = float(torch.linalg.eigvalsh(gram.double())[-1])  # >= the top eigenvalue of any subset's Gram
+        lr = 1.0 / (0.5 * top / float(n_train.min()) + l2)
+        a = torch.zeros(n, n_folds * n_classes, dtype=x.dtype, device=x.device)
+        for _ in range(steps):
+            p = torch.softmax((gram @ a).view(n, n_folds, n_classes), dim=-1).view(n, -1)
+            a = a * (1.0 - lr * l2) - lr * ((p - target) * mask) * scale
+        w = x.T @ a
+    else:  # more samples than features: the primal form is the cheaper one
+        top = float(torch.linalg.eigvalsh((x.T @ x).double())[-1])
+        lr = 1.0 / (0.5 * top / float(n_train.min()) + l2)
+        w = torch.zeros(d, n_folds * n_classes, dtype=x.dtype, device=x.device)
+        for _ in range(steps):
+            p = torch.softmax((x @ w).view(n, n_folds, n_classes), dim=-1).view(n, -1)
+            w = w * (1.0 - lr * l2) - lr * (x.T @ ((p - target) * mask)) * scale
     logits = (x @ w).view(n, n_folds, n_classes)
     held_out = logits[torch.arange(n, device=x.device), folds]                      # each row's own fold
     return float((held_out.argmax(-1) != labels).float().mean())

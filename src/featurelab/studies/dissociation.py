@@ -1,0 +1,258 @@
+"""The dissociation study (Braun, Grant & Saxe, ICML 2025): manipulations that leave an MNIST MLP's
+function unchanged but change its hidden representation are invisible to input-noise robustness, yet
+visible to parameter-noise robustness and to transfer.
+
+Per seed: train the MLP (:func:`train_run`); build every manipulated network (:func:`build_variants`)
+and measure how exactly each preserves the function, its test error under input noise and under
+parameter noise (:func:`evaluate_run`); and the cross-validated rotation-probe error of its second hidden
+layer against sample budget (:func:`transfer_run`). Every random draw comes from a generator seeded by
+(study, purpose, seed), so a seed's numbers do not depend on which other jobs run.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import numpy as np
+
+STUDY = "dissociation"
+#: Long-format schema of every per-seed table (training, evaluation and transfer).
+RESULT_COLUMNS = ("study", "condition", "model", "seed", "evaluation", "x_name", "x", "metric", "value")
+#: Legend names, in drawing order.
+N_CLASSES = 10
+MODELS = ("trained", "scaled", "duplicated", "nuisance", "null-space perturbed")
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One network of a seed: ``condition`` names it uniquely (e.g. ``duplicated_m1.2``), ``model`` is
+    its legend name, ``evaluations`` the curves it enters (as in the notebook)."""
+
+    condition: str
+    model: str
+    kind: str
+    param: float
+    evaluations: tuple[str, ...]
+
+
+def variants(cfg: Mapping[str, Any]) -> list[Variant]:
+    """The networks of one seed. Which curve uses which variant follows the notebook: duplication by
+    m = 2 and 1,024 nuisance neurons in the noise panels, m = 1.2 and 128 nuisance neurons for transfer;
+    the null-space perturbation only under input noise (the notebook computed no other curve for it)."""
+    m = cfg["manipulations"]
+    noise, transfer = ("input_noise", "parameter_noise"), ("transfer",)
+    out = [Variant("trained", "trained", "trained", 0.0, noise + transfer),
+           Variant(f"scaled_c{_fmt(m['scale_factor'])}", "scaled", "scale", float(m["scale_factor"]), noise + transfer)]
+    dup_noise, dup_transfer = float(m["duplicate_multiplier"]["noise"]), float(m["duplicate_multiplier"]["transfer"])
+    nui_noise, nui_transfer = int(m["nuisance_units"]["noise"]), int(m["nuisance_units"]["transfer"])
+    for value, kind, model, prefix, used in (
+            (dup_noise, "duplicate", "duplicated", "duplicated_m", noise),
+            (dup_transfer, "duplicate", "duplicated", "duplicated_m", transfer),
+            (nui_noise, "nuisance", "nuisance", "nuisance_n", noise),
+            (nui_transfer, "nuisance", "nuisance", "nuisance_n", transfer)):
+        condition = f"{prefix}{_fmt(value)}"
+        existing = next((v for v in out if v.condition == condition), None)
+        if existing is not None:  # the same network serves both panels
+            out[out.index(existing)] = Variant(condition, model, kind, value, existing.evaluations + used)
+        else:
+            out.append(Variant(condition, model, kind, value, used))
+    out.append(Variant(f"null_space_s{_fmt(m['null_space_sigma'])}", "null-space perturbed", "null_space",
+                       float(m["null_space_sigma"]), ("input_noise",)))
+    return out
+
+
+def _fmt(value: float) -> str:
+    return f"{float(value):g}"
+
+
+def log_grid(spec: Mapping[str, Any]) -> np.ndarray:
+    return np.logspace(math.log10(float(spec["min"])), math.log10(float(spec["max"])), int(spec["n"]))
+
+
+class _Rows:
+    """Long-format rows as flat Python lists (cheap to turn into a pyarrow table, no pandas)."""
+
+    def __init__(self, seed: int) -> None:
+        self.seed = seed
+        self.columns: dict[str, list] = {c: [] for c in RESULT_COLUMNS}
+
+    def add(self, variant: Variant | str, evaluation: str, x_name: str, xs, metric: str, values) -> None:
+        condition, model = (variant.condition, variant.model) if isinstance(variant, Variant) else (variant, variant)
+        xs, values = np.atleast_1d(np.asarray(xs, np.float64)), np.atleast_1d(np.asarray(values, np.float64))
+        if xs.size == 1 and values.size > 1:
+            xs = np.repeat(xs, values.size)
+        c = self.columns
+        for x, v in zip(xs.tolist(), values.tolist()):
+            c["study"].append(STUDY); c["condition"].append(condition); c["model"].append(model)
+            c["seed"].append(self.seed); c["evaluation"].append(evaluation); c["x_name"].append(x_name)
+            c["x"].append(x); c["metric"].append(metric); c["value"].append(v)
+
+
+# -------------------------------------------------------------------------------------------- training
+
+def train_run(seed: int, data: Mapping[str, np.ndarray], model_cfg: Mapping[str, Any],
+              training_cfg: Mapping[str, Any], device: str) -> tuple[dict[str, list], dict[str, Any]]:
+    """Train the bias-free MLP with softmax cross-entropy and SGD whose learning rate decays linearly from
+    ``learning_rate`` to ``final_learning_rate`` over all steps; record the epoch's mean training loss and
+    the test error after every epoch (epoch 0 = at initialisation). Returns (metric columns, weights)."""
+    import torch
+
+    from featurelab.models.dissociation import forward, init_weights
+    from featurelab.optim import SGD, learning_rate
+    from featurelab.seeding import torch_generator
+    from featurelab.training import RunId, epoch_batches, train_loop
+
+    run = RunId(STUDY, "trained", seed)
+    x = torch.as_tensor(data["x_train"], device=device)
+    y = torch.as_tensor(data["y_train"], device=device)
+    x_test = torch.as_tensor(data["x_test"], device=device)
+    y_test = torch.as_tensor(data["y_test"], device=device)
+    sizes = [x.shape[1], *model_cfg["hidden_widths"], N_CLASSES]
+    weights = [torch.nn.Parameter(w.to(device)) for w in init_weights(sizes, torch_generator(STUDY, "init", seed))]
+    optimizer = SGD(weights, lr=float(training_cfg["learning_rate"]))
+    batch_indices = epoch_batches(x.shape[0], int(training_cfg["batch_size"]),
+                                  torch_generator(STUDY, "shuffle", seed), device)
+    per_epoch = batch_indices.steps_per_epoch
+    n_steps = int(training_cfg["epochs"]) * per_epoch
+    rows = _Rows(seed)
+    running = {"loss": torch.zeros((), device=device), "n": 0}
+
+    def compute_loss(step: int) -> torch.Tensor:
+        idx = batch_indices(step)
+        loss = torch.nn.functional.cross_entropy(forward(tuple(weights), x[idx]), y[idx])
+        running["loss"] += loss.detach() * len(idx)
+        running["n"] += len(idx)
+        return loss
+
+    @torch.no_grad()
+    def evaluate(step: int) -> bool:
+        epoch = step // per_epoch
+        error = float((forward(tuple(weights), x_test).argmax(-1) != y_test).float().mean())
+        rows.add("trained", "training", "epoch", epoch, "test_error", error)
+        if running["n"]:
+            rows.add("trained", "training", "epoch", epoch, "train_loss", float(running["loss"]) / running["n"])
+            running["loss"].zero_(); running["n"] = 0
+        return False
+
+    lr0, lr1 = float(training_cfg["learning_rate"]), float(training_cfg["final_learning_rate"])
+    train_loop(optimizer, compute_loss, n_steps, run, eval_every=per_epoch, evaluate=evaluate,
+               lr_at=lambda step: learning_rate("linear", lr0, step, n_steps, final_lr=lr1))
+    state = {f"w{i + 1}": w.detach().cpu() for i, w in enumerate(weights)}
+    return rows.columns, state
+
+
+# ------------------------------------------------------------------------------------------ variants
+
+def build_variants(trained, cfg: Mapping[str, Any], seed: int, x_eval, device: str,
+                   evaluations: tuple[str, ...] | None = None) -> dict[Variant, Any]:
+    """Every network of one seed (trained + manipulations), as weight tuples on ``device``; only those
+    entering one of ``evaluations`` when given. Each manipulation's draws depend only on (seed, variant).
+
+    ``x_eval`` (n, 784) are the evaluation images whose null space the null-space perturbation uses.
+    """
+    import torch
+
+    from featurelab.models import dissociation as md
+    from featurelab.seeding import torch_generator
+
+    out = {}
+    basis = None
+    for v in variants(cfg):
+        if evaluations is not None and not set(v.evaluations) & set(evaluations):
+            continue
+        if v.kind == "trained":
+            out[v] = trained
+        elif v.kind == "scale":
+            out[v] = md.scale_neurons(trained, v.param)
+        elif v.kind == "duplicate":
+            out[v] = md.duplicate_neurons(trained, v.param)
+        elif v.kind == "nuisance":
+            gen = torch_generator(STUDY, v.condition, seed, "nuisance")
+            h1 = torch.relu(torch.as_tensor(np.asarray(x_eval), device=device) @ trained[0].T)
+            out[v] = md.add_nuisance_neurons(trained, int(v.param), gen,
+                                             float(cfg["manipulations"]["nuisance_incoming_std"]), active_on=h1)
+        elif v.kind == "null_space":
+            if basis is None:
+                basis = torch.as_tensor(md.null_basis(np.asarray(x_eval)))
+            out[v] = md.null_space_perturb(trained, basis, v.param, torch_generator(STUDY, v.condition, seed,
+                                                                                     "null_space"))
+    return out
+
+
+def load_weights(state: Mapping[str, Any], device: str):
+    return tuple(state[f"w{i}"].to(device) for i in (1, 2, 3))
+
+
+def evaluate_run(seed: int, state: Mapping[str, Any], data: Mapping[str, np.ndarray], cfg: Mapping[str, Any],
+                 device: str) -> dict[str, list]:
+    """Exactness of every manipulation on the test images, and every network's test error under input
+    noise and under parameter noise (batched over networks and noise levels)."""
+    import torch
+
+    from featurelab.analysis import dissociation as ad
+    from featurelab.seeding import torch_generator
+
+    x = torch.as_tensor(data["x_test"], device=device)
+    y = torch.as_tensor(data["y_test"], device=device)
+    trained = load_weights(state, device)
+    nets = build_variants(trained, cfg, seed, data["x_test"], device)
+    rows = _Rows(seed)
+    for v, w in nets.items():
+        for metric, value in ad.exactness(trained, w, x).items():
+            rows.add(v, "exactness", "none", 0.0, metric, value)
+        rows.add(v, "exactness", "none", 0.0, "clean_error", float((ad.forward(w, x).argmax(-1) != y).float().mean()))
+
+    ev = cfg["evaluation"]
+    sig_in = log_grid(ev["input_noise"])
+    noise = torch.randn(x.shape, generator=torch_generator(STUDY, "input_noise", seed)).to(device)
+    chosen = {v.condition: nets[v] for v in nets if "input_noise" in v.evaluations}
+    errors = ad.input_noise_errors(chosen, x, y, torch.as_tensor(sig_in, dtype=torch.float32, device=device), noise)
+    for v in nets:
+        if v.condition in errors:
+            rows.add(v, "input_noise", "noise_scale", sig_in, "test_error", errors[v.condition].cpu().numpy())
+
+    sig_p = log_grid(ev["parameter_noise"])
+    chosen = {v.condition: nets[v] for v in nets if "parameter_noise" in v.evaluations}
+    h1 = trained[0].shape[0]
+    h2_max = max(w[1].shape[0] for w in chosen.values())
+    gen = torch_generator(STUDY, "parameter_noise", seed)
+    draws = (torch.randn(trained[0].shape, generator=gen).to(device),
+             torch.randn(h2_max, h1, generator=gen).to(device),
+             torch.randn(trained[2].shape[0], h2_max, generator=gen).to(device))
+    errors = ad.parameter_noise_errors(chosen, x, y, torch.as_tensor(sig_p, dtype=torch.float32, device=device), draws)
+    for v in nets:
+        if v.condition in errors:
+            rows.add(v, "parameter_noise", "noise_scale", sig_p, "test_error", errors[v.condition].cpu().numpy())
+    return rows.columns
+
+
+def transfer_budgets(n_rotated: int, fractions) -> list[int]:
+    return [int(f * n_rotated) for f in fractions]
+
+
+def transfer_run(seed: int, state: Mapping[str, Any], data: Mapping[str, np.ndarray], cfg: Mapping[str, Any],
+                 device: str) -> dict[str, list]:
+    """Cross-validated rotation-probe error on the second hidden layer for each sample budget."""
+    import torch
+
+    from featurelab.analysis import dissociation as ad
+    from featurelab.seeding import numpy_rng
+
+    tcfg = cfg["transfer"]
+    images, labels = ad.rotated_dataset(data["x_test"], numpy_rng(STUDY, "rotation", seed))
+    budgets = transfer_budgets(len(images), tcfg["sample_fractions"])
+    if min(budgets) < 2 * int(tcfg["folds"]):
+        raise ValueError(f"config key 'dissociation.transfer.sample_fractions': the smallest budget has "
+                         f"{min(budgets)} images, fewer than 2 x folds ({tcfg['folds']}); raise it or mnist.n_test")
+    trained = load_weights(state, device)
+    nets = build_variants(trained, cfg, seed, data["x_test"], device, evaluations=("transfer",))
+    chosen = {v.condition: nets[v] for v in nets if "transfer" in v.evaluations}
+    errs = ad.transfer_errors(chosen, torch.as_tensor(images, device=device), torch.as_tensor(labels, device=device),
+                              budgets, int(tcfg["folds"]), int(tcfg["probe_steps"]), float(tcfg["l2"]))
+    rows = _Rows(seed)
+    for v in nets:
+        if v.condition in errs:
+            rows.add(v, "transfer", "sample_budget", budgets, "transfer_error", errs[v.condition])
+    return rows.columns

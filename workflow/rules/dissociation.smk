@@ -1,0 +1,149 @@
+"""dissociation - Braun, Grant & Saxe (ICML 2025), "Not all solutions are created equal: an analytical
+dissociation of functional and representational similarity in deep linear neural networks".
+
+Method: train a bias-free ReLU MLP (784-1024-1024-10) on MNIST, one job per seed. Manipulate its second
+hidden layer without changing its function (scale neurons, duplicate neurons, add nuisance neurons) and
+perturb its first layer inside the null space of the test images; check that each manipulation preserves
+the network's outputs; measure each network's test error under input noise and under parameter noise,
+and how well a rotation probe on its second hidden layer transfers; aggregate over seeds; test the
+paper's claims; plot.
+"""
+
+DS = config["dissociation"]
+DS_RUNS = expand("results/dissociation/seed{seed}", seed=DS["seeds"])
+DS_FIGURE_NAMES = ["input_noise", "parameter_noise", "transfer"]
+DS_FIGURES = register_figures(
+    "dissociation", DS_FIGURE_NAMES, "results/dissociation/summary.parquet", DS
+)
+
+
+rule dissociation_train:
+    """Train the MLP with SGD (linearly decaying learning rate), recording loss and test error per epoch."""
+    input:
+        mnist=rules.mnist_prepare.output[0],
+    output:
+        model="results/dissociation/seed{seed}/model.pt",
+        metrics="results/dissociation/seed{seed}/training.parquet",
+    params:
+        model=DS["model"],
+        training=DS["training"],
+        device=config["device"],
+    threads: training_threads("dissociation")
+    resources:
+        **training_resources("dissociation"),
+    log:
+        f"{LOGS}/dissociation/train/seed{{seed}}.log",
+    benchmark:
+        f"{BENCH}/dissociation/train/seed{{seed}}.tsv"
+    script:
+        "../../scripts/dissociation_train.py"
+
+
+rule dissociation_evaluate:
+    """Manipulate the trained network; exactness on the test images; test error under input noise and
+    under parameter noise, batched over networks and noise scales."""
+    input:
+        mnist=rules.mnist_prepare.output[0],
+        model=rules.dissociation_train.output.model,
+    output:
+        "results/dissociation/seed{seed}/evaluation.parquet",
+    params:
+        manipulations=DS["manipulations"],
+        evaluation=DS["evaluation"],
+        device=config["device"],
+    threads: training_threads("dissociation")
+    resources:
+        **training_resources("dissociation"),
+    log:
+        f"{LOGS}/dissociation/evaluate/seed{{seed}}.log",
+    benchmark:
+        f"{BENCH}/dissociation/evaluate/seed{{seed}}.tsv"
+    script:
+        "../../scripts/dissociation_evaluate.py"
+
+
+rule dissociation_transfer:
+    """10-fold cross-validated rotation probe on the second hidden layer against sample budget."""
+    input:
+        mnist=rules.mnist_prepare.output[0],
+        model=rules.dissociation_train.output.model,
+    output:
+        "results/dissociation/seed{seed}/transfer.parquet",
+    params:
+        manipulations=DS["manipulations"],
+        transfer=DS["transfer"],
+        device=config["device"],
+    threads: training_threads("dissociation")
+    resources:
+        **training_resources("dissociation"),
+    log:
+        f"{LOGS}/dissociation/transfer/seed{{seed}}.log",
+    benchmark:
+        f"{BENCH}/dissociation/transfer/seed{{seed}}.tsv"
+    script:
+        "../../scripts/dissociation_transfer.py"
+
+
+rule dissociation_aggregate:
+    """All seeds in one long table, and mean, sd and 95% CI over seeds."""
+    input:
+        training=expand("{run}/training.parquet", run=DS_RUNS),
+        evaluation=expand("{run}/evaluation.parquet", run=DS_RUNS),
+        transfer=expand("{run}/transfer.parquet", run=DS_RUNS),
+    output:
+        runs="results/dissociation/runs.parquet",
+        summary="results/dissociation/summary.parquet",
+    log:
+        f"{LOGS}/dissociation/aggregate.log",
+    benchmark:
+        f"{BENCH}/dissociation/aggregate.tsv"
+    script:
+        "../../scripts/dissociation_aggregate.py"
+
+
+rule dissociation_claims:
+    """The paper's claims, each with the measured number, threshold and pass/fail."""
+    input:
+        rules.dissociation_aggregate.output.runs,
+    output:
+        table="results/dissociation/claims.parquet",
+        text="results/dissociation/claims.md",
+    params:
+        claims=DS["claims"],
+    log:
+        f"{LOGS}/dissociation/claims.log",
+    script:
+        "../../scripts/dissociation_claims.py"
+
+
+rule dissociation_figure:
+    """One figure (PDF + PNG) drawn from the aggregated table only."""
+    input:
+        rules.dissociation_aggregate.output.summary,
+    output:
+        pdf="figures/dissociation/{figure}.pdf",
+        png="figures/dissociation/{figure}.png",
+    wildcard_constraints:
+        figure="|".join(DS_FIGURE_NAMES),
+    params:
+        figures=config["figures"],
+        band=DS["plot"]["band"],
+    log:
+        f"{LOGS}/dissociation/figure_{{figure}}.log",
+    script:
+        "../../scripts/dissociation_figure.py"
+
+
+rule dissociation_all:
+    """Manifest of the study's figures: path, sha256, source table, config hash."""
+    input:
+        figures=figure_files(DS_FIGURES),
+        claims=rules.dissociation_claims.output.table,
+    output:
+        "figures/dissociation/all",
+    params:
+        figures={stem: FIGURES[stem] for stem in DS_FIGURES},
+    log:
+        f"{LOGS}/dissociation/manifest.log",
+    script:
+        "../../scripts/manifest.py"

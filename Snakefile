@@ -20,6 +20,7 @@ except ConfigError as error:
 
 
 include: "workflow/rules/common.smk"
+include: "workflow/rules/mnist.smk"
 include: "workflow/rules/complexity.smk"
 include: "workflow/rules/report.smk"
 

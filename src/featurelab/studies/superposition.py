@@ -201,3 +201,14 @@ def train_autoencoder(h_train: np.ndarray, h_test: np.ndarray, seeds: Sequence[i
     out = {k: torch.stack([s[k] for s in snaps], dim=1).numpy() for k in snaps[0]}
     out["epochs"] = np.asarray(record, dtype=np.int64)
     return log.columns, out
+
+
+def hidden_activations_numpy(state: Mapping[str, np.ndarray], x: np.ndarray, chunk: int = 8192) -> np.ndarray:
+    """:func:`hidden_activations` in NumPy float32 (for a job that should not import torch): (I, N, n)."""
+    w1, b1 = np.asarray(state["w1"], dtype=np.float32), np.asarray(state["b1"], dtype=np.float32)
+    x = np.asarray(x, dtype=np.float32)
+    out = np.empty((w1.shape[0], x.shape[0], w1.shape[1]), dtype=np.float32)
+    for k in range(w1.shape[0]):
+        for a in range(0, x.shape[0], chunk):
+            out[k, a:a + chunk] = np.maximum(np.tanh(x[a:a + chunk] @ w1[k].T + b1[k]), 0.0)
+    return out

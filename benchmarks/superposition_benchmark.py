@@ -56,7 +56,7 @@ def main() -> None:
     print(f"{len(seeds)} seeds batched in one process: {time.perf_counter() - t:.1f} s "
           f"(vs {len(seeds) * (t_clf + t_ae):.1f} s one by one)")
 
-    p = {k: snaps[k][0, -1] for k in ("w_enc", "b_enc", "w_dec", "b_dec")}
+    p = {k: snaps[k][0, -1].astype(np.float64) for k in ("w_enc", "b_enc", "w_dec", "b_dec")}  # as the analysis
     x = h[0][:10000]
     t = time.perf_counter()
     A.importance(x, p)

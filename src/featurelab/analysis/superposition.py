@@ -15,8 +15,9 @@ from typing import Mapping
 
 import numpy as np
 
-#: Examples per chunk of the (N, n, n) perturbed-reconstruction tensor (bounds memory at ~chunk * n^2).
-CHUNK = 2048
+#: Examples per chunk of the (N, n, n) perturbed-reconstruction tensor: small enough that the chunk
+#: (64 * 49 * 49 doubles = 1.2 MB) stays in cache; larger chunks were 3-5x slower (memory-bound).
+CHUNK = 64
 
 
 def reconstruct(h: np.ndarray, p: Mapping[str, np.ndarray]) -> np.ndarray:
@@ -43,10 +44,17 @@ def importance(h: np.ndarray, p: Mapping[str, np.ndarray], chunk: int = CHUNK) -
     base = 0.0
     for start in range(0, n_examples, chunk):
         x = np.asarray(h[start:start + chunk], dtype=np.float64)
+        b = x.shape[0]
         z = x @ w_enc.T + b_enc                                   # (B, m)
         z_minus = z[:, None, :] - x[:, :, None] * w_enc.T[None]   # (B, n, m): unit i removed
-        recon = np.maximum(np.tanh(np.tanh(z_minus) @ w_dec.T + b_dec), 0.0)  # (B, n, n)
-        total += ((recon - x[:, None, :]) ** 2).sum(axis=(0, 2))
+        # one 2-D BLAS product for all n perturbations (a stacked 3-D matmul is far slower in NumPy)
+        pre = np.tanh(z_minus.reshape(b * n, -1)) @ w_dec.T       # (B*n, n)
+        pre += b_dec
+        np.tanh(pre, out=pre)
+        np.maximum(pre, 0.0, out=pre)
+        pre = pre.reshape(b, n, n)
+        pre -= x[:, None, :]
+        total += np.einsum("bij,bij->i", pre, pre)
         base += float(((np.maximum(np.tanh(np.tanh(z) @ w_dec.T + b_dec), 0.0) - x) ** 2).sum())
     return (total - base) / (n_examples * n)
 

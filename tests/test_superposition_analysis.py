@@ -150,3 +150,30 @@ def test_analyze_run_uses_one_importance_order_everywhere():
     assert np.allclose(m, A.wdec_wenc(p)[np.ix_(order, order)])
     assert set(f.loc[f["feature"] == -1, "metric"]) >= {"reconstruction_loss", "features_for_mass",
                                                         "spearman_importance_w_norm"}
+
+
+def test_claims_table_on_made_up_runs():
+    import pandas as pd
+
+    from featurelab.analysis.claims import CLAIM_COLUMNS
+    from featurelab.analysis.superposition_summary import evaluate_claims
+
+    rows = []
+    for seed in range(3):
+        rows += [("superposition", "classifier", seed, 2, "test", "accuracy", 0.95 - 0.05 * seed),
+                 ("superposition", "autoencoder", seed, 0, "train", "loss", 0.3),
+                 ("superposition", "autoencoder", seed, 4, "train", "loss", 0.2)]
+    training = pd.DataFrame(rows, columns=["study", "phase", "seed", "epoch", "split", "metric", "value"])
+    feats = []
+    for seed in range(3):
+        feats += [("superposition", seed, 4, -1, -1, "spearman_importance_w_norm", 0.5),
+                  ("superposition", seed, 4, -1, -1, "features_for_mass", 2.0 + 2 * seed)]
+    features = pd.DataFrame(feats, columns=["study", "seed", "epoch", "feature", "importance_rank", "metric", "value"])
+    cfg = {"min_test_accuracy": 0.93, "min_loss_drop": 0.15, "min_spearman": 0.3, "min_fraction_of_seeds": 0.6,
+           "notebook_dominant_features": 2, "dominant_features_tolerance": 1}
+    claims = evaluate_claims(training, features, cfg, 0.5).set_index("claim")
+    assert list(claims.reset_index().columns) == list(CLAIM_COLUMNS)
+    assert claims.loc["classifier_accurate", "seeds_passing"] == 1 and not claims.loc["classifier_accurate", "passed"]
+    assert claims.loc["reconstruction_improves", "measured"] == pytest.approx(1 / 3)
+    assert claims.loc["reconstruction_improves", "passed"]
+    assert claims.loc["about_two_features", "seeds_passing"] == 1  # 2 and 4 and 6 features vs <= 3

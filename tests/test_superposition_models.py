@@ -153,3 +153,9 @@ def test_default_config_is_valid():
 def test_schema_rejects_bad_values(path, value, message):
     with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
         check(mutated(path, value))
+
+
+def test_record_epochs_beyond_training_are_rejected():
+    config = mutated(["superposition", "autoencoder", "record_epochs"], [0, 25])
+    with pytest.raises(ConfigError, match=r"superposition.autoencoder.record_epochs': \[25\] exceed"):
+        check(config)

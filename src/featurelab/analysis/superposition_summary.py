@@ -44,8 +44,11 @@ def _claim(claim: str, statement: str, per_seed: pd.Series, threshold: float, wh
             "passed": bool(ok.sum() >= seeds_needed(min_fraction, n))}
 
 
-def evaluate_claims(training: pd.DataFrame, features: pd.DataFrame, cfg: Mapping[str, Any]) -> pd.DataFrame:
-    """The notebook's / issue's claims, each measured per seed and judged against its threshold."""
+def evaluate_claims(training: pd.DataFrame, features: pd.DataFrame, cfg: Mapping[str, Any], importance_mass: float
+                    ) -> pd.DataFrame:
+    """The notebook's / issue's claims, each measured per seed and judged against its threshold.
+
+    ``importance_mass`` is the analysis setting the ``features_for_mass`` column was computed with."""
     frac = float(cfg["min_fraction_of_seeds"])
     rows = []
     clf = training[(training["phase"] == "classifier") & (training["split"] == "test")
@@ -70,7 +73,7 @@ def evaluate_claims(training: pd.DataFrame, features: pd.DataFrame, cfg: Mapping
                        run_level["spearman_importance_w_norm"], t, "mean Spearman rho (last recorded epoch)",
                        lambda v: v >= t, frac))
 
-    mass = float(cfg["importance_mass"])
+    mass = float(importance_mass)
     t = float(cfg["notebook_dominant_features"])
     rows.append(_claim("about_two_features", f"about {t:g} features carry >= {mass:.0%} of the importance "
                        f"(notebook's reading; pass if <= {t:g} + {cfg['dominant_features_tolerance']})",

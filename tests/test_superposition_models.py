@@ -1,0 +1,161 @@
+"""Batched models and training of the superposition study against unbatched references; determinism;
+config schema rejection of bad values."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from conftest import REPO, SCHEMA
+from featurelab.config import ConfigError, validate_config
+from featurelab.models.superposition import Autoencoder, Classifier
+from featurelab.studies import superposition as S
+
+DEFAULT = yaml.safe_load((REPO / "config.yaml").read_text())
+CLF = dict(hidden_units=49, n_classes=10, learning_rate=3e-3, batch_size=32, epochs=2)
+AE = dict(code_dim=2, tied=False, learning_rate=3e-3, batch_size=32, epochs=3, record_epochs=[0, 1, 3])
+
+
+def gens(*seeds):
+    return [torch.Generator().manual_seed(s) for s in seeds]
+
+
+def test_classifier_matches_nn_linear_per_instance():
+    model = Classifier(gens(0, 1), n_inputs=12, n_hidden=5, n_classes=3)
+    x = torch.rand(2, 8, 12)
+    logits, h = model(x)
+    for k in range(2):
+        fc1, fc2 = torch.nn.Linear(12, 5), torch.nn.Linear(5, 3)
+        with torch.no_grad():
+            fc1.weight.copy_(model.w1[k]); fc1.bias.copy_(model.b1[k])
+            fc2.weight.copy_(model.w2[k]); fc2.bias.copy_(model.b2[k])
+        ref_h = torch.relu(torch.tanh(fc1(x[k])))
+        assert torch.allclose(h[k], ref_h, atol=1e-6)
+        assert torch.allclose(logits[k], fc2(ref_h), atol=1e-6)
+    assert float(model.w1.detach().abs().max()) <= 1 / np.sqrt(12)  # nn.Linear's init range
+
+
+@pytest.mark.parametrize("tied", [False, True])
+def test_autoencoder_forward(tied):
+    model = Autoencoder(gens(3, 4), n_features=6, n_code=2, tied=tied)
+    h = torch.rand(2, 5, 6)
+    recon, code = model(h)
+    for k in range(2):
+        w_dec = model.w_enc[k].T if tied else model.w_dec_free[k]
+        c = torch.tanh(h[k] @ model.w_enc[k].T + model.b_enc[k])
+        assert torch.allclose(code[k], c, atol=1e-6)
+        assert torch.allclose(recon[k], torch.relu(torch.tanh(c @ w_dec.T + model.b_dec[k])), atol=1e-6)
+    assert (recon >= 0).all() and (recon < 1).all()
+    assert sum(p.numel() for p in model.parameters()) == 2 * (12 + 2 + 6 + (0 if tied else 12))
+
+
+def fake_mnist(n_train=256, n_test=64):
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 10, n_train + n_test)
+    centers = rng.uniform(0, 1, (10, 784)).astype(np.float32)
+    x = np.clip(centers[y] + rng.normal(0, 0.2, (len(y), 784)), 0, 1).astype(np.float32)
+    return {"x_train": x[:n_train], "y_train": y[:n_train], "x_test": x[n_train:], "y_test": y[n_train:]}
+
+
+@pytest.fixture(scope="module")
+def trained():
+    torch.use_deterministic_algorithms(True)
+    torch.set_num_threads(1)
+    data = fake_mnist()
+    batched = S.train_classifier(data, [0, 1], CLF, "cpu")
+    singles = [S.train_classifier(data, [s], CLF, "cpu") for s in (0, 1)]
+    return data, batched, singles
+
+
+def test_batched_classifier_equals_separate_runs(trained):
+    _, (cols, state), singles = trained
+    for k, (scols, sstate) in enumerate(singles):
+        for name in state:
+            assert torch.allclose(state[name][k], sstate[name][0], atol=1e-5), name
+        mine = [v for s, v in zip(cols["seed"], cols["value"]) if s == k]
+        assert np.allclose(mine, scols["value"], atol=1e-5)
+    acc = [v for e, sp, m, v in zip(cols["epoch"], cols["split"], cols["metric"], cols["value"])
+           if sp == "test" and m == "accuracy" and e == CLF["epochs"]]
+    assert min(acc) > 0.8  # separable synthetic digits are learned
+
+
+def test_hidden_activations_numpy_matches_torch(trained):
+    data, (_, state), _ = trained
+    h_t = S.hidden_activations(state, data["x_test"], "cpu")
+    h_n = S.hidden_activations_numpy({k: v.numpy() for k, v in state.items()}, data["x_test"])
+    assert h_t.shape == (2, 64, 49) and np.allclose(h_t, h_n, atol=1e-5)
+    assert h_n.min() >= 0 and h_n.max() < 1
+
+
+def test_batched_autoencoder_equals_separate_runs_and_is_deterministic(trained):
+    data, (_, state), _ = trained
+    h = S.hidden_activations(state, data["x_train"], "cpu")
+    hv = S.hidden_activations(state, data["x_test"], "cpu")
+    cols, snaps = S.train_autoencoder(h, hv, [0, 1], AE, "cpu")
+    assert list(snaps["epochs"]) == [0, 1, 3] and snaps["w_enc"].shape == (2, 3, 2, 49)
+    for k in range(2):
+        scols, ssnaps = S.train_autoencoder(h[k:k + 1], hv[k:k + 1], [k], AE, "cpu")
+        for name in ("w_enc", "b_enc", "w_dec", "b_dec"):
+            assert np.allclose(snaps[name][k], ssnaps[name][0], atol=1e-5), name
+    again = S.train_autoencoder(h, hv, [0, 1], AE, "cpu")[1]
+    for name in ("w_enc", "b_enc", "w_dec", "b_dec"):
+        assert np.array_equal(snaps[name], again[name])  # bit-identical rerun
+    loss = [v for sd, e, sp, v in zip(cols["seed"], cols["epoch"], cols["split"], cols["value"]) if sp == "train"]
+    assert len(loss) == 2 * (AE["epochs"] + 1)
+
+
+def test_tied_autoencoder_trains(trained):
+    data, (_, state), _ = trained
+    h = S.hidden_activations(state, data["x_train"], "cpu")[:1]
+    _, snaps = S.train_autoencoder(h, h, [0], {**AE, "tied": True}, "cpu")
+    assert np.array_equal(snaps["w_dec"][0, -1], snaps["w_enc"][0, -1].T)
+
+
+def test_select_examples_subset_and_errors():
+    data = fake_mnist()
+    out = S.select_examples(data, 100, 0)
+    assert out["x_train"].shape == (100, 784) and out["x_test"].shape == (64, 784)
+    assert np.array_equal(out["x_train"], S.select_examples(data, 100, 0)["x_train"])
+    with pytest.raises(KeyError, match="y_test"):
+        S.select_examples({k: v for k, v in data.items() if k != "y_test"}, 0, 0)
+
+
+def check(config):
+    validate_config(copy.deepcopy(config), SCHEMA)
+
+
+def mutated(path, value):
+    config = copy.deepcopy(DEFAULT)
+    node = config
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    return config
+
+
+def test_default_config_is_valid():
+    check(DEFAULT)
+
+
+@pytest.mark.parametrize("path, value, message", [
+    (["superposition", "autoencoder", "code_dim"], 3, "superposition.autoencoder.code_dim"),
+    (["superposition", "autoencoder", "record_epochs"], [-1], "superposition.autoencoder.record_epochs[0]"),
+    (["superposition", "classifier", "learning_rate"], 0, "superposition.classifier.learning_rate"),
+    (["superposition", "analysis", "split"], "valid", "superposition.analysis.split"),
+    (["superposition", "claims", "min_test_accuracy"], 1.5, "superposition.claims.min_test_accuracy"),
+    (["superposition", "autoencoder", "tide"], True, "superposition.autoencoder"),
+    (["superposition", "seeds"], [], "superposition.seeds"),
+])
+def test_schema_rejects_bad_values(path, value, message):
+    with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        check(mutated(path, value))
+
+
+def test_record_epochs_beyond_training_are_rejected():
+    config = mutated(["superposition", "autoencoder", "record_epochs"], [0, 25])
+    with pytest.raises(ConfigError, match=r"superposition.autoencoder.record_epochs': \[25\] exceed"):
+        check(config)

@@ -1,0 +1,164 @@
+"""superposition - Elhage et al. (2022), "Toy Models of Superposition", replicated on MNIST (notebook 001).
+
+Method: train a classifier 784 -> 49 -> 10 on MNIST (one job per seed); take its 49 hidden activations
+as features; train an autoencoder 49 -> 2 -> 49 on them (one job per seed), recording its parameters at
+the configured epochs; per seed and recorded epoch measure each feature's importance, 2-D direction,
+||W_i||, decoder bias, interference and dimensionality, and W_dec W_enc; aggregate over seeds; test the
+claims; plot.
+"""
+
+SP = config["superposition"]
+SP_RUNS = expand("results/superposition/seed{seed}", seed=SP["seeds"])
+SP_FIGURE_NAMES = ["feature_arrows", "feature_geometry", "wdec_wenc", "training_curves"]
+SP_FIGURES = register_figures(
+    "superposition", SP_FIGURE_NAMES, "results/superposition/summary.parquet", SP
+)
+
+
+rule superposition_classifier:
+    """Phase 1: cross-entropy training of the MNIST classifier (tanh then ReLU hidden layer), Adam."""
+    input:
+        rules.mnist_prepare.output,
+    output:
+        model="results/superposition/seed{seed}/classifier.npz",
+        metrics="results/superposition/seed{seed}/classifier_metrics.parquet",
+    params:
+        data=SP["data"],
+        classifier=SP["classifier"],
+        device=config["device"],
+    threads: training_threads("superposition")
+    resources:
+        **training_resources("superposition"),
+    log:
+        f"{LOGS}/superposition/classifier/seed{{seed}}.log",
+    benchmark:
+        f"{BENCH}/superposition/classifier/seed{{seed}}.tsv"
+    script:
+        "../../scripts/superposition_classifier.py"
+
+
+rule superposition_hidden:
+    """The frozen classifier's 49 hidden activations of the train and test images (phase 2's data)."""
+    input:
+        mnist=rules.mnist_prepare.output[0],
+        model=rules.superposition_classifier.output.model,
+    output:
+        "results/superposition/seed{seed}/hidden.npz",
+    params:
+        data=SP["data"],
+    threads: 1
+    log:
+        f"{LOGS}/superposition/hidden/seed{{seed}}.log",
+    script:
+        "../../scripts/superposition_hidden.py"
+
+
+rule superposition_autoencoder:
+    """Phase 2: MSE autoencoder 49 -> 2 -> 49 (tanh code, tanh+ReLU output), parameters recorded at
+    the configured epochs."""
+    input:
+        rules.superposition_hidden.output,
+    output:
+        snapshots="results/superposition/seed{seed}/autoencoder.npz",
+        metrics="results/superposition/seed{seed}/autoencoder_metrics.parquet",
+    params:
+        autoencoder=SP["autoencoder"],
+        device=config["device"],
+    threads: training_threads("superposition")
+    resources:
+        **training_resources("superposition"),
+    log:
+        f"{LOGS}/superposition/autoencoder/seed{{seed}}.log",
+    benchmark:
+        f"{BENCH}/superposition/autoencoder/seed{{seed}}.tsv"
+    script:
+        "../../scripts/superposition_autoencoder.py"
+
+
+rule superposition_analyze:
+    """Per seed and recorded epoch: importance, directions, ||W_i||, bias, interference, dimensionality,
+    and W_dec W_enc in importance order."""
+    input:
+        hidden=rules.superposition_hidden.output[0],
+        snapshots=rules.superposition_autoencoder.output.snapshots,
+    output:
+        features="results/superposition/seed{seed}/features.parquet",
+        wtw="results/superposition/seed{seed}/wdec_wenc.parquet",
+    params:
+        analysis=SP["analysis"],
+    log:
+        f"{LOGS}/superposition/analyze/seed{{seed}}.log",
+    benchmark:
+        f"{BENCH}/superposition/analyze/seed{{seed}}.tsv"
+    script:
+        "../../scripts/superposition_analyze.py"
+
+
+rule superposition_aggregate:
+    """All seeds in one table each, and mean with a 95% confidence interval over seeds."""
+    input:
+        classifier=expand("{run}/classifier_metrics.parquet", run=SP_RUNS),
+        autoencoder=expand("{run}/autoencoder_metrics.parquet", run=SP_RUNS),
+        features=expand("{run}/features.parquet", run=SP_RUNS),
+        wtw=expand("{run}/wdec_wenc.parquet", run=SP_RUNS),
+    output:
+        training="results/superposition/training.parquet",
+        features="results/superposition/features.parquet",
+        wtw="results/superposition/wdec_wenc.parquet",
+        summary="results/superposition/summary.parquet",
+        wtw_summary="results/superposition/wdec_wenc_summary.parquet",
+    log:
+        f"{LOGS}/superposition/aggregate.log",
+    script:
+        "../../scripts/superposition_aggregate.py"
+
+
+rule superposition_claims:
+    """The claims, each with the measured number, threshold and pass/fail."""
+    input:
+        training=rules.superposition_aggregate.output.training,
+        features=rules.superposition_aggregate.output.features,
+    output:
+        table="results/superposition/claims.parquet",
+        text="results/superposition/claims.md",
+    params:
+        claims=SP["claims"],
+        importance_mass=SP["analysis"]["importance_mass"],
+    log:
+        f"{LOGS}/superposition/claims.log",
+    script:
+        "../../scripts/superposition_claims.py"
+
+
+rule superposition_figure:
+    """One figure (PDF + PNG) drawn from the aggregated tables only."""
+    input:
+        summary=rules.superposition_aggregate.output.summary,
+        features=rules.superposition_aggregate.output.features,
+        wtw_summary=rules.superposition_aggregate.output.wtw_summary,
+    output:
+        pdf="figures/superposition/{figure}.pdf",
+        png="figures/superposition/{figure}.png",
+    wildcard_constraints:
+        figure="|".join(SP_FIGURE_NAMES),
+    params:
+        figures=config["figures"],
+    log:
+        f"{LOGS}/superposition/figure_{{figure}}.log",
+    script:
+        "../../scripts/superposition_figure.py"
+
+
+rule superposition_all:
+    """Manifest of the study's figures: path, sha256, source table, config hash."""
+    input:
+        figures=figure_files(SP_FIGURES),
+        claims=rules.superposition_claims.output.table,
+    output:
+        "figures/superposition/all",
+    params:
+        figures={stem: FIGURES[stem] for stem in SP_FIGURES},
+    log:
+        f"{LOGS}/superposition/manifest.log",
+    script:
+        "../../scripts/manifest.py"

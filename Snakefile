@@ -21,6 +21,7 @@ except ConfigError as error:
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/complexity.smk"
+include: "workflow/rules/learnability.smk"
 include: "workflow/rules/report.smk"
 
 

@@ -21,9 +21,19 @@ FAMILIES = ("run_all", "scale_shift", "simplicity", "distractors", "features")
 SUMMARY_KEYS = ["study", "family", "condition", "generator", "params", "step", "input", "input_name", "metric"]
 
 
+#: Errors that span decades: also summarised as ``log10_<metric>`` (a geometric mean with a CI on the log
+#: scale, which is what a log-axis figure should show; an arithmetic CI often dips below zero).
+LOG_METRICS = ("eval_mse", "train_loss", "final_eval_mse")
+LOG_FLOOR = 1e-12
+
+
 def summarize(runs: pd.DataFrame) -> pd.DataFrame:
-    """Mean, sd, n and 95% CI over seeds of every (family, task, step, input, metric)."""
-    return summarize_over_seeds(runs, SUMMARY_KEYS)
+    """Mean, sd, n and 95% CI over seeds of every (family, task, step, input, metric), plus the
+    ``log10_`` versions of :data:`LOG_METRICS`."""
+    logs = runs[runs["metric"].isin(LOG_METRICS)].copy()
+    logs["value"] = np.log10(np.maximum(logs["value"].to_numpy(), LOG_FLOOR))
+    logs["metric"] = "log10_" + logs["metric"]
+    return summarize_over_seeds(pd.concat([runs, logs], ignore_index=True), SUMMARY_KEYS)
 
 
 def finals(runs: pd.DataFrame, metric: str) -> pd.DataFrame:
@@ -187,8 +197,9 @@ def evaluate_claims(runs: pd.DataFrame, cfg: Mapping[str, Any], loss_threshold: 
               gap, gap > 0, "mean over seeds of mean gradient(clean) - mean gradient(noisy)", 0.0)
     c.ignored("hard_better_features_learned", feat, "sum_distractor[noise=0.2]", 0,
               "H1C '2 Good+Hard 1 Noisy': 'hard-to-learn but better features are learned' (noisy y + n/5 ignored)")
-    c.converges("continuity_no_convergence_20ep", feat, "continuity",
-                "continuity after 20 epochs: 'doesn't converge (although it might converge later)'", expect=False)
+    # The 5-epoch half of this comment is tested in run_all above; its parenthesis is tested here.
+    c.converges("continuity_converges_later", feat, "continuity",
+                "continuity after 20 epochs: '(although it might converge later)'")
     return pd.DataFrame(c.rows, columns=list(CLAIM_COLUMNS))
 
 

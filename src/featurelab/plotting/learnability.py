@@ -17,29 +17,40 @@ def _params(summary: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame([json.loads(p) for p in summary["params"]], index=summary.index)
 
 
+def _order(conditions, summary: pd.DataFrame) -> list[str]:
+    """Tasks by generator, then numerically by parameter values (scale 0.5 before scale 10)."""
+    params = dict(zip(summary["condition"], summary["params"]))
+
+    def key(c: str):
+        return (c.split("[")[0], tuple(float(v) for _, v in sorted(json.loads(params[c]).items())))
+
+    return sorted(dict.fromkeys(conditions), key=key)
+
+
 def learning_curves(summary: pd.DataFrame):
-    """(a) Held-out MSE over training per task family (mean, 95% CI over seeds; log axis)."""
-    data = summary[(summary["metric"] == "eval_mse") & (summary["step"] >= 0)]
+    """(a) Held-out MSE over training per task family: geometric mean over seeds with a 95% CI computed
+    on log10 MSE (log axis)."""
+    data = summary[(summary["metric"] == "log10_eval_mse") & (summary["step"] >= 0)]
     families = list(dict.fromkeys(summary["family"]))
     fig, axes = panels(len(families), ncols=min(len(families), 3), sharey=False)
     for ax, family in zip(axes, families):
         sel = data[data["family"] == family]
-        conditions = list(dict.fromkeys(sel["condition"]))
+        conditions = _order(sel["condition"], sel)
         many = len(conditions) > 10
         if many:  # a big grid (scale x shift): show the shift-0 scale loop and the scale-1 shift loop only
             keep = [c for c in conditions if c.endswith(",shift=0]") or c.startswith("scale_shift[scale=1,")]
             conditions = keep or conditions[:10]
         for k, condition in enumerate(conditions):
             curve = sel[sel["condition"] == condition].sort_values("step")
-            low = np.maximum(curve["ci_low"], curve["mean"] * 1e-3)  # a log axis cannot show a band below 0
-            band(ax, curve["step"], curve["mean"], low, curve["ci_high"], PALETTE[k % len(PALETTE)],
+            band(ax, curve["step"], 10 ** curve["mean"], 10 ** curve["ci_low"], 10 ** curve["ci_high"],
+                 PALETTE[k % len(PALETTE)],
                  condition, ls="-" if k < len(PALETTE) else "--")
         ax.set_yscale("log")
         ax.set_title(f"family '{family}' (n={int(sel['n'].max())} seeds)")
         ax.set_xlabel("training step (samples seen / batch size)")
         ax.set_ylabel("held-out MSE (var y = 1)")
         ax.legend(loc="best", fontsize=5)
-    fig.suptitle("Learning curves: held-out MSE per task (mean, 95% CI over seeds)", fontsize=9)
+    fig.suptitle("Learning curves: held-out MSE per task (geometric mean, 95% CI over seeds)", fontsize=9)
     return fig
 
 
@@ -50,21 +61,23 @@ def scale_shift_heatmap(summary: pd.DataFrame):
     sel = sel[sel["family"] == fam]
     sel = pd.concat([sel, _params(sel)], axis=1)
     fig, axes = panels(2, ncols=2, sharey=False)
-    for ax, (metric, label, log) in zip(axes, [("final_eval_mse", "final held-out MSE", True),
-                                               ("steps_to_threshold", "steps until running loss < threshold", False)]):
+    for ax, (metric, label, log) in zip(axes, [("log10_final_eval_mse", "final held-out MSE", True),
+                                               ("steps_to_threshold", "steps to running loss < threshold", False)]):
         grid = sel[sel["metric"] == metric].pivot_table(index="shift", columns="scale", values="mean")
-        values = np.log10(grid.to_numpy()) if log else grid.to_numpy()
+        values = grid.to_numpy()
         im = ax.imshow(values, origin="lower", aspect="auto", cmap="viridis")
+        mid = np.nanmin(values) + 0.5 * (np.nanmax(values) - np.nanmin(values))
         ax.set_xticks(range(grid.shape[1]), [f"{s:g}" for s in grid.columns], rotation=45)
         ax.set_yticks(range(grid.shape[0]), [f"{s:g}" for s in grid.index])
         ax.set_xlabel("input scale (x = (y + shift) * scale)")
         ax.set_ylabel("input shift")
-        for (r, col), v in np.ndenumerate(grid.to_numpy()):
-            ax.text(col, r, f"{v:.2g}", ha="center", va="center", fontsize=5, color="white")
+        for (r, col), v in np.ndenumerate(values):
+            text = f"{10 ** v:.0e}".replace("e-0", "e-") if log else f"{v / 1000:.1f}k"
+            ax.text(col, r, text, ha="center", va="center", fontsize=4.5, color="white" if v < mid else "black")
         cbar = fig.colorbar(im, ax=ax)
-        cbar.set_label(f"log10 {label}" if log else label)
+        cbar.set_label(f"log10 {label}" if log else f"{label} (steps)")
         ax.set_title(label)
-    fig.suptitle(f"Feature size (H1D), family '{fam}': mean over seeds", fontsize=9)
+    fig.suptitle(f"Feature size (H1D), family '{fam}': geometric mean MSE / mean steps over seeds", fontsize=9)
     return fig
 
 
@@ -75,16 +88,19 @@ def distractor_steps(summary: pd.DataFrame):
     sel = sel[sel["family"] == fam]
     sel = pd.concat([sel, _params(sel)], axis=1)
     fig, axes = panels(2, ncols=2, sharey=False)
-    for ax, (metric, label) in zip(axes, [("steps_to_threshold", "steps until running loss < threshold"),
-                                          ("final_eval_mse", "final held-out MSE (var y = 1)")]):
+    for ax, (metric, label) in zip(axes, [("steps_to_threshold", "steps to running loss < threshold"),
+                                          ("log10_final_eval_mse", "final held-out MSE (var y = 1)")]):
         m = sel[sel["metric"] == metric].sort_values("k")
-        err = np.vstack([m["mean"] - m["ci_low"], m["ci_high"] - m["mean"]])
-        ax.errorbar(m["k"], m["mean"], yerr=err, marker="o", color=PALETTE[0], capsize=2,
-                    label=f"mean, 95% CI (n={int(m['n'].max()) if len(m) else 0} seeds)")
-        ax.set_xscale("log")
-        if metric == "final_eval_mse":
+        mean, low, high = m["mean"], m["ci_low"], m["ci_high"]
+        what = "mean"
+        if metric.startswith("log10_"):
+            mean, low, high, what = 10 ** mean, 10 ** low, 10 ** high, "geometric mean"
             ax.set_yscale("log")
-        ax.set_xlabel("number of inputs k (y plus k - 1 noise inputs)")
+        err = np.vstack([mean - low, high - mean])
+        ax.errorbar(m["k"], mean, yerr=err, marker="o", color=PALETTE[0], capsize=2,
+                    label=f"{what}, 95% CI (n={int(m['n'].max()) if len(m) else 0} seeds)")
+        ax.set_xscale("log")
+        ax.set_xlabel("inputs k (y + k-1 noise inputs)")
         ax.set_ylabel(label)
         ax.legend(loc="best")
     fig.suptitle(f"Number of features (H1B), family '{fam}'", fontsize=9)
@@ -109,8 +125,9 @@ def attribution_bars(summary: pd.DataFrame):
                       ha="right", fontsize=6)
         ax.set_title(condition)
         ax.set_xlabel("input")
-    for ax in axes:
-        ax.set_ylabel("mean d yhat / d x_i (output units per input unit)")
+    ncols = min(len(conditions), 3)
+    for ax in axes[::ncols]:
+        ax.set_ylabel("mean $\\partial\\hat y / \\partial x_i$\n(output per input unit)")
     fig.suptitle("Which inputs are used (H1C): input-gradient attribution after training (mean, 95% CI over seeds)",
                  fontsize=9)
     return fig

@@ -39,7 +39,7 @@ def batched(tasks, x, y, hidden, device):
         loss = per_instance_mse(model(x[s]), y[s])
         loss.sum().backward()
         opt.step()
-    float(loss.sum())
+    float(loss.detach().sum())
     return time.perf_counter() - start
 
 
@@ -61,7 +61,7 @@ def per_run(tasks, x, y, hidden, device):
             loss = torch.nn.functional.mse_loss(net(xi[s]), yi[s])
             loss.backward()
             opt.step()
-    float(loss)
+    float(loss.detach())
     return time.perf_counter() - start
 
 

@@ -75,7 +75,7 @@ def scale_shift_heatmap(summary: pd.DataFrame):
             text = f"{10 ** v:.0e}".replace("e-0", "e-") if log else f"{v / 1000:.1f}k"
             ax.text(col, r, text, ha="center", va="center", fontsize=4.5, color="white" if v < mid else "black")
         cbar = fig.colorbar(im, ax=ax)
-        cbar.set_label(f"log10 {label}" if log else f"{label} (steps)")
+        cbar.set_label("log10 MSE" if log else "steps")
         ax.set_title(label)
     fig.suptitle(f"Feature size (H1D), family '{fam}': geometric mean MSE / mean steps over seeds", fontsize=9)
     return fig

@@ -8,7 +8,7 @@ import logging
 import time
 
 from featurelab.devices import configure_torch, resolve_device
-from featurelab.io import save_torch, table_from_columns, write_table
+from featurelab.io import save_arrays, save_torch, table_from_columns, write_table
 from featurelab.provenance import provenance
 from featurelab.scripting import run
 from featurelab.studies.learnability import train_family
@@ -19,14 +19,15 @@ def main(smk) -> None:
     configure_torch(smk.threads)
     device = resolve_device(smk.params.device)
     family, seed = smk.wildcards.family, int(smk.wildcards.seed)
-    columns, state = train_family(family, smk.params.family, seed, smk.params.model, smk.params.training,
-                                  smk.params.analysis, device)
+    columns, state, per_step = train_family(family, smk.params.family, seed, smk.params.model,
+                                            smk.params.training, device)
     config = {"family": dict(smk.params.family), "model": dict(smk.params.model),
-              "training": dict(smk.params.training), "analysis": dict(smk.params.analysis),
-              "device": smk.params.device, "family_name": family, "seed": seed}
+              "training": dict(smk.params.training), "device": smk.params.device, "family_name": family,
+              "seed": seed}
     record = provenance(config, rule=smk.rule, resolved_device=device, threads=smk.threads)
     save_torch({"state": state, "provenance": record}, smk.output.model)
     write_table(table_from_columns(columns), smk.output.metrics, record)
+    save_arrays(smk.output.losses, record, **per_step)
     logging.info("trained family %s seed %d (%d tasks) on %s in %.1f s", family, seed, len(state["tasks"]), device,
                  time.perf_counter() - start)
 

@@ -24,16 +24,16 @@ wildcard_constraints:
 
 
 rule learnability_train:
-    """Train every task of one family as one batched model for one seed; record the loss curve, held-out
-    MSE, steps to the loss threshold and the input-gradient attribution of every input."""
+    """Train every task of one family as one batched model for one seed; record the loss curves, the
+    held-out MSE, the per-step training losses and the input-gradient attribution of every input."""
     output:
         model="results/learnability/{family}/seed{seed}/model.pt",
         metrics="results/learnability/{family}/seed{seed}/metrics.parquet",
+        losses="results/learnability/{family}/seed{seed}/losses.npz",
     params:
         family=lambda wc: LN["families"][wc.family],
         model=LN["model"],
         training=LN["training"],
-        analysis=LN["analysis"],
         device=config["device"],
     threads: training_threads("learnability")
     resources:
@@ -46,10 +46,25 @@ rule learnability_train:
         "../../scripts/learnability_train.py"
 
 
+rule learnability_analyze:
+    """Per run: steps until the running training loss falls below the threshold, and the epoch-1 peak."""
+    input:
+        metrics=rules.learnability_train.output.metrics,
+        losses=rules.learnability_train.output.losses,
+    output:
+        "results/learnability/{family}/seed{seed}/analysis.parquet",
+    params:
+        analysis=LN["analysis"],
+    log:
+        f"{LOGS}/learnability/analyze/{{family}}_seed{{seed}}.log",
+    script:
+        "../../scripts/learnability_analyze.py"
+
+
 rule learnability_aggregate:
     """All runs in one table, and mean with a 95% confidence interval over seeds."""
     input:
-        expand("{run}/metrics.parquet", run=LN_RUNS),
+        expand("{run}/analysis.parquet", run=LN_RUNS),
     output:
         runs="results/learnability/runs.parquet",
         summary="results/learnability/summary.parquet",

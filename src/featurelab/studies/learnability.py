@@ -8,10 +8,11 @@ every step, batch size 1, Adam 1e-3, ``epochs x 800`` steps. Recorded per task:
 - ``train_loss``: mean training loss over each ``eval_every``-step window (step = end of the window);
 - ``eval_mse``: MSE on a fixed held-out set of ``n_eval`` fresh samples, before training and every
   ``eval_every`` steps;
-- finals (step = -1): ``final_eval_mse``, ``steps_to_threshold`` (first step at which the running mean of
-  the last ``running_window`` training losses is below ``loss_threshold``; the step budget when never),
+- ``final_eval_mse`` (step = -1), and the per-step training losses, from which the analyze rule
+  (:func:`threshold_columns`) derives ``steps_to_threshold`` (first step at which the running mean of the
+  last ``running_window`` training losses is below ``loss_threshold``; the step budget when never),
   ``threshold_reached`` (1/0), ``peak_running_loss_epoch1`` (largest running loss in the first epoch, the
-  notebook's "spike"), ``final_running_loss``;
+  notebook's "spike") and ``final_running_loss``;
 - input-gradient attribution (step = -1, ``input`` = index): ``attribution_mean`` / ``attribution_sd``
   of d yhat / d x_i over ``n_attribution`` fresh inputs of the task's own distribution.
 
@@ -100,9 +101,14 @@ def n_steps(family_cfg: Mapping[str, Any], training_cfg: Mapping[str, Any]) -> i
 
 
 def train_family(family: str, family_cfg: Mapping[str, Any], seed: int, model_cfg: Mapping[str, Any],
-                 training_cfg: Mapping[str, Any], analysis_cfg: Mapping[str, Any], device: str
-                 ) -> tuple[dict[str, list], dict[str, Any]]:
-    """Train every task of ``family`` for one seed as one batched model; return metric columns and state."""
+                 training_cfg: Mapping[str, Any], device: str
+                 ) -> tuple[dict[str, list], dict[str, Any], dict[str, np.ndarray]]:
+    """Train every task of ``family`` for one seed as one batched model.
+
+    Returns the metric columns (curves, final held-out MSE, attribution), the final state (tasks and each
+    instance as an ``nn.Sequential`` state dict) and the per-step training losses ``(steps, tasks)`` from
+    which :func:`threshold_columns` derives steps-to-threshold in a separate, cheap rule.
+    """
     import torch
 
     from featurelab.models.learnability import BatchedMLP, input_gradients, per_instance_mse
@@ -118,7 +124,6 @@ def train_family(family: str, family_cfg: Mapping[str, Any], seed: int, model_cf
     total = n_steps(family_cfg, training_cfg)
     per_epoch = int(training_cfg["steps_per_epoch"])
     eval_every = int(training_cfg["eval_every"])
-    window = int(analysis_cfg["running_window"])
 
     model = BatchedMLP(dims, int(model_cfg["hidden"]),
                        [torch_generator(STUDY, name, seed, "init") for name in names]).to(device)
@@ -163,19 +168,11 @@ def train_family(family: str, family_cfg: Mapping[str, Any], seed: int, model_cf
     if total % eval_every:  # the budget is not a multiple of eval_every: evaluate at the end as well
         evaluate(total)
 
-    loss_np = losses.cpu().numpy()
-    steps, reached = steps_to_threshold(loss_np, window, float(analysis_cfg["loss_threshold"]))
-    run = running_mean(loss_np, window)
-    first_epoch = run[: min(per_epoch, total)]
     for i in range(n_inst):
         log.add(i, -1, "final_eval_mse", last_eval["mse"][i])
-        log.add(i, -1, "steps_to_threshold", steps[i])
-        log.add(i, -1, "threshold_reached", float(reached[i]))
-        log.add(i, -1, "peak_running_loss_epoch1", first_epoch[:, i].max())
-        log.add(i, -1, "final_running_loss", run[-1, i])
 
     ax, _ = padded_samples(tasks, [task_streams(n, seed, "attribution") for n in names],
-                           int(analysis_cfg["n_attribution"]), d_max)
+                           int(training_cfg["n_attribution"]), d_max)
     grads = input_gradients(model, torch.from_numpy(ax).to(device)).cpu().numpy().astype(np.float64)
     for i, task in enumerate(tasks):
         for j, label in enumerate(input_names(task)):
@@ -184,7 +181,35 @@ def train_family(family: str, family_cfg: Mapping[str, Any], seed: int, model_cf
 
     state = {"tasks": tasks, "input_dims": dims,
              "instances": {name: model.instance_state(i) for i, name in enumerate(names)}}
-    return log.columns, _to_cpu(state)
+    per_step = {"losses": losses.cpu().numpy(), "conditions": np.array(names), "steps_per_epoch": np.array(per_epoch)}
+    return log.columns, _to_cpu(state), per_step
+
+
+def threshold_columns(run_columns: Mapping[str, list], per_step: Mapping[str, np.ndarray],
+                      analysis_cfg: Mapping[str, Any]) -> dict[str, list]:
+    """Final metrics read off the per-step training losses, as extra rows for a run's metric columns:
+    ``steps_to_threshold``, ``threshold_reached``, ``peak_running_loss_epoch1``, ``final_running_loss``."""
+    losses = np.asarray(per_step["losses"], dtype=np.float64)
+    conditions = [str(c) for c in per_step["conditions"]]
+    window = int(analysis_cfg["running_window"])
+    steps, reached = steps_to_threshold(losses, window, float(analysis_cfg["loss_threshold"]))
+    run = running_mean(losses, window)
+    first_epoch = run[: min(int(per_step["steps_per_epoch"]), len(run))]
+    # task identity columns, taken from the run's own rows
+    first_row = {}
+    for k, cond in enumerate(run_columns["condition"]):
+        first_row.setdefault(cond, k)
+    out: dict[str, list] = {c: [] for c in METRIC_COLUMNS}
+    for i, cond in enumerate(conditions):
+        k = first_row[cond]
+        for metric, value in (("steps_to_threshold", steps[i]), ("threshold_reached", float(reached[i])),
+                              ("peak_running_loss_epoch1", first_epoch[:, i].max()),
+                              ("final_running_loss", run[-1, i])):
+            for col in ("study", "family", "condition", "generator", "params", "seed"):
+                out[col].append(run_columns[col][k])
+            out["step"].append(-1); out["input"].append(-1); out["input_name"].append("")
+            out["metric"].append(metric); out["value"].append(float(value))
+    return out
 
 
 def _to_cpu(obj: Any) -> Any:

@@ -1,20 +1,13 @@
-"""Rule learnability_aggregate: every run's metrics in one table, and mean with a 95% CI over seeds."""
-
-import pandas as pd
+"""Rule learnability_aggregate: mean, sd and a 95% CI over seeds of every task, step, input and metric."""
 
 from featurelab.analysis.learnability import summarize
 from featurelab.io import read_frame, read_provenance, write_table
-from featurelab.provenance import provenance
 from featurelab.scripting import run
 
 
 def main(smk) -> None:
-    runs = pd.concat([read_frame(path) for path in smk.input], ignore_index=True)
-    inputs = [read_provenance(path) for path in smk.input]
-    record = provenance({"runs": [{"family": p["config"]["family_name"], "seed": p["config"]["seed"],
-                                   "config_hash": p["config_hash"]} for p in inputs]}, rule=smk.rule)
-    write_table(runs, smk.output.runs, record)
-    write_table(summarize(runs), smk.output.summary, record)
+    record = read_provenance(smk.input[0]) | {"rule": smk.rule}
+    write_table(summarize(read_frame(smk.input[0])), smk.output[0], record)
 
 
 run(main, snakemake)  # noqa: F821

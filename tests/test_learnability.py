@@ -295,4 +295,4 @@ def test_workflow_tiny_end_to_end(tmp_path):
     (tmp_path / "edited.yaml").write_text(yaml.safe_dump(edited, sort_keys=False))  # key order is part of params
     jobs = scheduled_rules(snakemake(tmp_path, "-n", "figures/learnability/all",
                                      configfile=tmp_path / "edited.yaml").stdout)
-    assert jobs.get("learnability_analyze") == 10 and "learnability_train" not in jobs
+    assert jobs.get("learnability_analyze") == 1 and "learnability_train" not in jobs

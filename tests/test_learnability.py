@@ -244,6 +244,7 @@ def _config() -> dict:
     (("families", "Bad-Name"), {"epochs": 1, "tasks": [{"generator": "constant"}]}, "learnability.families"),
     (("claims", "min_fraction_of_seeds"), 1.5, "learnability.claims.min_fraction_of_seeds"),
     (("model", "width"), 8, "learnability.model"),
+    (("claims", "best_scale_range"), [5, 0.5], "learnability.claims.best_scale_range"),
 ])
 def test_schema_rejects_bad_values(path, value, message):
     config = copy.deepcopy(_config())

@@ -17,10 +17,8 @@ if any(t["generator"] == "scale_shift" for f in LN["families"].values() for t in
 if any(t["generator"] == "distractors" for f in LN["families"].values() for t in f["tasks"]):
     LN_FIGURE_NAMES.append("distractor_steps")
 LN_FIGURES = register_figures("learnability", LN_FIGURE_NAMES, "results/learnability/summary.parquet", LN)
-
-
-wildcard_constraints:
-    family="|".join(LN_FAMILIES) if LN_FAMILIES else "$^",
+#: Rule-level (not global) so that other studies' wildcards of the same name are unaffected.
+LN_FAMILY_REGEX = "|".join(LN_FAMILIES)
 
 
 rule learnability_train:
@@ -30,6 +28,8 @@ rule learnability_train:
         model="results/learnability/{family}/seed{seed}/model.pt",
         metrics="results/learnability/{family}/seed{seed}/metrics.parquet",
         losses="results/learnability/{family}/seed{seed}/losses.npz",
+    wildcard_constraints:
+        family=LN_FAMILY_REGEX,
     params:
         family=lambda wc: LN["families"][wc.family],
         model=LN["model"],

@@ -25,6 +25,7 @@ include: "workflow/rules/complexity.smk"
 include: "workflow/rules/hierarchy.smk"
 include: "workflow/rules/dissociation.smk"
 include: "workflow/rules/superposition.smk"
+include: "workflow/rules/learnability.smk"
 include: "workflow/rules/report.smk"
 
 

@@ -107,6 +107,11 @@ def semantic_errors(config: dict) -> list[str]:
         if late:
             errors.append(f"config key 'superposition.autoencoder.record_epochs': {late} exceed "
                           f"superposition.autoencoder.epochs = {sp['autoencoder']['epochs']}")
+    ln = config.get("learnability")
+    if ln:
+        lo, hi = ln["claims"]["best_scale_range"]
+        if lo > hi:
+            errors.append(f"config key 'learnability.claims.best_scale_range': {[lo, hi]} must be [low, high]")
     for study in config.get("studies", []):
         if study not in config:
             errors.append(f"config key 'studies': {study!r} is listed but has no '{study}' section")

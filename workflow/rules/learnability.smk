@@ -1,0 +1,127 @@
+"""learnability - notebook 002: which input features a small MLP (8 ReLU units, MSE, Adam 1e-3) picks up
+from inputs built from a target y ~ N(0, 1), and how fast.
+
+Method: for each task family (the notebook's cells: 'run all', the scale x shift loop, simplicity,
+distractors, easier-but-worse features) and each seed, train every task of the family as one batched
+model on fresh samples (batch size 1 by default), recording the training loss, a held-out MSE, the steps
+until the running loss falls below a threshold, and the final input-gradient attribution of every input;
+aggregate over seeds; turn the notebook's comments into a claims table; plot.
+"""
+
+LN = config["learnability"]
+LN_FAMILIES = list(LN["families"])
+LN_RUNS = expand("results/learnability/{family}/seed{seed}", family=LN_FAMILIES, seed=LN["seeds"])
+LN_FIGURE_NAMES = ["learning_curves", "attribution_bars"]
+if any(t["generator"] == "scale_shift" for f in LN["families"].values() for t in f["tasks"]):
+    LN_FIGURE_NAMES.append("scale_shift_heatmap")
+if any(t["generator"] == "distractors" for f in LN["families"].values() for t in f["tasks"]):
+    LN_FIGURE_NAMES.append("distractor_steps")
+LN_FIGURES = register_figures("learnability", LN_FIGURE_NAMES, "results/learnability/summary.parquet", LN)
+#: Rule-level (not global) so that other studies' wildcards of the same name are unaffected.
+LN_FAMILY_REGEX = "|".join(LN_FAMILIES)
+
+
+rule learnability_train:
+    """Train every task of one family as one batched model for one seed; record the loss curves, the
+    held-out MSE, the per-step training losses and the input-gradient attribution of every input."""
+    output:
+        model="results/learnability/{family}/seed{seed}/model.pt",
+        metrics="results/learnability/{family}/seed{seed}/metrics.parquet",
+        losses="results/learnability/{family}/seed{seed}/losses.npz",
+    wildcard_constraints:
+        family=LN_FAMILY_REGEX,
+    params:
+        family=lambda wc: LN["families"][wc.family],
+        model=LN["model"],
+        training=LN["training"],
+        device=config["device"],
+    threads: training_threads("learnability")
+    resources:
+        **training_resources("learnability"),
+    log:
+        f"{LOGS}/learnability/train/{{family}}_seed{{seed}}.log",
+    benchmark:
+        f"{BENCH}/learnability/train/{{family}}_seed{{seed}}.tsv"
+    script:
+        "../../scripts/learnability_train.py"
+
+
+rule learnability_analyze:
+    """All runs in one table, with the steps until each task's running training loss falls below the
+    threshold and its epoch-1 peak read off the saved per-step losses (one cheap job: editing the
+    threshold never retrains)."""
+    input:
+        metrics=expand("{run}/metrics.parquet", run=LN_RUNS),
+        losses=expand("{run}/losses.npz", run=LN_RUNS),
+    output:
+        "results/learnability/runs.parquet",
+    params:
+        analysis=LN["analysis"],
+    log:
+        f"{LOGS}/learnability/analyze.log",
+    benchmark:
+        f"{BENCH}/learnability/analyze.tsv"
+    script:
+        "../../scripts/learnability_analyze.py"
+
+
+rule learnability_aggregate:
+    """Mean with a 95% confidence interval over seeds."""
+    input:
+        rules.learnability_analyze.output,
+    output:
+        "results/learnability/summary.parquet",
+    log:
+        f"{LOGS}/learnability/aggregate.log",
+    benchmark:
+        f"{BENCH}/learnability/aggregate.tsv"
+    script:
+        "../../scripts/learnability_aggregate.py"
+
+
+rule learnability_claims:
+    """The notebook's comments, each with the measured number, threshold and pass/fail."""
+    input:
+        rules.learnability_analyze.output,
+    output:
+        table="results/learnability/claims.parquet",
+        text="results/learnability/claims.md",
+    params:
+        claims=LN["claims"],
+        loss_threshold=LN["analysis"]["loss_threshold"],
+    log:
+        f"{LOGS}/learnability/claims.log",
+    script:
+        "../../scripts/learnability_claims.py"
+
+
+rule learnability_figure:
+    """One figure (PDF + PNG) drawn from the aggregated table only."""
+    input:
+        rules.learnability_aggregate.output,
+    output:
+        pdf="figures/learnability/{figure}.pdf",
+        png="figures/learnability/{figure}.png",
+    wildcard_constraints:
+        figure="|".join(LN_FIGURE_NAMES),
+    params:
+        figures=config["figures"],
+    log:
+        f"{LOGS}/learnability/figure_{{figure}}.log",
+    script:
+        "../../scripts/learnability_figure.py"
+
+
+rule learnability_all:
+    """Manifest of the study's figures: path, sha256, source table, config hash."""
+    input:
+        figures=figure_files(LN_FIGURES),
+        claims=rules.learnability_claims.output.table,
+    output:
+        "figures/learnability/all",
+    params:
+        figures={stem: FIGURES[stem] for stem in LN_FIGURES},
+    log:
+        f"{LOGS}/learnability/manifest.log",
+    script:
+        "../../scripts/manifest.py"

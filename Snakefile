@@ -1,11 +1,20 @@
 """featurelab: the figures of five toy-model studies of feature learning, from one config.
 
-    snakemake --cores 8 figures/all                 # every figure of every configured study
-    snakemake --cores 8 figures/complexity/all      # one study
-    snakemake --cores 8 figures/complexity/variance_curves.pdf   # one figure
+snakemake --cores 8 figures/all                 # every figure of every configured study
+snakemake --cores 8 figures/complexity/all      # one study
+snakemake --cores 8 figures/complexity/variance_curves.pdf   # one figure
 """
 
 import os
+import sys
+
+# Jobs and this process import featurelab from this clone's src/, whatever is installed: a workflow run
+# always uses the code next to its Snakefile (and a cluster job needs no install of the package).
+SRC = os.path.join(workflow.basedir, "src")
+sys.path.insert(0, SRC)
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    filter(None, [SRC, os.environ.get("PYTHONPATH")])
+)
 
 from featurelab.config import ConfigError, validate_config
 
@@ -14,7 +23,10 @@ configfile: os.path.join(workflow.basedir, "config.yaml")
 
 
 try:
-    validate_config(config, os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.yaml"))
+    validate_config(
+        config,
+        os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.yaml"),
+    )
 except ConfigError as error:
     raise WorkflowError(str(error)) from None
 
@@ -30,6 +42,6 @@ include: "workflow/rules/report.smk"
 
 
 rule all:
+    default_target: True
     input:
         "figures/all",
-    default_target: True

@@ -26,10 +26,10 @@ rule complexity_dataset:
     """Binary-feature splits of one (pair, seed): train, representation-fit and test."""
     output:
         "results/complexity/{pair}/seed{seed}/dataset.npz",
-    params:
-        dataset=CX["dataset"],
     log:
         f"{LOGS}/complexity/dataset/{{pair}}_seed{{seed}}.log",
+    params:
+        dataset=CX["dataset"],
     script:
         "../../scripts/complexity_dataset.py"
 
@@ -41,17 +41,17 @@ rule complexity_train:
     output:
         model="results/complexity/{pair}/seed{seed}/model.pt",
         metrics="results/complexity/{pair}/seed{seed}/metrics.parquet",
-    params:
-        model=CX["model"],
-        training=CX["training"],
-        device=config["device"],
-    threads: training_threads("complexity")
-    resources:
-        **training_resources("complexity"),
     log:
         f"{LOGS}/complexity/train/{{pair}}_seed{{seed}}.log",
     benchmark:
         f"{BENCH}/complexity/train/{{pair}}_seed{{seed}}.tsv"
+    threads: training_threads("complexity")
+    resources:
+        **training_resources("complexity"),
+    params:
+        model=CX["model"],
+        training=CX["training"],
+        device=config["device"],
     script:
         "../../scripts/complexity_train.py"
 
@@ -90,10 +90,10 @@ rule complexity_claims:
     output:
         table="results/complexity/claims.parquet",
         text="results/complexity/claims.md",
-    params:
-        claims=CX["claims"],
     log:
         f"{LOGS}/complexity/claims.log",
+    params:
+        claims=CX["claims"],
     script:
         "../../scripts/complexity_claims.py"
 
@@ -105,12 +105,12 @@ rule complexity_figure:
     output:
         pdf="figures/complexity/{figure}.pdf",
         png="figures/complexity/{figure}.png",
+    log:
+        f"{LOGS}/complexity/figure_{{figure}}.log",
     wildcard_constraints:
         figure="variance_curves|accuracy_curves|final_variance",
     params:
         figures=config["figures"],
-    log:
-        f"{LOGS}/complexity/figure_{{figure}}.log",
     script:
         "../../scripts/complexity_figure.py"
 
@@ -122,9 +122,9 @@ rule complexity_all:
         claims=rules.complexity_claims.output.table,
     output:
         "figures/complexity/all",
-    params:
-        figures={stem: FIGURES[stem] for stem in CX_FIGURES},
     log:
         f"{LOGS}/complexity/manifest.log",
+    params:
+        figures={stem: FIGURES[stem] for stem in CX_FIGURES},
     script:
         "../../scripts/manifest.py"

@@ -24,17 +24,17 @@ rule dissociation_train:
     output:
         model="results/dissociation/seed{seed}/model.pt",
         metrics="results/dissociation/seed{seed}/training.parquet",
-    params:
-        model=DS["model"],
-        training=DS["training"],
-        device=config["device"],
-    threads: training_threads("dissociation")
-    resources:
-        **training_resources("dissociation"),
     log:
         f"{LOGS}/dissociation/train/seed{{seed}}.log",
     benchmark:
         f"{BENCH}/dissociation/train/seed{{seed}}.tsv"
+    threads: training_threads("dissociation")
+    resources:
+        **training_resources("dissociation"),
+    params:
+        model=DS["model"],
+        training=DS["training"],
+        device=config["device"],
     script:
         "../../scripts/dissociation_train.py"
 
@@ -47,17 +47,17 @@ rule dissociation_evaluate:
         model=rules.dissociation_train.output.model,
     output:
         "results/dissociation/seed{seed}/evaluation.parquet",
-    params:
-        manipulations=DS["manipulations"],
-        evaluation=DS["evaluation"],
-        device=config["device"],
-    threads: training_threads("dissociation")
-    resources:
-        **training_resources("dissociation"),
     log:
         f"{LOGS}/dissociation/evaluate/seed{{seed}}.log",
     benchmark:
         f"{BENCH}/dissociation/evaluate/seed{{seed}}.tsv"
+    threads: training_threads("dissociation")
+    resources:
+        **training_resources("dissociation"),
+    params:
+        manipulations=DS["manipulations"],
+        evaluation=DS["evaluation"],
+        device=config["device"],
     script:
         "../../scripts/dissociation_evaluate.py"
 
@@ -69,17 +69,17 @@ rule dissociation_transfer:
         model=rules.dissociation_train.output.model,
     output:
         "results/dissociation/seed{seed}/transfer.parquet",
-    params:
-        manipulations=DS["manipulations"],
-        transfer=DS["transfer"],
-        device=config["device"],
-    threads: training_threads("dissociation")
-    resources:
-        **training_resources("dissociation"),
     log:
         f"{LOGS}/dissociation/transfer/seed{{seed}}.log",
     benchmark:
         f"{BENCH}/dissociation/transfer/seed{{seed}}.tsv"
+    threads: training_threads("dissociation")
+    resources:
+        **training_resources("dissociation"),
+    params:
+        manipulations=DS["manipulations"],
+        transfer=DS["transfer"],
+        device=config["device"],
     script:
         "../../scripts/dissociation_transfer.py"
 
@@ -108,10 +108,10 @@ rule dissociation_claims:
     output:
         table="results/dissociation/claims.parquet",
         text="results/dissociation/claims.md",
-    params:
-        claims=DS["claims"],
     log:
         f"{LOGS}/dissociation/claims.log",
+    params:
+        claims=DS["claims"],
     script:
         "../../scripts/dissociation_claims.py"
 
@@ -123,13 +123,13 @@ rule dissociation_figure:
     output:
         pdf="figures/dissociation/{figure}.pdf",
         png="figures/dissociation/{figure}.png",
+    log:
+        f"{LOGS}/dissociation/figure_{{figure}}.log",
     wildcard_constraints:
         figure="|".join(DS_FIGURE_NAMES),
     params:
         figures=config["figures"],
         band=DS["plot"]["band"],
-    log:
-        f"{LOGS}/dissociation/figure_{{figure}}.log",
     script:
         "../../scripts/dissociation_figure.py"
 
@@ -141,9 +141,9 @@ rule dissociation_all:
         claims=rules.dissociation_claims.output.table,
     output:
         "figures/dissociation/all",
-    params:
-        figures={stem: FIGURES[stem] for stem in DS_FIGURES},
     log:
         f"{LOGS}/dissociation/manifest.log",
+    params:
+        figures={stem: FIGURES[stem] for stem in DS_FIGURES},
     script:
         "../../scripts/manifest.py"

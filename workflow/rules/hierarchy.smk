@@ -11,10 +11,10 @@ batched run per seed. Test the claims; plot.
 from featurelab.studies.hierarchy import FIGURE_TABLES, TMS_CONDITION, depth_condition
 
 
-
 def _canonical(node):
     """Config sub-tree with sorted keys: Snakemake's params check compares dicts order-sensitively, so
-    reordering keys in a config file (or a schema default being filled in) must not rerun jobs."""
+    reordering keys in a config file (or a schema default being filled in) must not rerun jobs.
+    """
     if isinstance(node, dict):
         return {k: _canonical(node[k]) for k in sorted(node)}
     if isinstance(node, list):
@@ -24,7 +24,9 @@ def _canonical(node):
 
 HI = _canonical(config["hierarchy"])
 HI_RUNS = expand(
-    "results/hierarchy/depth{depth}/seed{seed}", depth=HI["tree"]["depths"], seed=HI["seeds"]
+    "results/hierarchy/depth{depth}/seed{seed}",
+    depth=HI["tree"]["depths"],
+    seed=HI["seeds"],
 )
 HI_TMS_RUNS = expand("results/hierarchy/tms/seed{seed}", seed=HI["tms"]["seeds"])
 HI_TABLES = {
@@ -47,8 +49,15 @@ rule hierarchy_train:
     output:
         metrics="results/hierarchy/depth{depth}/seed{seed}/metrics.parquet",
         weights="results/hierarchy/depth{depth}/seed{seed}/weights.parquet",
+    log:
+        f"{LOGS}/hierarchy/train/depth{{depth}}_seed{{seed}}.log",
+    benchmark:
+        f"{BENCH}/hierarchy/train/depth{{depth}}_seed{{seed}}.tsv"
     wildcard_constraints:
         depth=r"\d+",
+    threads: training_threads("hierarchy")
+    resources:
+        **training_resources("hierarchy"),
     params:
         # the tree's shape settings, not the list of depths: adding a depth trains only the new depth
         tree={k: v for k, v in HI["tree"].items() if k != "depths"},
@@ -56,13 +65,6 @@ rule hierarchy_train:
         training=HI["training"],
         evaluation=HI["evaluation"],
         device=config["device"],
-    threads: training_threads("hierarchy")
-    resources:
-        **training_resources("hierarchy"),
-    log:
-        f"{LOGS}/hierarchy/train/depth{{depth}}_seed{{seed}}.log",
-    benchmark:
-        f"{BENCH}/hierarchy/train/depth{{depth}}_seed{{seed}}.tsv"
     script:
         "../../scripts/hierarchy_train.py"
 
@@ -72,24 +74,25 @@ rule hierarchy_train_tms:
     output:
         metrics="results/hierarchy/tms/seed{seed}/metrics.parquet",
         weights="results/hierarchy/tms/seed{seed}/weights.parquet",
-    params:
-        # everything but the list of seeds: adding a seed trains only the new seed
-        tms={k: v for k, v in HI["tms"].items() if k != "seeds"},
-        device=config["device"],
-    threads: training_threads("hierarchy")
-    resources:
-        **training_resources("hierarchy"),
     log:
         f"{LOGS}/hierarchy/train_tms/seed{{seed}}.log",
     benchmark:
         f"{BENCH}/hierarchy/train_tms/seed{{seed}}.tsv"
+    threads: training_threads("hierarchy")
+    resources:
+        **training_resources("hierarchy"),
+    params:
+        # everything but the list of seeds: adding a seed trains only the new seed
+        tms={k: v for k, v in HI["tms"].items() if k != "seeds"},
+        device=config["device"],
     script:
         "../../scripts/hierarchy_train_tms.py"
 
 
 rule hierarchy_aggregate:
     """All runs in one table; final loss per (depth, n_hidden) over seeds (mean, 95% CI, min, max);
-    the smallest width below the loss threshold per depth; the 2-D directions of figure (e)."""
+    the smallest width below the loss threshold per depth; the 2-D directions of figure (e).
+    """
     input:
         metrics=expand("{run}/metrics.parquet", run=HI_RUNS),
         weights=expand("{run}/weights.parquet", run=HI_RUNS),
@@ -98,12 +101,12 @@ rule hierarchy_aggregate:
         summary=HI_TABLES["summary"],
         width_needed=HI_TABLES["width_needed"],
         directions=HI_TABLES["directions"],
-    params:
-        analysis=HI["analysis"],
     log:
         f"{LOGS}/hierarchy/aggregate.log",
     benchmark:
         f"{BENCH}/hierarchy/aggregate.tsv"
+    params:
+        analysis=HI["analysis"],
     script:
         "../../scripts/hierarchy_aggregate.py"
 
@@ -132,13 +135,15 @@ rule hierarchy_claims:
     output:
         table="results/hierarchy/claims.parquet",
         text="results/hierarchy/claims.md",
+    log:
+        f"{LOGS}/hierarchy/claims.log",
     params:
         claims=HI["claims"],
         tree=HI["tree"],
         analysis=HI["analysis"],
-        tms={k: v for k, v in HI["tms"].items() if k in ("n_hidden", "represented_norm")},
-    log:
-        f"{LOGS}/hierarchy/claims.log",
+        tms={
+            k: v for k, v in HI["tms"].items() if k in ("n_hidden", "represented_norm")
+        },
     script:
         "../../scripts/hierarchy_claims.py"
 
@@ -150,13 +155,13 @@ rule hierarchy_figure:
     output:
         pdf="figures/hierarchy/{figure}.pdf",
         png="figures/hierarchy/{figure}.png",
+    log:
+        f"{LOGS}/hierarchy/figure_{{figure}}.log",
     wildcard_constraints:
         figure="|".join(FIGURE_TABLES),
     params:
         figures=config["figures"],
         analysis=HI["analysis"],
-    log:
-        f"{LOGS}/hierarchy/figure_{{figure}}.log",
     script:
         "../../scripts/hierarchy_figure.py"
 
@@ -168,9 +173,9 @@ rule hierarchy_all:
         claims=rules.hierarchy_claims.output.table,
     output:
         "figures/hierarchy/all",
-    params:
-        figures={stem: FIGURES[stem] for stem in HI_FIGURES},
     log:
         f"{LOGS}/hierarchy/manifest.log",
+    params:
+        figures={stem: FIGURES[stem] for stem in HI_FIGURES},
     script:
         "../../scripts/manifest.py"

@@ -10,38 +10,47 @@ aggregate over seeds; turn the notebook's comments into a claims table; plot.
 
 LN = config["learnability"]
 LN_FAMILIES = list(LN["families"])
-LN_RUNS = expand("results/learnability/{family}/seed{seed}", family=LN_FAMILIES, seed=LN["seeds"])
+LN_RUNS = expand(
+    "results/learnability/{family}/seed{seed}", family=LN_FAMILIES, seed=LN["seeds"]
+)
 LN_FIGURE_NAMES = ["learning_curves", "attribution_bars"]
-if any(t["generator"] == "scale_shift" for f in LN["families"].values() for t in f["tasks"]):
+if any(
+    t["generator"] == "scale_shift" for f in LN["families"].values() for t in f["tasks"]
+):
     LN_FIGURE_NAMES.append("scale_shift_heatmap")
-if any(t["generator"] == "distractors" for f in LN["families"].values() for t in f["tasks"]):
+if any(
+    t["generator"] == "distractors" for f in LN["families"].values() for t in f["tasks"]
+):
     LN_FIGURE_NAMES.append("distractor_steps")
-LN_FIGURES = register_figures("learnability", LN_FIGURE_NAMES, "results/learnability/summary.parquet", LN)
+LN_FIGURES = register_figures(
+    "learnability", LN_FIGURE_NAMES, "results/learnability/summary.parquet", LN
+)
 #: Rule-level (not global) so that other studies' wildcards of the same name are unaffected.
 LN_FAMILY_REGEX = "|".join(LN_FAMILIES)
 
 
 rule learnability_train:
     """Train every task of one family as one batched model for one seed; record the loss curves, the
-    held-out MSE, the per-step training losses and the input-gradient attribution of every input."""
+    held-out MSE, the per-step training losses and the input-gradient attribution of every input.
+    """
     output:
         model="results/learnability/{family}/seed{seed}/model.pt",
         metrics="results/learnability/{family}/seed{seed}/metrics.parquet",
         losses="results/learnability/{family}/seed{seed}/losses.npz",
+    log:
+        f"{LOGS}/learnability/train/{{family}}_seed{{seed}}.log",
+    benchmark:
+        f"{BENCH}/learnability/train/{{family}}_seed{{seed}}.tsv"
     wildcard_constraints:
         family=LN_FAMILY_REGEX,
+    threads: training_threads("learnability")
+    resources:
+        **training_resources("learnability"),
     params:
         family=lambda wc: LN["families"][wc.family],
         model=LN["model"],
         training=LN["training"],
         device=config["device"],
-    threads: training_threads("learnability")
-    resources:
-        **training_resources("learnability"),
-    log:
-        f"{LOGS}/learnability/train/{{family}}_seed{{seed}}.log",
-    benchmark:
-        f"{BENCH}/learnability/train/{{family}}_seed{{seed}}.tsv"
     script:
         "../../scripts/learnability_train.py"
 
@@ -55,12 +64,12 @@ rule learnability_analyze:
         losses=expand("{run}/losses.npz", run=LN_RUNS),
     output:
         "results/learnability/runs.parquet",
-    params:
-        analysis=LN["analysis"],
     log:
         f"{LOGS}/learnability/analyze.log",
     benchmark:
         f"{BENCH}/learnability/analyze.tsv"
+    params:
+        analysis=LN["analysis"],
     script:
         "../../scripts/learnability_analyze.py"
 
@@ -86,11 +95,11 @@ rule learnability_claims:
     output:
         table="results/learnability/claims.parquet",
         text="results/learnability/claims.md",
+    log:
+        f"{LOGS}/learnability/claims.log",
     params:
         claims=LN["claims"],
         loss_threshold=LN["analysis"]["loss_threshold"],
-    log:
-        f"{LOGS}/learnability/claims.log",
     script:
         "../../scripts/learnability_claims.py"
 
@@ -102,12 +111,12 @@ rule learnability_figure:
     output:
         pdf="figures/learnability/{figure}.pdf",
         png="figures/learnability/{figure}.png",
+    log:
+        f"{LOGS}/learnability/figure_{{figure}}.log",
     wildcard_constraints:
         figure="|".join(LN_FIGURE_NAMES),
     params:
         figures=config["figures"],
-    log:
-        f"{LOGS}/learnability/figure_{{figure}}.log",
     script:
         "../../scripts/learnability_figure.py"
 
@@ -119,9 +128,9 @@ rule learnability_all:
         claims=rules.learnability_claims.output.table,
     output:
         "figures/learnability/all",
-    params:
-        figures={stem: FIGURES[stem] for stem in LN_FIGURES},
     log:
         f"{LOGS}/learnability/manifest.log",
+    params:
+        figures={stem: FIGURES[stem] for stem in LN_FIGURES},
     script:
         "../../scripts/manifest.py"

@@ -18,14 +18,14 @@ if MNIST.get("source") == "download":
         """Fetch one gzipped IDX file from the first mirror that serves it with the published MD5."""
         output:
             os.path.join(MNIST.get("path", "resources/mnist"), "{idxfile}.gz"),
+        log:
+            f"{LOGS}/mnist/download_{{idxfile}}.log",
         wildcard_constraints:
             idxfile=r"(train|t10k)-(images-idx3|labels-idx1)-ubyte",
         params:
             mirrors=MNIST.get("mirrors", []),
             retries=MNIST.get("retries", 3),
             timeout_s=MNIST.get("timeout_s", 60),
-        log:
-            f"{LOGS}/mnist/download_{{idxfile}}.log",
         script:
             "../../scripts/mnist_download.py"
 
@@ -36,13 +36,13 @@ rule mnist_prepare:
         idx_input_files(MNIST) if MNIST else [],
     output:
         "results/mnist/mnist.npz",
-    params:
-        mnist={k: MNIST[k] for k in MNIST_DATA_KEYS if k in MNIST},
-        path=MNIST.get("path", "resources/mnist"),
-        verify=MNIST.get("verify", True),
     log:
         f"{LOGS}/mnist/prepare.log",
     benchmark:
         f"{BENCH}/mnist/prepare.tsv"
+    params:
+        mnist={k: MNIST[k] for k in MNIST_DATA_KEYS if k in MNIST},
+        path=MNIST.get("path", "resources/mnist"),
+        verify=MNIST.get("verify", True),
     script:
         "../../scripts/mnist_prepare.py"

@@ -22,17 +22,17 @@ rule superposition_classifier:
     output:
         model="results/superposition/seed{seed}/classifier.npz",
         metrics="results/superposition/seed{seed}/classifier_metrics.parquet",
-    params:
-        data=SP["data"],
-        classifier=SP["classifier"],
-        device=config["device"],
-    threads: training_threads("superposition")
-    resources:
-        **training_resources("superposition"),
     log:
         f"{LOGS}/superposition/classifier/seed{{seed}}.log",
     benchmark:
         f"{BENCH}/superposition/classifier/seed{{seed}}.tsv"
+    threads: training_threads("superposition")
+    resources:
+        **training_resources("superposition"),
+    params:
+        data=SP["data"],
+        classifier=SP["classifier"],
+        device=config["device"],
     script:
         "../../scripts/superposition_classifier.py"
 
@@ -44,11 +44,11 @@ rule superposition_hidden:
         model=rules.superposition_classifier.output.model,
     output:
         "results/superposition/seed{seed}/hidden.npz",
-    params:
-        data=SP["data"],
-    threads: 1
     log:
         f"{LOGS}/superposition/hidden/seed{{seed}}.log",
+    threads: 1
+    params:
+        data=SP["data"],
     script:
         "../../scripts/superposition_hidden.py"
 
@@ -61,16 +61,16 @@ rule superposition_autoencoder:
     output:
         snapshots="results/superposition/seed{seed}/autoencoder.npz",
         metrics="results/superposition/seed{seed}/autoencoder_metrics.parquet",
-    params:
-        autoencoder=SP["autoencoder"],
-        device=config["device"],
-    threads: training_threads("superposition")
-    resources:
-        **training_resources("superposition"),
     log:
         f"{LOGS}/superposition/autoencoder/seed{{seed}}.log",
     benchmark:
         f"{BENCH}/superposition/autoencoder/seed{{seed}}.tsv"
+    threads: training_threads("superposition")
+    resources:
+        **training_resources("superposition"),
+    params:
+        autoencoder=SP["autoencoder"],
+        device=config["device"],
     script:
         "../../scripts/superposition_autoencoder.py"
 
@@ -84,12 +84,12 @@ rule superposition_analyze:
     output:
         features="results/superposition/seed{seed}/features.parquet",
         wtw="results/superposition/seed{seed}/wdec_wenc.parquet",
-    params:
-        analysis=SP["analysis"],
     log:
         f"{LOGS}/superposition/analyze/seed{{seed}}.log",
     benchmark:
         f"{BENCH}/superposition/analyze/seed{{seed}}.tsv"
+    params:
+        analysis=SP["analysis"],
     script:
         "../../scripts/superposition_analyze.py"
 
@@ -121,11 +121,11 @@ rule superposition_claims:
     output:
         table="results/superposition/claims.parquet",
         text="results/superposition/claims.md",
+    log:
+        f"{LOGS}/superposition/claims.log",
     params:
         claims=SP["claims"],
         importance_mass=SP["analysis"]["importance_mass"],
-    log:
-        f"{LOGS}/superposition/claims.log",
     script:
         "../../scripts/superposition_claims.py"
 
@@ -139,12 +139,12 @@ rule superposition_figure:
     output:
         pdf="figures/superposition/{figure}.pdf",
         png="figures/superposition/{figure}.png",
+    log:
+        f"{LOGS}/superposition/figure_{{figure}}.log",
     wildcard_constraints:
         figure="|".join(SP_FIGURE_NAMES),
     params:
         figures=config["figures"],
-    log:
-        f"{LOGS}/superposition/figure_{{figure}}.log",
     script:
         "../../scripts/superposition_figure.py"
 
@@ -156,9 +156,9 @@ rule superposition_all:
         claims=rules.superposition_claims.output.table,
     output:
         "figures/superposition/all",
-    params:
-        figures={stem: FIGURES[stem] for stem in SP_FIGURES},
     log:
         f"{LOGS}/superposition/manifest.log",
+    params:
+        figures={stem: FIGURES[stem] for stem in SP_FIGURES},
     script:
         "../../scripts/manifest.py"

@@ -12,6 +12,7 @@ from featurelab.io import load_arrays, save_torch, table_from_columns, write_tab
 from featurelab.provenance import provenance
 from featurelab.scripting import run
 from featurelab.studies.complexity import parse_pair, train_run
+from featurelab.training import checkpoint_every, checkpoint_path
 
 
 def main(smk) -> None:
@@ -20,7 +21,9 @@ def main(smk) -> None:
     device = resolve_device(smk.params.device)
     pair, seed = parse_pair(smk.wildcards.pair), int(smk.wildcards.seed)
     data = load_arrays(smk.input[0])
-    columns, state = train_run(pair, seed, data, smk.params.model, smk.params.training, device)
+    columns, state = train_run(pair, seed, data, smk.params.model, smk.params.training, device,
+                               checkpoint_to=checkpoint_path(smk.output.metrics),
+                               checkpoint_every=checkpoint_every(smk.config))
     config = {"model": dict(smk.params.model), "training": dict(smk.params.training),
               "device": smk.params.device, "pair": pair, "seed": seed}
     record = provenance(config, rule=smk.rule, resolved_device=device, threads=smk.threads)

@@ -11,6 +11,7 @@ from featurelab.io import load_arrays, save_torch, table_from_columns, write_tab
 from featurelab.provenance import provenance
 from featurelab.scripting import run
 from featurelab.studies.dissociation import train_run
+from featurelab.training import checkpoint_every, checkpoint_path
 
 
 def main(smk) -> None:
@@ -18,7 +19,9 @@ def main(smk) -> None:
     configure_torch(smk.threads)
     device = resolve_device(smk.params.device)
     seed = int(smk.wildcards.seed)
-    columns, state = train_run(seed, load_arrays(smk.input.mnist), smk.params.model, smk.params.training, device)
+    columns, state = train_run(seed, load_arrays(smk.input.mnist), smk.params.model, smk.params.training, device,
+                               checkpoint_to=checkpoint_path(smk.output.metrics),
+                               checkpoint_every=checkpoint_every(smk.config))
     config = {"model": dict(smk.params.model), "training": dict(smk.params.training), "device": smk.params.device,
               "seed": seed}
     record = provenance(config, rule=smk.rule, resolved_device=device, threads=smk.threads)

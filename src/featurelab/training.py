@@ -1,8 +1,17 @@
-"""One training loop for every study: steps, learning-rate schedule, divergence check, evaluation hooks.
+"""One training loop for every study: steps, learning-rate schedule, divergence check, evaluation hooks,
+checkpoints.
 
 Studies differ in where a batch comes from (a shuffled fixed dataset, fresh samples each step) and what
 they measure, so both are passed in as callables; the loop owns what must be the same everywhere:
-the order of operations, the NaN check that names the run and step, and early stopping.
+the order of operations, the NaN check that names the run and step, early stopping, and checkpointing.
+
+Checkpoints (:class:`Checkpoint`): every ``every`` steps the loop saves, atomically, the step count and
+whatever the study's ``state()`` callable returns (model, optimizer, random generators, the metrics
+recorded so far) to a file derived from the job's output (:func:`checkpoint_path`). A job that is killed
+and started again finds the file, restores that state and continues from that step; because the whole
+state (including every random generator) is restored, the resumed run is bit-identical to one that was
+never interrupted. The file is keyed by the run's config hash (a checkpoint from other settings is
+ignored) and removed when training finishes.
 """
 
 from __future__ import annotations
@@ -10,8 +19,9 @@ from __future__ import annotations
 import logging
 import math
 import os
-from dataclasses import dataclass
-from typing import Callable, Protocol
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping, Protocol
 
 import torch
 
@@ -65,18 +75,114 @@ def check_finite(loss: torch.Tensor, run: RunId, step: int) -> None:
         )
 
 
+#: Suffix of a checkpoint file next to the output it belongs to.
+CHECKPOINT_SUFFIX = ".ckpt"
+
+
+def checkpoint_path(output: str | os.PathLike) -> Path:
+    """Where the checkpoint of the job writing ``output`` lives: ``<output>.ckpt``, beside the output."""
+    return Path(f"{os.fspath(output)}{CHECKPOINT_SUFFIX}")
+
+
+def state_key(*parts: Any) -> str:
+    """A digest of what a run's result depends on (config sub-trees, input arrays), to key its checkpoint."""
+    import hashlib
+    import json
+
+    import numpy as np
+
+    digest = hashlib.sha256()
+    for part in parts:
+        if isinstance(part, Mapping) and part and all(isinstance(v, np.ndarray) for v in part.values()):
+            for name in sorted(part):
+                arr = np.ascontiguousarray(part[name])
+                digest.update(f"{name}:{arr.dtype}:{arr.shape}".encode())
+                digest.update(arr.tobytes())
+        else:
+            digest.update(json.dumps(part, sort_keys=True, default=str).encode())
+    return digest.hexdigest()[:16]
+
+
+def checkpoint_every(config: Mapping[str, Any] | None) -> int:
+    """The checkpoint interval in optimizer steps from the top-level ``checkpoint`` config (0 = off)."""
+    return int(((config or {}).get("checkpoint") or {}).get("every_steps", 0) or 0)
+
+
+@dataclass
+class Checkpoint:
+    """How :func:`train_loop` saves and resumes a run.
+
+    ``state()`` returns everything that determines the rest of the run besides the step count: model and
+    optimizer state, every random generator's state, and the metrics recorded so far (tensors, NumPy
+    arrays and plain Python values; saved with ``torch.save``). ``restore(state)`` puts it back.
+    ``key`` identifies the settings (e.g. the config hash of the run): a file with another key is
+    ignored, so an edited config never resumes from a stale checkpoint. ``every`` <= 0 disables saving
+    (an existing matching checkpoint is still resumed from).
+    """
+
+    path: str | os.PathLike
+    every: int
+    state: Callable[[], dict]
+    restore: Callable[[dict], None]
+    key: str = ""
+    saved: list[int] = field(default_factory=list)  # steps at which a checkpoint was written (for tests/logs)
+
+    def load(self, n_steps: int) -> int | None:
+        """The step to resume from (after restoring the state), or None when there is nothing to resume."""
+        path = Path(self.path)
+        if not path.exists():
+            return None
+        try:
+            blob = torch.load(path, map_location="cpu", weights_only=False)
+        except Exception as exc:  # a checkpoint is only ever written atomically, but be safe: start over
+            log.warning("ignoring unreadable checkpoint %s (%s); training from step 0", path, exc)
+            return None
+        if blob.get("key") != self.key or int(blob.get("n_steps", -1)) != n_steps:
+            log.warning("ignoring checkpoint %s: it was made with other settings; training from step 0", path)
+            return None
+        self.restore(blob["state"])
+        return int(blob["step"])
+
+    def save(self, step: int, n_steps: int) -> None:
+        from featurelab.io import save_torch
+
+        save_torch({"key": self.key, "step": step, "n_steps": n_steps, "state": self.state()}, self.path)
+        self.saved.append(step)
+
+    def remove(self) -> None:
+        Path(self.path).unlink(missing_ok=True)
+
+
 def train_loop(optimizer: Optimizer, compute_loss: Callable[[int], torch.Tensor], n_steps: int, run: RunId, *,
                eval_every: int = 0, evaluate: Callable[[int], bool | None] | None = None,
-               lr_at: Callable[[int], float] | None = None, start_step: int = 0) -> int:
+               lr_at: Callable[[int], float] | None = None, start_step: int = 0,
+               checkpoint: Checkpoint | None = None) -> int:
     """Run optimizer steps ``start_step .. n_steps - 1``; return the number of steps taken in total.
 
     ``compute_loss(step)`` returns the (scalar, or per-model vector summed for the backward pass) loss
     of the batch for that step. ``evaluate(step)`` is called before the first step (step 0) and after
     every ``eval_every`` steps, with the number of completed steps; returning True stops training
     early. ``lr_at(step)`` sets the learning rate before each step.
+
+    With ``checkpoint``, a matching checkpoint file is resumed from (its step replaces ``start_step``),
+    the state is saved every ``checkpoint.every`` completed steps (after that step's evaluation), and the
+    file is removed once training has finished.
     """
+    if checkpoint is not None:
+        resumed = checkpoint.load(n_steps)
+        if resumed is not None:
+            log.info("%s: resuming from checkpoint %s at step %d of %d", run, checkpoint.path, resumed, n_steps)
+            start_step = resumed
+    done = _steps(optimizer, compute_loss, n_steps, run, eval_every, evaluate, lr_at, start_step, checkpoint)
+    if checkpoint is not None:
+        checkpoint.remove()
+    return done
+
+
+def _steps(optimizer, compute_loss, n_steps, run, eval_every, evaluate, lr_at, start_step, checkpoint) -> int:
     if evaluate is not None and start_step == 0 and evaluate(0):
         return 0
+    every = checkpoint.every if checkpoint is not None else 0
     for step in range(start_step, n_steps):
         if lr_at is not None:
             optimizer.lr = lr_at(step)
@@ -92,6 +198,8 @@ def train_loop(optimizer: Optimizer, compute_loss: Callable[[int], torch.Tensor]
         done = step + 1
         if evaluate is not None and eval_every and done % eval_every == 0 and evaluate(done):
             return done
+        if every > 0 and done % every == 0 and done < n_steps:
+            checkpoint.save(done, n_steps)
     return n_steps
 
 
@@ -101,16 +209,37 @@ def epoch_batches(n_examples: int, batch_size: int, generator: torch.Generator, 
 
     Like the notebook's ``train_epoch``, the last batch of an epoch is short when ``batch_size`` does not
     divide ``n_examples``. Permutations are drawn on the CPU generator so they are the same on any device.
+    ``batch_indices.state_dict()`` / ``.load_state_dict(state)`` save and restore the shuffling state
+    exactly (for checkpoints, also in the middle of an epoch).
     """
     per_epoch = math.ceil(n_examples / batch_size)
     cache: dict[int, torch.Tensor] = {}
+    drawn = {"epoch": None, "before": None}  # the cached epoch and the generator state before its draw
+
+    def draw(epoch: int) -> None:
+        cache.clear()
+        drawn["epoch"], drawn["before"] = epoch, generator.get_state()
+        cache[epoch] = torch.randperm(n_examples, generator=generator).to(device)
 
     def batch_indices(step: int) -> torch.Tensor:
         epoch, k = divmod(step, per_epoch)
         if epoch not in cache:
-            cache.clear()
-            cache[epoch] = torch.randperm(n_examples, generator=generator).to(device)
+            draw(epoch)
         return cache[epoch][k * batch_size:(k + 1) * batch_size]
 
+    def state_dict() -> dict:
+        if drawn["epoch"] is None:
+            return {"epoch": None, "generator": generator.get_state()}
+        return {"epoch": drawn["epoch"], "generator": drawn["before"].clone()}
+
+    def load_state_dict(state: Mapping[str, Any]) -> None:
+        generator.set_state(state["generator"])
+        cache.clear()
+        drawn["epoch"] = drawn["before"] = None
+        if state["epoch"] is not None:
+            draw(int(state["epoch"]))  # the same permutation, and the generator where it was after it
+
     batch_indices.steps_per_epoch = per_epoch  # type: ignore[attr-defined]
+    batch_indices.state_dict = state_dict  # type: ignore[attr-defined]
+    batch_indices.load_state_dict = load_state_dict  # type: ignore[attr-defined]
     return batch_indices

@@ -66,12 +66,14 @@ class _MetricLog:
 
 
 def train_run(pair: list[str], seed: int, data: Mapping[str, np.ndarray], model_cfg: Mapping[str, Any],
-              training_cfg: Mapping[str, Any], device: str) -> tuple[dict[str, list], dict[str, Any]]:
+              training_cfg: Mapping[str, Any], device: str, checkpoint_to: str | None = None,
+              checkpoint_every: int = 0) -> tuple[dict[str, list], dict[str, Any]]:
     """Train one (pair, seed); return the metric columns and the final model state.
 
     Evaluation happens at epoch 0 (before any update) and after every epoch, as in the notebook.
     With ``early_stopping.enabled`` (the paper's SGD regime), training stops once the test loss has not
-    improved by ``min_delta`` for ``patience`` epochs.
+    improved by ``min_delta`` for ``patience`` epochs. With ``checkpoint_to``, the run saves its state
+    there every ``checkpoint_every`` steps and resumes from it when restarted (bit-identical results).
     """
     import torch
 
@@ -79,7 +81,7 @@ def train_run(pair: list[str], seed: int, data: Mapping[str, np.ndarray], model_
     from featurelab.models.mlp import MLP
     from featurelab.optim import make_optimizer
     from featurelab.seeding import torch_generator
-    from featurelab.training import RunId, epoch_batches, train_loop
+    from featurelab.training import Checkpoint, RunId, epoch_batches, state_key, train_loop
 
     condition = pair_name(pair)
     run = RunId(STUDY, condition, seed)
@@ -134,6 +136,22 @@ def train_run(pair: list[str], seed: int, data: Mapping[str, np.ndarray], model_
             best.update(loss=test_loss, epoch=epoch)
         return epoch - best["epoch"] >= int(stopping["patience"])
 
+    def state() -> dict:
+        return {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "batches": batch_indices.state_dict(),
+                "log": log.columns, "best": dict(best)}
+
+    def restore(saved: dict) -> None:
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        batch_indices.load_state_dict(saved["batches"])
+        log.columns = saved["log"]
+        best.update(saved["best"])
+
+    checkpoint = None
+    if checkpoint_to is not None:
+        key = state_key(STUDY, pair, seed, dict(model_cfg), dict(training_cfg), dict(data))
+        checkpoint = Checkpoint(checkpoint_to, checkpoint_every, state, restore, key=key)
     n_steps = int(training_cfg["epochs"]) * batch_indices.steps_per_epoch
-    train_loop(optimizer, compute_loss, n_steps, run, eval_every=batch_indices.steps_per_epoch, evaluate=evaluate)
+    train_loop(optimizer, compute_loss, n_steps, run, eval_every=batch_indices.steps_per_epoch, evaluate=evaluate,
+               checkpoint=checkpoint)
     return log.columns, {k: v.detach().cpu() for k, v in model.state_dict().items()}

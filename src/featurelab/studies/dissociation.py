@@ -93,16 +93,19 @@ class _Rows:
 # -------------------------------------------------------------------------------------------- training
 
 def train_run(seed: int, data: Mapping[str, np.ndarray], model_cfg: Mapping[str, Any],
-              training_cfg: Mapping[str, Any], device: str) -> tuple[dict[str, list], dict[str, Any]]:
+              training_cfg: Mapping[str, Any], device: str, checkpoint_to: str | None = None,
+              checkpoint_every: int = 0) -> tuple[dict[str, list], dict[str, Any]]:
     """Train the bias-free MLP with softmax cross-entropy and SGD whose learning rate decays linearly from
     ``learning_rate`` to ``final_learning_rate`` over all steps; record the epoch's mean training loss and
-    the test error after every epoch (epoch 0 = at initialisation). Returns (metric columns, weights)."""
+    the test error after every epoch (epoch 0 = at initialisation). Returns (metric columns, weights).
+    With ``checkpoint_to``, the run saves its state there every ``checkpoint_every`` steps and resumes
+    from it when restarted (bit-identical results)."""
     import torch
 
     from featurelab.models.dissociation import forward, init_weights
     from featurelab.optim import SGD, learning_rate
     from featurelab.seeding import torch_generator
-    from featurelab.training import RunId, epoch_batches, train_loop
+    from featurelab.training import Checkpoint, RunId, epoch_batches, state_key, train_loop
 
     run = RunId(STUDY, "trained", seed)
     x = torch.as_tensor(data["x_train"], device=device)
@@ -136,9 +139,26 @@ def train_run(seed: int, data: Mapping[str, np.ndarray], model_cfg: Mapping[str,
             running["loss"].zero_(); running["n"] = 0
         return False
 
+    def state() -> dict:
+        return {"weights": [w.detach() for w in weights], "optimizer": optimizer.state_dict(),
+                "batches": batch_indices.state_dict(), "rows": rows.columns, "running": dict(running)}
+
+    def restore(saved: dict) -> None:
+        with torch.no_grad():
+            for w, v in zip(weights, saved["weights"]):
+                w.copy_(v)
+        optimizer.load_state_dict(saved["optimizer"])
+        batch_indices.load_state_dict(saved["batches"])
+        rows.columns = saved["rows"]
+        running.update(loss=saved["running"]["loss"].to(device), n=saved["running"]["n"])
+
+    checkpoint = None
+    if checkpoint_to is not None:
+        key = state_key(STUDY, seed, dict(model_cfg), dict(training_cfg), dict(data))
+        checkpoint = Checkpoint(checkpoint_to, checkpoint_every, state, restore, key=key)
     lr0, lr1 = float(training_cfg["learning_rate"]), float(training_cfg["final_learning_rate"])
     train_loop(optimizer, compute_loss, n_steps, run, eval_every=per_epoch, evaluate=evaluate,
-               lr_at=lambda step: learning_rate("linear", lr0, step, n_steps, final_lr=lr1))
+               lr_at=lambda step: learning_rate("linear", lr0, step, n_steps, final_lr=lr1), checkpoint=checkpoint)
     state = {f"w{i + 1}": w.detach().cpu() for i, w in enumerate(weights)}
     return rows.columns, state
 

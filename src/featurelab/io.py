@@ -8,6 +8,7 @@ truncated one that a later run would mistake for complete.
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import os
 import tempfile
@@ -17,12 +18,26 @@ from typing import Any, Iterator, Mapping
 PROVENANCE_KEY = b"featurelab"
 
 
+def remove_stale_temporaries(path: str | os.PathLike, suffix: str | None = None) -> None:
+    """Delete temporary files that :func:`atomic_path` writers of ``path`` left when they were killed.
+
+    A writer killed by SIGKILL cannot delete its temporary file; the job's rerun (the only writer of
+    ``path``) removes such leftovers, so they never pile up next to the results.
+    """
+    dest = Path(path)
+    suffix = suffix or dest.suffix
+    for stale in dest.parent.glob(f".{glob.escape(dest.name)}.{'?' * 8}{glob.escape(suffix)}"):
+        stale.unlink(missing_ok=True)
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; move it onto ``path`` only if the block succeeds."""
     dest = Path(path)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=suffix or dest.suffix, dir=dest.parent)
+    suffix = suffix or dest.suffix
+    remove_stale_temporaries(dest, suffix)
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=suffix, dir=dest.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     try:

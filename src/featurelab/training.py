@@ -150,7 +150,10 @@ class Checkpoint:
         self.saved.append(step)
 
     def remove(self) -> None:
+        from featurelab.io import remove_stale_temporaries
+
         Path(self.path).unlink(missing_ok=True)
+        remove_stale_temporaries(self.path)
 
 
 def train_loop(optimizer: Optimizer, compute_loss: Callable[[int], torch.Tensor], n_steps: int, run: RunId, *,

@@ -1,0 +1,223 @@
+"""Reliability of the real workflow on a lean tiny config (all five studies, no figures):
+
+- bit for bit: ``--cores 1`` and ``--cores 2`` runs in two fresh directories give identical data in every
+  parquet table and every npz array (and identical provenance records);
+- under load: ``--cores 8`` on the 2-core machine gives the same results;
+- provenance: every parquet output carries config sub-tree, its hash, version, commit/dirty flag and the
+  library versions; ``figures/all`` lists commit, version and config hash;
+- interruption: SIGKILL of the whole process group while training jobs run, then the documented command
+  again (the default profile has ``rerun-incomplete``), completes with identical results; no truncated
+  file is taken as complete, and a killed training job resumes from its checkpoint.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+import yaml
+
+from conftest import REPO, TINY_CONFIG, snakemake
+from featurelab.io import PROVENANCE_KEY, read_provenance
+from featurelab.provenance import TRACKED_LIBRARIES
+
+pytestmark = pytest.mark.e2e
+
+STUDIES = ["complexity", "hierarchy", "dissociation", "superposition", "learnability"]
+#: Every table of every study without drawing figures (figures are checked by the studies' e2e tests).
+TARGETS = [f"results/{s}/claims.parquet" for s in STUDIES] + ["results/learnability/summary.parquet"]
+
+
+def lean_config() -> dict:
+    """tests/configs/tiny.yaml with fewer jobs: one complexity pair, two hierarchy depths, one
+    learnability seed (each study still runs every rule)."""
+    config = yaml.safe_load(TINY_CONFIG.read_text())
+    config["complexity"]["feature_pairs"] = [["linear", "xor_xor_xor"]]
+    config["complexity"]["claims"] = {"reference_pair": ["linear", "xor_xor_xor"]}
+    config["hierarchy"]["tree"]["depths"] = [1, 2]
+    config["hierarchy"]["model"]["n_hidden"] = [2, 3]
+    config["learnability"]["seeds"] = [0]
+    return config
+
+
+def write(path: Path, config: dict) -> Path:
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+# ------------------------------------------------------------------------------------- fingerprints
+
+def table_fingerprint(path: Path) -> tuple[str, dict]:
+    """(sha256 of the table's data: column names, types and every value, exactly; its provenance record).
+
+    Values are hashed through their Python repr, which is exact for floats (shortest round-trip form) and
+    tells -0.0 from 0.0; the metadata is returned separately (it has no timestamps to ignore).
+    """
+    table = pq.read_table(path)
+    digest = hashlib.sha256(str(table.schema.remove_metadata()).encode())
+    for name, column in zip(table.column_names, table.columns):
+        digest.update(name.encode() + repr(column.to_pylist()).encode())
+    meta = table.schema.metadata or {}
+    record = json.loads(meta[PROVENANCE_KEY]) if PROVENANCE_KEY in meta else {}
+    return digest.hexdigest(), record
+
+
+def array_fingerprint(path: Path) -> dict[str, str]:
+    with np.load(path, allow_pickle=False) as data:
+        return {k: hashlib.sha256(f"{data[k].dtype}{data[k].shape}".encode() + data[k].tobytes()).hexdigest()
+                for k in data.files}
+
+
+def fingerprints(workdir: Path) -> dict[str, object]:
+    """Every parquet table's data hash + provenance, every npz array's hash, keyed by relative path."""
+    out: dict[str, object] = {}
+    for path in sorted((workdir / "results").rglob("*")):
+        rel = path.relative_to(workdir).as_posix()
+        if path.suffix == ".parquet":
+            out[rel] = table_fingerprint(path)
+        elif path.suffix == ".npz":
+            out[rel] = array_fingerprint(path)
+    return out
+
+
+def assert_identical(a: dict, b: dict, only: str = "") -> None:
+    a = {k: v for k, v in a.items() if k.startswith(only)}
+    b = {k: v for k, v in b.items() if k.startswith(only)}
+    assert sorted(a) == sorted(b)
+    differing = [k for k in a if a[k] != b[k]]
+    assert not differing, f"outputs differ between runs: {differing}"
+
+
+# ------------------------------------------------------------------------------------- runs
+
+@pytest.fixture(scope="module")
+def config_file(tmp_path_factory) -> Path:
+    return write(tmp_path_factory.mktemp("config") / "lean.yaml", lean_config())
+
+
+@pytest.fixture(scope="module")
+def run_cores2(tmp_path_factory, config_file) -> Path:
+    work = tmp_path_factory.mktemp("cores2")
+    snakemake(work, *TARGETS, configfile=config_file)
+    return work
+
+
+def test_reruns_are_bit_for_bit_identical_across_cores(tmp_path, run_cores2, config_file):
+    work = tmp_path / "cores1"
+    snakemake(work, *TARGETS, "--cores", "1", configfile=config_file)
+    reference = fingerprints(run_cores2)
+    assert sum(k.endswith(".parquet") for k in reference) >= 40 and sum(k.endswith(".npz") for k in reference) >= 8
+    assert_identical(reference, fingerprints(work))
+
+
+def test_cores_8_on_a_small_machine_gives_identical_results(tmp_path, run_cores2, config_file):
+    """More cores than the machine has (the 2-core CI machine): more jobs at once, same numbers."""
+    work = tmp_path / "cores8"
+    snakemake(work, *TARGETS, "--cores", "8", configfile=config_file)
+    assert_identical(fingerprints(run_cores2), fingerprints(work))
+
+
+def test_every_parquet_output_carries_provenance(run_cores2):
+    tables = sorted((run_cores2 / "results").rglob("*.parquet"))
+    assert {p.relative_to(run_cores2).parts[1] for p in tables} == set(STUDIES)
+    for path in tables:
+        record = read_provenance(path)
+        assert record, f"{path} has no provenance record"
+        assert record["featurelab_version"], path
+        assert len(record["git_commit"]) == 40 or record["git_commit"] == "unknown", path
+        assert record["git_dirty"] in ("clean", "dirty", "unknown"), path
+        assert record["config"], f"{path}: empty config sub-tree"
+        assert len(record["config_hash"]) == 16, path
+        assert set(record["libraries"]) == set(TRACKED_LIBRARIES), path
+        assert all(record["libraries"].values()), path
+    for path in (run_cores2 / "results").rglob("*.npz"):  # arrays carry the same record
+        with np.load(path, allow_pickle=False) as data:
+            assert "_provenance" in data.files, path
+            assert json.loads(str(data["_provenance"]))["git_commit"], path
+
+
+def test_figure_manifest_lists_commit_version_and_config_hash(tmp_path, config_file):
+    """figures/all of a (complexity-only) run: one row per figure with commit, dirty flag, version, hash."""
+    config = yaml.safe_load(config_file.read_text())
+    config["studies"] = ["complexity"]
+    work = tmp_path / "work"
+    snakemake(work, "figures/all", configfile=write(tmp_path / "c.yaml", config))
+    lines = (work / "figures" / "all").read_text().splitlines()
+    header = lines[0].split("\t")
+    assert {"git_commit", "git_dirty", "featurelab_version", "config_hash", "sha256", "source"} <= set(header)
+    rows = [dict(zip(header, line.split("\t"))) for line in lines[1:]]
+    assert len(rows) == 6
+    source = read_provenance(work / rows[0]["source"])
+    for row in rows:
+        assert row["git_commit"] == source["git_commit"] and row["featurelab_version"] == source["featurelab_version"]
+        assert row["git_dirty"] == source["git_dirty"] and len(row["config_hash"]) == 16
+
+
+# ------------------------------------------------------------------------------------- interruption
+
+def interruption_config() -> dict:
+    """complexity + dissociation (an MNIST study) with training long enough (hundreds of steps, a
+    checkpoint every 20) that the kill lands in the middle of a training job."""
+    config = lean_config()
+    config["studies"] = ["complexity", "dissociation"]
+    config["complexity"]["training"].update({"batch_size": 16, "epochs": 40})  # 16 steps per epoch
+    config["checkpoint"] = {"every_steps": 20}
+    return config
+
+
+def checkpoints(folder: Path) -> list[Path]:
+    """Complete checkpoint files (not a writer's temporary file, which starts with a dot)."""
+    return [p for p in folder.rglob("*.ckpt") if not p.name.startswith(".")]
+
+
+def test_sigkill_mid_training_then_rerun_gives_identical_results(tmp_path):
+    configfile = write(tmp_path / "interrupt.yaml", interruption_config())
+    targets = ["results/complexity/claims.parquet", "results/dissociation/claims.parquet"]
+
+    reference = tmp_path / "reference"
+    snakemake(reference, *targets, configfile=configfile)
+
+    work = tmp_path / "work"
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(work),
+           "--configfile", str(configfile), "--cores", "2", *targets]
+    env = {**os.environ, "PYTHONHASHSEED": "0", "CUDA_VISIBLE_DEVICES": ""}
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+                            start_new_session=True)  # its own process group: kill it and every job at once
+    results = work / "results" / "complexity"
+    deadline = time.monotonic() + 300
+    try:
+        while not checkpoints(results):  # a training job is running and has written a checkpoint
+            assert proc.poll() is None, "the workflow finished before it could be interrupted"
+            assert time.monotonic() < deadline, "no training job started"
+            time.sleep(0.05)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    interrupted = checkpoints(results)
+    assert interrupted, "the kill did not land in the middle of a training job"
+    # Snakemake's incomplete-file markers name the jobs that were running: they will be redone.
+    assert list((work / ".snakemake" / "incomplete").rglob("*")), "no incomplete marker left by the kill"
+
+    # Snakemake cannot tell a killed run's lock from a live one's, so a plain rerun is refused (never runs
+    # on top of another instance) ...
+    refused = snakemake(work, *targets, configfile=configfile, check=False)
+    assert refused.returncode != 0 and "Directory cannot be locked" in refused.stderr, refused.stderr[-2000:]
+    # ... and the documented recovery is `snakemake --unlock`, then the same command (profiles/default
+    # has rerun-incomplete and keep-going).
+    snakemake(work, "--unlock", configfile=configfile)
+    snakemake(work, *targets, configfile=configfile)
+    logs = "".join(p.read_text() for p in (work / "results" / "logs" / "complexity").rglob("*.log"))
+    assert "resuming from checkpoint" in logs, "a killed training job started over instead of resuming"
+    assert not list(work.rglob("*.ckpt")), "checkpoints are removed once their job finishes"
+    stray = [p for p in (work / "results").rglob(".*") if p.is_file()]
+    assert not stray, f"temporary files of killed writers were left among the results: {stray}"
+    assert_identical(fingerprints(reference), fingerprints(work))

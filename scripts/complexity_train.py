@@ -7,7 +7,7 @@ of a job this short.
 import logging
 import time
 
-from featurelab.devices import configure_torch, resolve_device
+from featurelab.devices import configure_torch, resolve_device, torch_threads
 from featurelab.io import load_arrays, save_torch, table_from_columns, write_table
 from featurelab.provenance import provenance
 from featurelab.scripting import run
@@ -17,7 +17,7 @@ from featurelab.training import checkpoint_every, checkpoint_path
 
 def main(smk) -> None:
     start = time.perf_counter()
-    configure_torch(smk.threads)
+    configure_torch(torch_threads(smk))
     device = resolve_device(smk.params.device)
     pair, seed = parse_pair(smk.wildcards.pair), int(smk.wildcards.seed)
     data = load_arrays(smk.input[0])

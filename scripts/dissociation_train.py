@@ -6,7 +6,7 @@ Imports only torch, NumPy and pyarrow (no pandas, scikit-learn or matplotlib).
 import logging
 import time
 
-from featurelab.devices import configure_torch, resolve_device
+from featurelab.devices import configure_torch, resolve_device, torch_threads
 from featurelab.io import load_arrays, save_torch, table_from_columns, write_table
 from featurelab.provenance import provenance
 from featurelab.scripting import run
@@ -16,7 +16,7 @@ from featurelab.training import checkpoint_every, checkpoint_path
 
 def main(smk) -> None:
     start = time.perf_counter()
-    configure_torch(smk.threads)
+    configure_torch(torch_threads(smk))
     device = resolve_device(smk.params.device)
     seed = int(smk.wildcards.seed)
     columns, state = train_run(seed, load_arrays(smk.input.mnist), smk.params.model, smk.params.training, device,

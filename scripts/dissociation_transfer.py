@@ -3,7 +3,7 @@
 import logging
 import time
 
-from featurelab.devices import configure_torch, resolve_device
+from featurelab.devices import configure_torch, resolve_device, torch_threads
 from featurelab.io import load_arrays, table_from_columns, write_table
 from featurelab.provenance import provenance
 from featurelab.scripting import run
@@ -14,7 +14,7 @@ def main(smk) -> None:
     import torch
 
     start = time.perf_counter()
-    configure_torch(smk.threads)
+    configure_torch(torch_threads(smk))
     device = resolve_device(smk.params.device)
     seed = int(smk.wildcards.seed)
     state = torch.load(smk.input.model, map_location="cpu", weights_only=True)["state_dict"]

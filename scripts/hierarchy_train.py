@@ -6,7 +6,7 @@ Imports only torch, NumPy and pyarrow (no pandas, scikit-learn or matplotlib).
 import logging
 import time
 
-from featurelab.devices import configure_torch, resolve_device
+from featurelab.devices import configure_torch, resolve_device, torch_threads
 from featurelab.io import table_from_columns, write_table
 from featurelab.provenance import provenance
 from featurelab.scripting import run
@@ -15,7 +15,7 @@ from featurelab.studies.hierarchy import train_depth
 
 def main(smk) -> None:
     start = time.perf_counter()
-    configure_torch(smk.threads)
+    configure_torch(torch_threads(smk))
     device = resolve_device(smk.params.device)
     depth, seed = int(smk.wildcards.depth), int(smk.wildcards.seed)
     p = smk.params

@@ -7,7 +7,7 @@ of a job this short.
 import logging
 import time
 
-from featurelab.devices import configure_torch, resolve_device
+from featurelab.devices import configure_torch, resolve_device, torch_threads
 from featurelab.io import save_arrays, save_torch, table_from_columns, write_table
 from featurelab.provenance import provenance
 from featurelab.scripting import run
@@ -16,7 +16,7 @@ from featurelab.studies.learnability import train_family
 
 def main(smk) -> None:
     start = time.perf_counter()
-    configure_torch(smk.threads)
+    configure_torch(torch_threads(smk))
     device = resolve_device(smk.params.device)
     family, seed = smk.wildcards.family, int(smk.wildcards.seed)
     columns, state, per_step = train_family(family, smk.params.family, seed, smk.params.model,

@@ -7,7 +7,7 @@ import time
 
 import numpy as np
 
-from featurelab.devices import configure_torch, resolve_device
+from featurelab.devices import configure_torch, resolve_device, torch_threads
 from featurelab.io import load_arrays, save_arrays, table_from_columns, write_table
 from featurelab.provenance import provenance
 from featurelab.scripting import run
@@ -16,7 +16,7 @@ from featurelab.studies.superposition import train_autoencoder
 
 def main(smk) -> None:
     start = time.perf_counter()
-    configure_torch(smk.threads)
+    configure_torch(torch_threads(smk))
     device = resolve_device(smk.params.device)
     seed = int(smk.wildcards.seed)
     hidden = load_arrays(smk.input[0])

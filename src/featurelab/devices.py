@@ -18,6 +18,28 @@ def resolve_device(requested: str) -> str:
     return requested
 
 
+def torch_threads(smk) -> int:
+    """The intra-op thread count of a training job: the study's configured ``resources.threads``.
+
+    Not ``snakemake.threads``: Snakemake lowers a job's threads to ``--cores`` when that is smaller, and
+    torch's CPU reductions and matrix products add in a different order with a different number of
+    threads (the last bits of a sum change). Using the configured number keeps results identical
+    whatever ``--cores`` is (at the price of oversubscribing when ``--cores`` is below it).
+    """
+    import logging
+
+    granted = int(smk.threads)
+    study = str(smk.rule).split("_", 1)[0]
+    config = getattr(smk, "config", None) or {}
+    resources = (config.get(study) or {}).get("resources") or {}
+    threads = int(resources.get("threads", granted))
+    if threads != granted:
+        logging.getLogger("featurelab").warning(
+            "config key '%s.resources.threads' is %d but Snakemake granted %d (--cores); using %d torch threads "
+            "so that the results do not depend on --cores", study, threads, granted, threads)
+    return threads
+
+
 def configure_torch(threads: int) -> None:
     """Deterministic kernels and a fixed thread count, so results do not depend on the machine's load.
 

@@ -132,3 +132,13 @@ def test_train_loop_without_checkpoint_is_unchanged():
 
     opt = SGD([w], lr=0.1)
     assert training.train_loop(opt, lambda s: (w ** 2).sum(), 5, training.RunId("t", "c", 0)) == 5
+
+
+def test_diverging_run_leaves_no_checkpoint(tmp_path, complexity_data):
+    pair, data = complexity_data
+    ckpt = checkpoint_path(tmp_path / "metrics.parquet")
+    diverging = {**COMPLEXITY_TRAINING, "optimizer": "sgd", "learning_rate": 1e4}
+    with pytest.raises(training.DivergenceError, match=r"seed 0: loss is (nan|inf) at step"):
+        complexity.train_run(pair, 0, data, COMPLEXITY_MODEL, diverging, "cpu", checkpoint_to=ckpt,
+                             checkpoint_every=1)
+    assert not ckpt.exists() and not list(tmp_path.iterdir())

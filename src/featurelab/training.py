@@ -10,8 +10,8 @@ whatever the study's ``state()`` callable returns (model, optimizer, random gene
 recorded so far) to a file derived from the job's output (:func:`checkpoint_path`). A job that is killed
 and started again finds the file, restores that state and continues from that step; because the whole
 state (including every random generator) is restored, the resumed run is bit-identical to one that was
-never interrupted. The file is keyed by the run's config hash (a checkpoint from other settings is
-ignored) and removed when training finishes.
+never interrupted. The file is keyed by a digest of the run's settings and input data (a checkpoint
+made with other settings is ignored) and removed when training finishes.
 """
 
 from __future__ import annotations
@@ -169,14 +169,19 @@ def train_loop(optimizer: Optimizer, compute_loss: Callable[[int], torch.Tensor]
 
     With ``checkpoint``, a matching checkpoint file is resumed from (its step replaces ``start_step``),
     the state is saved every ``checkpoint.every`` completed steps (after that step's evaluation), and the
-    file is removed once training has finished.
+    file is removed once training has finished (or diverged; any other failure keeps it for the rerun).
     """
     if checkpoint is not None:
         resumed = checkpoint.load(n_steps)
         if resumed is not None:
             log.info("%s: resuming from checkpoint %s at step %d of %d", run, checkpoint.path, resumed, n_steps)
             start_step = resumed
-    done = _steps(optimizer, compute_loss, n_steps, run, eval_every, evaluate, lr_at, start_step, checkpoint)
+    try:
+        done = _steps(optimizer, compute_loss, n_steps, run, eval_every, evaluate, lr_at, start_step, checkpoint)
+    except DivergenceError:
+        if checkpoint is not None:  # resuming would diverge again: leave nothing behind
+            checkpoint.remove()
+        raise
     if checkpoint is not None:
         checkpoint.remove()
     return done

@@ -13,11 +13,26 @@ wildcard_constraints:
 LOGS = "results/logs"
 BENCH = "results/benchmarks"
 
+#: The software of every rule, for `snakemake --sdm conda` (relative to workflow/rules/, where the rules
+#: live). Without --sdm conda the jobs use the running Python (the .venv of setup.sh).
+CONDA_ENV = "../envs/featurelab.yaml"
+
 #: The device the training jobs will use, resolved without importing torch (the DAG must build fast).
 #: `auto` means CUDA when this machine has an NVIDIA driver; the job itself re-checks with torch.
 USES_CUDA = config["device"] == "cuda" or (
     config["device"] == "auto" and cuda_visible_cheaply()
 )
+
+
+def sorted_config(node):
+    """Config sub-tree with sorted keys: Snakemake's params check compares dicts order-sensitively, so
+    reordering keys in a config file (or a schema default being filled in) must not rerun jobs.
+    """
+    if isinstance(node, dict):
+        return {k: sorted_config(node[k]) for k in sorted(node)}
+    if isinstance(node, list):
+        return [sorted_config(v) for v in node]
+    return node
 
 
 def study_config(study):

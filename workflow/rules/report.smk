@@ -9,5 +9,7 @@ rule figures_all:
         "figures/all",
     log:
         f"{LOGS}/figures_all.log",
+    conda:
+        CONDA_ENV
     script:
         "../../scripts/manifest_all.py"

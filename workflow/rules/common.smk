@@ -40,11 +40,15 @@ def study_config(study):
 
 
 def training_resources(study):
-    """Cluster resources of a study's training jobs; a GPU is requested only when CUDA is used."""
+    """Cluster resources of a study's training jobs (config `<study>.resources`); a GPU is requested only
+    when CUDA is used. Memory and runtime grow with the attempt, so a job that a cluster killed for
+    memory or time is resubmitted (profile `retries`) with twice, then three times as much.
+    """
     res = config[study].get("resources", {})
+    mem_mb, runtime = res.get("mem_mb", 2000), res.get("runtime_min", 20)
     resources = {
-        "mem_mb": res.get("mem_mb", 2000),
-        "runtime": res.get("runtime_min", 20),
+        "mem_mb": lambda wildcards, attempt: mem_mb * attempt,
+        "runtime": lambda wildcards, attempt: runtime * attempt,
     }
     if USES_CUDA:
         resources["gpu"] = 1

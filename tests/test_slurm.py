@@ -54,10 +54,10 @@ def _tables(workdir: Path) -> dict[str, object]:
 @pytest.mark.e2e
 def test_tiny_complexity_through_sbatch_equals_local_run(cluster, tmp_path):
     local, on_slurm = tmp_path / "local", tmp_path / "slurm"
-    snakemake(local, *COMPLEXITY_ONLY, "figures/all")
-    proc = snakemake(on_slurm, *COMPLEXITY_ONLY, "--profile", str(REPO / "profiles" / "slurm"),
+    snakemake(local, "figures/all", *COMPLEXITY_ONLY)
+    proc = snakemake(on_slurm, "figures/all", *COMPLEXITY_ONLY, "--profile", str(REPO / "profiles" / "slurm"),
                      "--slurm-status-command", "squeue", "--slurm-init-seconds-before-status-checks", "1",
-                     "--slurm-keep-successful-logs", "figures/all")
+                     "--slurm-keep-successful-logs")
 
     # every job went through sbatch: one job-completion record per submission, all COMPLETED, and the
     # plugin's per-job logs (named by SLURM job id) name the rule each one ran

@@ -43,6 +43,8 @@ rule learnability_train:
         f"{BENCH}/learnability/train/{{family}}_seed{{seed}}.tsv"
     wildcard_constraints:
         family=LN_FAMILY_REGEX,
+    conda:
+        CONDA_ENV
     threads: training_threads("learnability")
     resources:
         **training_resources("learnability"),
@@ -68,6 +70,8 @@ rule learnability_analyze:
         f"{LOGS}/learnability/analyze.log",
     benchmark:
         f"{BENCH}/learnability/analyze.tsv"
+    conda:
+        CONDA_ENV
     params:
         analysis=LN["analysis"],
     script:
@@ -84,6 +88,8 @@ rule learnability_aggregate:
         f"{LOGS}/learnability/aggregate.log",
     benchmark:
         f"{BENCH}/learnability/aggregate.tsv"
+    conda:
+        CONDA_ENV
     script:
         "../../scripts/learnability_aggregate.py"
 
@@ -97,6 +103,8 @@ rule learnability_claims:
         text="results/learnability/claims.md",
     log:
         f"{LOGS}/learnability/claims.log",
+    conda:
+        CONDA_ENV
     params:
         claims=LN["claims"],
         loss_threshold=LN["analysis"]["loss_threshold"],
@@ -115,6 +123,8 @@ rule learnability_figure:
         f"{LOGS}/learnability/figure_{{figure}}.log",
     wildcard_constraints:
         figure="|".join(LN_FIGURE_NAMES),
+    conda:
+        CONDA_ENV
     params:
         figures=config["figures"],
     script:
@@ -130,6 +140,8 @@ rule learnability_all:
         "figures/learnability/all",
     log:
         f"{LOGS}/learnability/manifest.log",
+    conda:
+        CONDA_ENV
     params:
         figures={stem: FIGURES[stem] for stem in LN_FIGURES},
     script:

@@ -32,6 +32,9 @@ except ConfigError as error:
     raise WorkflowError(str(error)) from None
 
 
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/mnist.smk"
 include: "workflow/rules/complexity.smk"

@@ -97,7 +97,12 @@ rule complexity_claims:
         rules.complexity_aggregate.output.runs,
     output:
         table="results/complexity/claims.parquet",
-        text="results/complexity/claims.md",
+        text=report(
+            "results/complexity/claims.md",
+            caption="../report/claims.rst",
+            category="complexity",
+            labels={"table": "claims"},
+        ),
     log:
         f"{LOGS}/complexity/claims.log",
     conda:
@@ -114,7 +119,12 @@ rule complexity_figure:
         rules.complexity_aggregate.output.summary,
     output:
         pdf="figures/complexity/{figure}.pdf",
-        png="figures/complexity/{figure}.png",
+        png=report(
+            "figures/complexity/{figure}.png",
+            caption="../report/complexity.rst",
+            category="complexity",
+            labels={"figure": "{figure}"},
+        ),
     log:
         f"{LOGS}/complexity/figure_{{figure}}.log",
     wildcard_constraints:

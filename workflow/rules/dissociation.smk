@@ -115,7 +115,12 @@ rule dissociation_claims:
         rules.dissociation_aggregate.output.runs,
     output:
         table="results/dissociation/claims.parquet",
-        text="results/dissociation/claims.md",
+        text=report(
+            "results/dissociation/claims.md",
+            caption="../report/claims.rst",
+            category="dissociation",
+            labels={"table": "claims"},
+        ),
     log:
         f"{LOGS}/dissociation/claims.log",
     conda:
@@ -132,7 +137,12 @@ rule dissociation_figure:
         rules.dissociation_aggregate.output.summary,
     output:
         pdf="figures/dissociation/{figure}.pdf",
-        png="figures/dissociation/{figure}.png",
+        png=report(
+            "figures/dissociation/{figure}.png",
+            caption="../report/dissociation.rst",
+            category="dissociation",
+            labels={"figure": "{figure}"},
+        ),
     log:
         f"{LOGS}/dissociation/figure_{{figure}}.log",
     wildcard_constraints:

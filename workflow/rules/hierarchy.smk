@@ -130,7 +130,12 @@ rule hierarchy_claims:
         tms_features=rules.hierarchy_aggregate_tms.output.features,
     output:
         table="results/hierarchy/claims.parquet",
-        text="results/hierarchy/claims.md",
+        text=report(
+            "results/hierarchy/claims.md",
+            caption="../report/claims.rst",
+            category="hierarchy",
+            labels={"table": "claims"},
+        ),
     log:
         f"{LOGS}/hierarchy/claims.log",
     conda:
@@ -152,7 +157,12 @@ rule hierarchy_figure:
         unpack(lambda wc: {name: HI_TABLES[name] for name in FIGURE_TABLES[wc.figure]}),
     output:
         pdf="figures/hierarchy/{figure}.pdf",
-        png="figures/hierarchy/{figure}.png",
+        png=report(
+            "figures/hierarchy/{figure}.png",
+            caption="../report/hierarchy.rst",
+            category="hierarchy",
+            labels={"figure": "{figure}"},
+        ),
     log:
         f"{LOGS}/hierarchy/figure_{{figure}}.log",
     wildcard_constraints:

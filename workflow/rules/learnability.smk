@@ -100,7 +100,12 @@ rule learnability_claims:
         rules.learnability_analyze.output,
     output:
         table="results/learnability/claims.parquet",
-        text="results/learnability/claims.md",
+        text=report(
+            "results/learnability/claims.md",
+            caption="../report/claims.rst",
+            category="learnability",
+            labels={"table": "claims"},
+        ),
     log:
         f"{LOGS}/learnability/claims.log",
     conda:
@@ -118,7 +123,12 @@ rule learnability_figure:
         rules.learnability_aggregate.output,
     output:
         pdf="figures/learnability/{figure}.pdf",
-        png="figures/learnability/{figure}.png",
+        png=report(
+            "figures/learnability/{figure}.png",
+            caption="../report/learnability.rst",
+            category="learnability",
+            labels={"figure": "{figure}"},
+        ),
     log:
         f"{LOGS}/learnability/figure_{{figure}}.log",
     wildcard_constraints:

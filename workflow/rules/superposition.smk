@@ -130,7 +130,12 @@ rule superposition_claims:
         features=rules.superposition_aggregate.output.features,
     output:
         table="results/superposition/claims.parquet",
-        text="results/superposition/claims.md",
+        text=report(
+            "results/superposition/claims.md",
+            caption="../report/claims.rst",
+            category="superposition",
+            labels={"table": "claims"},
+        ),
     log:
         f"{LOGS}/superposition/claims.log",
     conda:
@@ -150,7 +155,12 @@ rule superposition_figure:
         wtw_summary=rules.superposition_aggregate.output.wtw_summary,
     output:
         pdf="figures/superposition/{figure}.pdf",
-        png="figures/superposition/{figure}.png",
+        png=report(
+            "figures/superposition/{figure}.png",
+            caption="../report/superposition.rst",
+            category="superposition",
+            labels={"figure": "{figure}"},
+        ),
     log:
         f"{LOGS}/superposition/figure_{{figure}}.log",
     wildcard_constraints:

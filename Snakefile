@@ -12,9 +12,10 @@ import sys
 # always uses the code next to its Snakefile (and a cluster job needs no install of the package).
 SRC = os.path.join(workflow.basedir, "src")
 sys.path.insert(0, SRC)
-os.environ["PYTHONPATH"] = os.pathsep.join(
-    filter(None, [SRC, os.environ.get("PYTHONPATH")])
-)
+
+from featurelab.jobenv import use_source_tree
+
+use_source_tree(SRC)
 
 from featurelab.config import ConfigError, validate_config
 
@@ -29,6 +30,9 @@ try:
     )
 except ConfigError as error:
     raise WorkflowError(str(error)) from None
+
+
+report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"

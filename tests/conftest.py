@@ -53,3 +53,29 @@ def scheduled_rules(dry_run_stdout: str) -> dict[str, int]:
 @pytest.fixture(scope="session")
 def repo() -> Path:
     return REPO
+
+
+def default_config() -> dict:
+    """A fresh copy of the embedded default config (config.yaml)."""
+    import yaml
+
+    return yaml.safe_load((REPO / "config.yaml").read_text())
+
+
+def check_config(config: dict) -> None:
+    """Validate (a copy of) ``config`` as the Snakefile does; raises featurelab.config.ConfigError."""
+    import copy
+
+    from featurelab.config import validate_config
+
+    validate_config(copy.deepcopy(config), SCHEMA)
+
+
+def mutated_config(path: list, value) -> dict:
+    """The default config with the key at ``path`` (e.g. ['complexity', 'training', 'epochs']) set to ``value``."""
+    config = default_config()
+    node = config
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    return config

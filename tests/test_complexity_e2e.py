@@ -119,5 +119,21 @@ def test_bad_config_stops_before_any_job(tmp_path):
     bad.write_text(yaml.safe_dump({"complexity": {"feature_pairs": [["linear", "xor_nand_or"]]}}))
     proc = snakemake(tmp_path, "figures/all", configfile=bad, check=False)
     assert proc.returncode != 0
-    assert "config key 'complexity.feature_pairs[0][1]': 'xor_nand_or'" in proc.stderr
+    assert "config key 'complexity.feature_pairs[0][1]': 'xor_nand_or'" in proc.stdout + proc.stderr
     assert not (tmp_path / "results").exists()
+
+
+def test_command_line_override_is_validated_too(tmp_path):
+    proc = snakemake(tmp_path, "figures/all", "-n", "--config", "device=tpu", check=False)
+    assert proc.returncode != 0
+    assert "config key 'device': 'tpu' is not one of ['auto', 'cpu', 'cuda']" in proc.stdout + proc.stderr
+
+
+def test_command_line_override_reruns_only_what_it_touches(tiny_run):
+    """--config key=value overrides (top-level keys; Snakemake passes nested values as strings)."""
+    workdir, configfile = tiny_run
+    same = snakemake(workdir, "figures/all", "-n", "--config", "device=cpu", configfile=configfile)
+    assert scheduled_rules(same.stdout) == {}
+    other = snakemake(workdir, "figures/all", "-n", "--config", "device=auto", configfile=configfile)
+    jobs = scheduled_rules(other.stdout)
+    assert jobs["complexity_train"] == 4 and "complexity_dataset" not in jobs

@@ -7,27 +7,18 @@ import copy
 import pytest
 import yaml
 
-from conftest import REPO, SCHEMA, TINY_CONFIG
+from conftest import REPO, SCHEMA, TINY_CONFIG, check_config, mutated_config
 from featurelab.config import ConfigError, validate_config
 
 DEFAULT = yaml.safe_load((REPO / "config.yaml").read_text())
 
 
-def check(config: dict) -> None:
-    validate_config(copy.deepcopy(config), SCHEMA)
 
 
-def mutated(path: list, value) -> dict:
-    config = copy.deepcopy(DEFAULT)
-    node = config
-    for key in path[:-1]:
-        node = node[key]
-    node[path[-1]] = value
-    return config
 
 
 def test_default_config_is_valid():
-    check(DEFAULT)
+    check_config(DEFAULT)
 
 
 @pytest.mark.parametrize("overlay", [REPO / "config" / "full.yaml", TINY_CONFIG])
@@ -37,7 +28,7 @@ def test_overlay_configs_merged_over_default_are_valid(overlay):
 
     merged = copy.deepcopy(DEFAULT)
     update_config(merged, yaml.safe_load(overlay.read_text()))
-    check(merged)
+    check_config(merged)
 
 
 @pytest.mark.parametrize("path, value, expected", [
@@ -53,7 +44,7 @@ def test_overlay_configs_merged_over_default_are_valid(overlay):
 ])
 def test_bad_values_are_named(path, value, expected):
     with pytest.raises(ConfigError) as err:
-        check(mutated(path, value))
+        check_config(mutated_config(path, value))
     message = str(err.value)
     assert expected in message
     assert "\n" not in message, "one line, not a jsonschema dump"
@@ -62,20 +53,20 @@ def test_bad_values_are_named(path, value, expected):
 @pytest.mark.parametrize("path", [["complexity", "model", "widths"], ["complexity", "epochs"], ["devices"]])
 def test_unknown_keys_are_rejected(path):
     with pytest.raises(ConfigError, match=f"'{path[-1]}' was unexpected"):
-        check(mutated(path, 3))
+        check_config(mutated_config(path, 3))
 
 
 def test_missing_required_section_is_named():
     config = copy.deepcopy(DEFAULT)
     del config["complexity"]["claims"]
     with pytest.raises(ConfigError, match="'claims' is a required property"):
-        check(config)
+        check_config(config)
 
 
 def test_reference_pair_must_be_configured():
-    config = mutated(["complexity", "claims", "reference_pair"], ["linear", "xor_or_and"])
+    config = mutated_config(["complexity", "claims", "reference_pair"], ["linear", "xor_or_and"])
     with pytest.raises(ConfigError, match="complexity.claims.reference_pair"):
-        check(config)
+        check_config(config)
 
 
 def test_defaults_are_filled_in():

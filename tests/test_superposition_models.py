@@ -3,15 +3,14 @@ config schema rejection of bad values."""
 
 from __future__ import annotations
 
-import copy
 
 import numpy as np
 import pytest
 import torch
 import yaml
 
-from conftest import REPO, SCHEMA
-from featurelab.config import ConfigError, validate_config
+from conftest import REPO, check_config, mutated_config
+from featurelab.config import ConfigError
 from featurelab.models.superposition import Autoencoder, Classifier
 from featurelab.studies import superposition as S
 
@@ -124,21 +123,12 @@ def test_select_examples_subset_and_errors():
         S.select_examples({k: v for k, v in data.items() if k != "y_test"}, 0, 0)
 
 
-def check(config):
-    validate_config(copy.deepcopy(config), SCHEMA)
 
 
-def mutated(path, value):
-    config = copy.deepcopy(DEFAULT)
-    node = config
-    for key in path[:-1]:
-        node = node[key]
-    node[path[-1]] = value
-    return config
 
 
 def test_default_config_is_valid():
-    check(DEFAULT)
+    check_config(DEFAULT)
 
 
 @pytest.mark.parametrize("path, value, message", [
@@ -152,10 +142,10 @@ def test_default_config_is_valid():
 ])
 def test_schema_rejects_bad_values(path, value, message):
     with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
-        check(mutated(path, value))
+        check_config(mutated_config(path, value))
 
 
 def test_record_epochs_beyond_training_are_rejected():
-    config = mutated(["superposition", "autoencoder", "record_epochs"], [0, 25])
+    config = mutated_config(["superposition", "autoencoder", "record_epochs"], [0, 25])
     with pytest.raises(ConfigError, match=r"superposition.autoencoder.record_epochs': \[25\] exceed"):
-        check(config)
+        check_config(config)

@@ -28,6 +28,8 @@ rule complexity_dataset:
         "results/complexity/{pair}/seed{seed}/dataset.npz",
     log:
         f"{LOGS}/complexity/dataset/{{pair}}_seed{{seed}}.log",
+    conda:
+        CONDA_ENV
     params:
         dataset=CX["dataset"],
     script:
@@ -45,6 +47,8 @@ rule complexity_train:
         f"{LOGS}/complexity/train/{{pair}}_seed{{seed}}.log",
     benchmark:
         f"{BENCH}/complexity/train/{{pair}}_seed{{seed}}.tsv"
+    conda:
+        CONDA_ENV
     threads: training_threads("complexity")
     resources:
         **training_resources("complexity"),
@@ -64,6 +68,8 @@ rule complexity_analyze:
         "results/complexity/{pair}/seed{seed}/analysis.parquet",
     log:
         f"{LOGS}/complexity/analyze/{{pair}}_seed{{seed}}.log",
+    conda:
+        CONDA_ENV
     script:
         "../../scripts/complexity_analyze.py"
 
@@ -79,6 +85,8 @@ rule complexity_aggregate:
         f"{LOGS}/complexity/aggregate.log",
     benchmark:
         f"{BENCH}/complexity/aggregate.tsv"
+    conda:
+        CONDA_ENV
     script:
         "../../scripts/complexity_aggregate.py"
 
@@ -89,9 +97,16 @@ rule complexity_claims:
         rules.complexity_aggregate.output.runs,
     output:
         table="results/complexity/claims.parquet",
-        text="results/complexity/claims.md",
+        text=report(
+            "results/complexity/claims.md",
+            caption="../report/claims.rst",
+            category="complexity",
+            labels={"table": "claims"},
+        ),
     log:
         f"{LOGS}/complexity/claims.log",
+    conda:
+        CONDA_ENV
     params:
         claims=CX["claims"],
     script:
@@ -104,11 +119,18 @@ rule complexity_figure:
         rules.complexity_aggregate.output.summary,
     output:
         pdf="figures/complexity/{figure}.pdf",
-        png="figures/complexity/{figure}.png",
+        png=report(
+            "figures/complexity/{figure}.png",
+            caption="../report/complexity.rst",
+            category="complexity",
+            labels={"figure": "{figure}"},
+        ),
     log:
         f"{LOGS}/complexity/figure_{{figure}}.log",
     wildcard_constraints:
         figure="variance_curves|accuracy_curves|final_variance",
+    conda:
+        CONDA_ENV
     params:
         figures=config["figures"],
     script:
@@ -124,6 +146,8 @@ rule complexity_all:
         "figures/complexity/all",
     log:
         f"{LOGS}/complexity/manifest.log",
+    conda:
+        CONDA_ENV
     params:
         figures={stem: FIGURES[stem] for stem in CX_FIGURES},
     script:

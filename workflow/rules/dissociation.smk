@@ -28,6 +28,8 @@ rule dissociation_train:
         f"{LOGS}/dissociation/train/seed{{seed}}.log",
     benchmark:
         f"{BENCH}/dissociation/train/seed{{seed}}.tsv"
+    conda:
+        CONDA_ENV
     threads: training_threads("dissociation")
     resources:
         **training_resources("dissociation"),
@@ -51,6 +53,8 @@ rule dissociation_evaluate:
         f"{LOGS}/dissociation/evaluate/seed{{seed}}.log",
     benchmark:
         f"{BENCH}/dissociation/evaluate/seed{{seed}}.tsv"
+    conda:
+        CONDA_ENV
     threads: training_threads("dissociation")
     resources:
         **training_resources("dissociation"),
@@ -73,6 +77,8 @@ rule dissociation_transfer:
         f"{LOGS}/dissociation/transfer/seed{{seed}}.log",
     benchmark:
         f"{BENCH}/dissociation/transfer/seed{{seed}}.tsv"
+    conda:
+        CONDA_ENV
     threads: training_threads("dissociation")
     resources:
         **training_resources("dissociation"),
@@ -97,6 +103,8 @@ rule dissociation_aggregate:
         f"{LOGS}/dissociation/aggregate.log",
     benchmark:
         f"{BENCH}/dissociation/aggregate.tsv"
+    conda:
+        CONDA_ENV
     script:
         "../../scripts/dissociation_aggregate.py"
 
@@ -107,9 +115,16 @@ rule dissociation_claims:
         rules.dissociation_aggregate.output.runs,
     output:
         table="results/dissociation/claims.parquet",
-        text="results/dissociation/claims.md",
+        text=report(
+            "results/dissociation/claims.md",
+            caption="../report/claims.rst",
+            category="dissociation",
+            labels={"table": "claims"},
+        ),
     log:
         f"{LOGS}/dissociation/claims.log",
+    conda:
+        CONDA_ENV
     params:
         claims=DS["claims"],
     script:
@@ -122,11 +137,18 @@ rule dissociation_figure:
         rules.dissociation_aggregate.output.summary,
     output:
         pdf="figures/dissociation/{figure}.pdf",
-        png="figures/dissociation/{figure}.png",
+        png=report(
+            "figures/dissociation/{figure}.png",
+            caption="../report/dissociation.rst",
+            category="dissociation",
+            labels={"figure": "{figure}"},
+        ),
     log:
         f"{LOGS}/dissociation/figure_{{figure}}.log",
     wildcard_constraints:
         figure="|".join(DS_FIGURE_NAMES),
+    conda:
+        CONDA_ENV
     params:
         figures=config["figures"],
         band=DS["plot"]["band"],
@@ -143,6 +165,8 @@ rule dissociation_all:
         "figures/dissociation/all",
     log:
         f"{LOGS}/dissociation/manifest.log",
+    conda:
+        CONDA_ENV
     params:
         figures={stem: FIGURES[stem] for stem in DS_FIGURES},
     script:

@@ -10,19 +10,7 @@ batched run per seed. Test the claims; plot.
 
 from featurelab.studies.hierarchy import FIGURE_TABLES, TMS_CONDITION, depth_condition
 
-
-def _canonical(node):
-    """Config sub-tree with sorted keys: Snakemake's params check compares dicts order-sensitively, so
-    reordering keys in a config file (or a schema default being filled in) must not rerun jobs.
-    """
-    if isinstance(node, dict):
-        return {k: _canonical(node[k]) for k in sorted(node)}
-    if isinstance(node, list):
-        return [_canonical(v) for v in node]
-    return node
-
-
-HI = _canonical(config["hierarchy"])
+HI = sorted_config(config["hierarchy"])
 HI_RUNS = expand(
     "results/hierarchy/depth{depth}/seed{seed}",
     depth=HI["tree"]["depths"],
@@ -55,6 +43,8 @@ rule hierarchy_train:
         f"{BENCH}/hierarchy/train/depth{{depth}}_seed{{seed}}.tsv"
     wildcard_constraints:
         depth=r"\d+",
+    conda:
+        CONDA_ENV
     threads: training_threads("hierarchy")
     resources:
         **training_resources("hierarchy"),
@@ -78,6 +68,8 @@ rule hierarchy_train_tms:
         f"{LOGS}/hierarchy/train_tms/seed{{seed}}.log",
     benchmark:
         f"{BENCH}/hierarchy/train_tms/seed{{seed}}.tsv"
+    conda:
+        CONDA_ENV
     threads: training_threads("hierarchy")
     resources:
         **training_resources("hierarchy"),
@@ -105,6 +97,8 @@ rule hierarchy_aggregate:
         f"{LOGS}/hierarchy/aggregate.log",
     benchmark:
         f"{BENCH}/hierarchy/aggregate.tsv"
+    conda:
+        CONDA_ENV
     params:
         analysis=HI["analysis"],
     script:
@@ -121,6 +115,8 @@ rule hierarchy_aggregate_tms:
         gram=HI_TABLES["tms_gram"],
     log:
         f"{LOGS}/hierarchy/aggregate_tms.log",
+    conda:
+        CONDA_ENV
     script:
         "../../scripts/hierarchy_aggregate_tms.py"
 
@@ -134,9 +130,16 @@ rule hierarchy_claims:
         tms_features=rules.hierarchy_aggregate_tms.output.features,
     output:
         table="results/hierarchy/claims.parquet",
-        text="results/hierarchy/claims.md",
+        text=report(
+            "results/hierarchy/claims.md",
+            caption="../report/claims.rst",
+            category="hierarchy",
+            labels={"table": "claims"},
+        ),
     log:
         f"{LOGS}/hierarchy/claims.log",
+    conda:
+        CONDA_ENV
     params:
         claims=HI["claims"],
         tree=HI["tree"],
@@ -154,11 +157,18 @@ rule hierarchy_figure:
         unpack(lambda wc: {name: HI_TABLES[name] for name in FIGURE_TABLES[wc.figure]}),
     output:
         pdf="figures/hierarchy/{figure}.pdf",
-        png="figures/hierarchy/{figure}.png",
+        png=report(
+            "figures/hierarchy/{figure}.png",
+            caption="../report/hierarchy.rst",
+            category="hierarchy",
+            labels={"figure": "{figure}"},
+        ),
     log:
         f"{LOGS}/hierarchy/figure_{{figure}}.log",
     wildcard_constraints:
         figure="|".join(FIGURE_TABLES),
+    conda:
+        CONDA_ENV
     params:
         figures=config["figures"],
         analysis=HI["analysis"],
@@ -175,6 +185,8 @@ rule hierarchy_all:
         "figures/hierarchy/all",
     log:
         f"{LOGS}/hierarchy/manifest.log",
+    conda:
+        CONDA_ENV
     params:
         figures={stem: FIGURES[stem] for stem in HI_FIGURES},
     script:

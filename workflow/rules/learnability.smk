@@ -43,6 +43,8 @@ rule learnability_train:
         f"{BENCH}/learnability/train/{{family}}_seed{{seed}}.tsv"
     wildcard_constraints:
         family=LN_FAMILY_REGEX,
+    conda:
+        CONDA_ENV
     threads: training_threads("learnability")
     resources:
         **training_resources("learnability"),
@@ -68,6 +70,8 @@ rule learnability_analyze:
         f"{LOGS}/learnability/analyze.log",
     benchmark:
         f"{BENCH}/learnability/analyze.tsv"
+    conda:
+        CONDA_ENV
     params:
         analysis=LN["analysis"],
     script:
@@ -84,6 +88,8 @@ rule learnability_aggregate:
         f"{LOGS}/learnability/aggregate.log",
     benchmark:
         f"{BENCH}/learnability/aggregate.tsv"
+    conda:
+        CONDA_ENV
     script:
         "../../scripts/learnability_aggregate.py"
 
@@ -94,9 +100,16 @@ rule learnability_claims:
         rules.learnability_analyze.output,
     output:
         table="results/learnability/claims.parquet",
-        text="results/learnability/claims.md",
+        text=report(
+            "results/learnability/claims.md",
+            caption="../report/claims.rst",
+            category="learnability",
+            labels={"table": "claims"},
+        ),
     log:
         f"{LOGS}/learnability/claims.log",
+    conda:
+        CONDA_ENV
     params:
         claims=LN["claims"],
         loss_threshold=LN["analysis"]["loss_threshold"],
@@ -110,11 +123,18 @@ rule learnability_figure:
         rules.learnability_aggregate.output,
     output:
         pdf="figures/learnability/{figure}.pdf",
-        png="figures/learnability/{figure}.png",
+        png=report(
+            "figures/learnability/{figure}.png",
+            caption="../report/learnability.rst",
+            category="learnability",
+            labels={"figure": "{figure}"},
+        ),
     log:
         f"{LOGS}/learnability/figure_{{figure}}.log",
     wildcard_constraints:
         figure="|".join(LN_FIGURE_NAMES),
+    conda:
+        CONDA_ENV
     params:
         figures=config["figures"],
     script:
@@ -130,6 +150,8 @@ rule learnability_all:
         "figures/learnability/all",
     log:
         f"{LOGS}/learnability/manifest.log",
+    conda:
+        CONDA_ENV
     params:
         figures={stem: FIGURES[stem] for stem in LN_FIGURES},
     script:

@@ -40,6 +40,8 @@ rule mnist_prepare:
         f"{LOGS}/mnist/prepare.log",
     benchmark:
         f"{BENCH}/mnist/prepare.tsv"
+    conda:
+        CONDA_ENV
     params:
         mnist={k: MNIST[k] for k in MNIST_DATA_KEYS if k in MNIST},
         path=MNIST.get("path", "resources/mnist"),

@@ -1,6 +1,11 @@
 """figures/all: the manifest of every figure of every configured study."""
 
 
+# A second-long manifest: on a cluster it runs on the submitting host, not as a job of its own.
+localrules:
+    figures_all,
+
+
 rule figures_all:
     """One manifest over all studies (rows of each study's manifest, concatenated)."""
     input:
@@ -9,5 +14,7 @@ rule figures_all:
         "figures/all",
     log:
         f"{LOGS}/figures_all.log",
+    conda:
+        CONDA_ENV
     script:
         "../../scripts/manifest_all.py"

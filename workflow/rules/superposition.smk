@@ -26,6 +26,8 @@ rule superposition_classifier:
         f"{LOGS}/superposition/classifier/seed{{seed}}.log",
     benchmark:
         f"{BENCH}/superposition/classifier/seed{{seed}}.tsv"
+    conda:
+        CONDA_ENV
     threads: training_threads("superposition")
     resources:
         **training_resources("superposition"),
@@ -46,6 +48,8 @@ rule superposition_hidden:
         "results/superposition/seed{seed}/hidden.npz",
     log:
         f"{LOGS}/superposition/hidden/seed{{seed}}.log",
+    conda:
+        CONDA_ENV
     threads: 1
     params:
         data=SP["data"],
@@ -65,6 +69,8 @@ rule superposition_autoencoder:
         f"{LOGS}/superposition/autoencoder/seed{{seed}}.log",
     benchmark:
         f"{BENCH}/superposition/autoencoder/seed{{seed}}.tsv"
+    conda:
+        CONDA_ENV
     threads: training_threads("superposition")
     resources:
         **training_resources("superposition"),
@@ -88,6 +94,8 @@ rule superposition_analyze:
         f"{LOGS}/superposition/analyze/seed{{seed}}.log",
     benchmark:
         f"{BENCH}/superposition/analyze/seed{{seed}}.tsv"
+    conda:
+        CONDA_ENV
     params:
         analysis=SP["analysis"],
     script:
@@ -109,6 +117,8 @@ rule superposition_aggregate:
         wtw_summary="results/superposition/wdec_wenc_summary.parquet",
     log:
         f"{LOGS}/superposition/aggregate.log",
+    conda:
+        CONDA_ENV
     script:
         "../../scripts/superposition_aggregate.py"
 
@@ -120,9 +130,16 @@ rule superposition_claims:
         features=rules.superposition_aggregate.output.features,
     output:
         table="results/superposition/claims.parquet",
-        text="results/superposition/claims.md",
+        text=report(
+            "results/superposition/claims.md",
+            caption="../report/claims.rst",
+            category="superposition",
+            labels={"table": "claims"},
+        ),
     log:
         f"{LOGS}/superposition/claims.log",
+    conda:
+        CONDA_ENV
     params:
         claims=SP["claims"],
         importance_mass=SP["analysis"]["importance_mass"],
@@ -138,11 +155,18 @@ rule superposition_figure:
         wtw_summary=rules.superposition_aggregate.output.wtw_summary,
     output:
         pdf="figures/superposition/{figure}.pdf",
-        png="figures/superposition/{figure}.png",
+        png=report(
+            "figures/superposition/{figure}.png",
+            caption="../report/superposition.rst",
+            category="superposition",
+            labels={"figure": "{figure}"},
+        ),
     log:
         f"{LOGS}/superposition/figure_{{figure}}.log",
     wildcard_constraints:
         figure="|".join(SP_FIGURE_NAMES),
+    conda:
+        CONDA_ENV
     params:
         figures=config["figures"],
     script:
@@ -158,6 +182,8 @@ rule superposition_all:
         "figures/superposition/all",
     log:
         f"{LOGS}/superposition/manifest.log",
+    conda:
+        CONDA_ENV
     params:
         figures={stem: FIGURES[stem] for stem in SP_FIGURES},
     script:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
@@ -276,3 +276,28 @@ def transfer_run(seed: int, state: Mapping[str, Any], data: Mapping[str, np.ndar
         if v.condition in errs:
             rows.add(v, "transfer", "sample_budget", budgets, "transfer_error", errs[v.condition])
     return rows.columns
+
+
+def run_seed_job(smk: Any, job: Callable[..., dict[str, list]], sections: tuple[str, ...], what: str) -> None:
+    """Body of the per-seed jobs that read a trained network and write one table (evaluate, transfer):
+    load the state on the CPU, run ``job(seed, state, mnist, cfg, device)`` with the config ``sections``
+    the rule passes as params, and write the columns with their provenance."""
+    import logging
+    import time
+
+    import torch
+
+    from featurelab.devices import configure_torch, resolve_device, torch_threads
+    from featurelab.io import load_arrays, table_from_columns, write_table
+    from featurelab.provenance import provenance
+
+    start = time.perf_counter()
+    configure_torch(torch_threads(smk))
+    device = resolve_device(smk.params.device)
+    seed = int(smk.wildcards.seed)
+    state = torch.load(smk.input.model, map_location="cpu", weights_only=True)["state_dict"]
+    cfg = {name: dict(getattr(smk.params, name)) for name in sections}
+    columns = job(seed, state, load_arrays(smk.input.mnist), cfg, device)
+    write_table(table_from_columns(columns), smk.output[0],
+                provenance({**cfg, "seed": seed}, rule=smk.rule, resolved_device=device, threads=smk.threads))
+    logging.info("%s of seed %d on %s in %.1f s", what, seed, device, time.perf_counter() - start)

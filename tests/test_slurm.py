@@ -57,6 +57,7 @@ def test_tiny_complexity_through_sbatch_equals_local_run(cluster, tmp_path):
     snakemake(local, "figures/all", *COMPLEXITY_ONLY)
     proc = snakemake(on_slurm, "figures/all", *COMPLEXITY_ONLY, "--profile", str(REPO / "profiles" / "slurm"),
                      "--slurm-status-command", "squeue", "--slurm-init-seconds-before-status-checks", "1",
+                     "--seconds-between-status-checks", "2",
                      "--slurm-keep-successful-logs")
 
     # every job went through sbatch: one job-completion record per submission, all COMPLETED, and the

@@ -32,6 +32,20 @@ def test_matches_torch_optim_exactly(name, lr):
         assert torch.equal(pa, pb)
 
 
+def test_adam_skips_parameters_without_gradients_like_torch():
+    torch.manual_seed(0)
+    used, unused = torch.randn(3, requires_grad=True), torch.randn(2, requires_grad=True)
+    ref_used, ref_unused = used.detach().clone().requires_grad_(), unused.detach().clone().requires_grad_()
+    ours = make_optimizer("adam", [used, unused], 0.1)
+    ref = torch.optim.Adam([ref_used, ref_unused], lr=0.1, foreach=False)
+    for _ in range(3):
+        for p, opt in ((used, ours), (ref_used, ref)):
+            opt.zero_grad()
+            p.square().sum().backward()
+            opt.step()
+    assert torch.equal(used, ref_used) and torch.equal(unused, ref_unused)
+
+
 def test_unknown_optimizer_is_named():
     with pytest.raises(ValueError, match="rmsprop"):
         make_optimizer("rmsprop", [torch.zeros(1, requires_grad=True)], 0.1)

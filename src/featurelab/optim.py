@@ -17,15 +17,31 @@ import torch
 
 
 class Adam:
-    """Adam (Kingma & Ba 2015) as in ``torch.optim.Adam(foreach=False)``, no weight decay or amsgrad."""
+    """Adam (Kingma & Ba 2015) as in ``torch.optim.Adam(foreach=False)``, no weight decay or amsgrad.
+
+    The moments of all parameters live in two flat buffers (``exp_avg`` / ``exp_avg_sq`` are views into
+    them), so a step is six element-wise operations on one vector plus one ``_foreach`` update of the
+    parameters, instead of seven small kernels per parameter: the same arithmetic element by element
+    (hence bit-identical to torch.optim), a fifth of the dispatch overhead, which is what a step of
+    these small models costs.
+    """
 
     def __init__(self, params: Iterable[torch.Tensor], lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8) -> None:
         self.params = [p for p in params if p.requires_grad]
+        if len({(p.device, p.dtype) for p in self.params}) > 1:
+            raise ValueError("Adam: all parameters must share one device and dtype")
         self.lr, self.betas, self.eps = float(lr), betas, float(eps)
         self.step_count = 0
-        self.exp_avg = [torch.zeros_like(p) for p in self.params]
-        self.exp_avg_sq = [torch.zeros_like(p) for p in self.params]
+        self._numels = [p.numel() for p in self.params]
+        like = self.params[0] if self.params else torch.empty(0)
+        self._m = torch.zeros(sum(self._numels), dtype=like.dtype, device=like.device)
+        self._v = torch.zeros_like(self._m)
+        self.exp_avg = self._views(self._m)
+        self.exp_avg_sq = self._views(self._v)
+
+    def _views(self, flat: torch.Tensor) -> list[torch.Tensor]:
+        return [chunk.view_as(p) for chunk, p in zip(flat.split(self._numels), self.params)]
 
     def zero_grad(self) -> None:
         for p in self.params:
@@ -38,20 +54,23 @@ class Adam:
         step = float(self.step_count)
         step_size = self.lr / (1 - beta1**step)
         bias_correction2_sqrt = math.sqrt(1 - beta2**step)
-        live = [i for i, p in enumerate(self.params) if p.grad is not None]
-        params = [self.params[i] for i in live]
-        grads = [p.grad for p in params]
-        exp_avg = [self.exp_avg[i] for i in live]
-        exp_avg_sq = [self.exp_avg_sq[i] for i in live]
-        # torch._foreach_* ops apply the per-tensor kernels of torch.optim.Adam(foreach=False) in one call
-        # per operation instead of one per parameter: the same numbers, less dispatch overhead.
-        torch._foreach_lerp_(exp_avg, grads, 1 - beta1)
-        torch._foreach_mul_(exp_avg_sq, beta2)
-        torch._foreach_addcmul_(exp_avg_sq, grads, grads, value=1 - beta2)
-        denom = torch._foreach_sqrt(exp_avg_sq)
-        torch._foreach_div_(denom, bias_correction2_sqrt)
-        torch._foreach_add_(denom, self.eps)
-        torch._foreach_addcdiv_(params, exp_avg, denom, value=-step_size)
+        if any(p.grad is None for p in self.params):  # torch.optim skips those: no flat update possible
+            self._step_each(step_size, bias_correction2_sqrt)
+            return
+        grad = torch.cat([p.grad.reshape(-1) for p in self.params])
+        self._m.lerp_(grad, 1 - beta1)
+        self._v.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+        denom = (self._v.sqrt() / bias_correction2_sqrt).add_(self.eps)
+        torch._foreach_addcdiv_(self.params, self.exp_avg, self._views(denom), value=-step_size)
+
+    def _step_each(self, step_size: float, bias_correction2_sqrt: float) -> None:
+        beta1, beta2 = self.betas
+        for p, m, v in zip(self.params, self.exp_avg, self.exp_avg_sq):
+            if p.grad is None:
+                continue
+            m.lerp_(p.grad, 1 - beta1)
+            v.mul_(beta2).addcmul_(p.grad, p.grad, value=1 - beta2)
+            p.addcdiv_(m, (v.sqrt() / bias_correction2_sqrt).add_(self.eps), value=-step_size)
 
     def state_dict(self) -> dict:
         return {"step_count": self.step_count, "lr": self.lr, "exp_avg": self.exp_avg, "exp_avg_sq": self.exp_avg_sq}

@@ -163,8 +163,7 @@ def train_loop(optimizer: Optimizer, compute_loss: Callable[[int], torch.Tensor]
     """Run optimizer steps ``start_step .. n_steps - 1``; return the number of steps taken in total.
 
     ``compute_loss(step)`` returns the (scalar, or per-model vector summed for the backward pass) loss
-    of the batch for that step; a loss that does not require grad means ``compute_loss`` has already
-    filled the parameters' ``.grad`` (a hand-written backward pass). ``evaluate(step)`` is called before the first step (step 0) and after
+    of the batch for that step. ``evaluate(step)`` is called before the first step (step 0) and after
     every ``eval_every`` steps, with the number of completed steps; returning True stops training
     early. ``lr_at(step)`` sets the learning rate before each step.
 
@@ -198,8 +197,7 @@ def _steps(optimizer, compute_loss, n_steps, run, eval_every, evaluate, lr_at, s
         optimizer.zero_grad()
         loss = compute_loss(step)
         check_finite(loss, run, step)
-        if loss.requires_grad:  # else compute_loss has written the gradients itself (hand-written backward)
-            loss.sum().backward()
+        loss.sum().backward()
         optimizer.step()
         if step == start_step:
             since_start = seconds_since_process_start()

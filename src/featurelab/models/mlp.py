@@ -42,37 +42,3 @@ class MLP(nn.Module):
             # positive slope (the backward pass reads the sign of the output).
             x = nn.functional.leaky_relu(layer(x), self.negative_slope, inplace=self.negative_slope > 0)
         return self.layers[-1](x), x
-
-
-def bce_loss_with_gradients(model: MLP, inputs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Mean sigmoid-BCE of ``model`` on a batch; writes every parameter's ``.grad`` by hand-written backprop.
-
-    Why not autograd: on a 2-core CPU this study's 800 steps are bound by ~0.25 TFLOP of small matrix
-    products, and autograd adds a graph, a bias-broadcast copy per layer and a gradient-accumulation
-    copy per parameter around them (about 20% of a step, measured with ``torch.profiler``). The backward
-    pass of an MLP is short enough to write out: the same matrix products, written once, plus
-    ``aten::leaky_relu_backward`` (the kernel autograd itself calls). ``tests/test_mlp.py`` checks the
-    gradients against autograd. Returns the loss, detached (the caller's divergence check reads it).
-    """
-    layers = model.layers
-    slope = model.negative_slope
-    if slope <= 0:
-        raise ValueError("the hand-written backward reads the activation sign from the output: slope must be > 0")
-    with torch.no_grad():
-        activations = [inputs]
-        x = inputs
-        for layer in layers[:-1]:
-            x = torch.addmm(layer.bias, x, layer.weight.t())
-            nn.functional.leaky_relu_(x, slope)
-            activations.append(x)
-        logits = torch.addmm(layers[-1].bias, x, layers[-1].weight.t())
-        loss = nn.functional.binary_cross_entropy_with_logits(logits, labels)
-        # d(mean BCE)/d(logits) = (sigmoid(z) - y) / (batch * features)
-        grad = torch.sigmoid(logits).sub_(labels).div_(logits.numel())
-        for i in range(len(layers) - 1, -1, -1):
-            layer = layers[i]
-            layer.weight.grad = grad.t() @ activations[i]
-            layer.bias.grad = grad.sum(0)
-            if i > 0:
-                grad = torch.ops.aten.leaky_relu_backward(grad @ layer.weight, activations[i], slope, True)
-    return loss

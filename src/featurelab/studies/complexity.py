@@ -78,7 +78,7 @@ def train_run(pair: list[str], seed: int, data: Mapping[str, np.ndarray], model_
     import torch
 
     from featurelab.analysis.variance import total_variance, variance_explained
-    from featurelab.models.mlp import MLP, bce_loss_with_gradients
+    from featurelab.models.mlp import MLP
     from featurelab.optim import make_optimizer
     from featurelab.seeding import torch_generator
     from featurelab.training import Checkpoint, RunId, epoch_batches, state_key, train_loop
@@ -97,9 +97,8 @@ def train_run(pair: list[str], seed: int, data: Mapping[str, np.ndarray], model_
 
     def compute_loss(step: int) -> torch.Tensor:
         idx = batch_indices(step)
-        # Mean over examples and features, as the notebook; fills the gradients without autograd.
-        inputs, labels = t["train_inputs"].index_select(0, idx), t["train_labels"].index_select(0, idx)
-        return bce_loss_with_gradients(model, inputs, labels)
+        logits, _ = model(t["train_inputs"].index_select(0, idx))
+        return bce(logits, t["train_labels"].index_select(0, idx))  # mean over examples and features, as the notebook
 
     log = _MetricLog(condition, seed, list(pair))
     stopping = training_cfg["early_stopping"]

@@ -3,28 +3,20 @@
 Imports only torch, NumPy and pyarrow (no pandas, scikit-learn or matplotlib).
 """
 
-import logging
-import time
-
-from featurelab.devices import configure_torch, resolve_device, torch_threads
 from featurelab.io import table_from_columns, write_table
-from featurelab.provenance import provenance
-from featurelab.scripting import run
+from featurelab.scripting import TorchJob, run
 from featurelab.studies.hierarchy import train_tms
 
 
 def main(smk) -> None:
-    start = time.perf_counter()
-    configure_torch(torch_threads(smk))
-    device = resolve_device(smk.params.device)
+    job = TorchJob(smk)
     seed = int(smk.wildcards.seed)
     tms = dict(smk.params.tms)
-    metrics, weights = train_tms(seed, tms, device)
-    record = provenance({"tms": tms, "device": smk.params.device, "seed": seed}, rule=smk.rule,
-                        resolved_device=device, threads=smk.threads)
+    metrics, weights = train_tms(seed, tms, job.device)
+    record = job.provenance({"tms": tms, "seed": seed})
     write_table(table_from_columns(metrics), smk.output.metrics, record)
     write_table(table_from_columns(weights), smk.output.weights, record)
-    logging.info("trained the TMS sweep, seed %d, on %s in %.1f s", seed, device, time.perf_counter() - start)
+    job.done(f"trained the TMS sweep, seed {seed},")
 
 
 run(main, snakemake)  # noqa: F821

@@ -32,6 +32,17 @@ def snakemake(workdir: Path, *args: str, configfile: Path = TINY_CONFIG, check: 
     return proc
 
 
+def tiny_study_config(workdir: Path, study: str) -> tuple[Path, dict]:
+    """The tiny config restricted to one study, written to ``workdir/tiny.yaml``: (its path, the config)."""
+    import yaml
+
+    config = yaml.safe_load(TINY_CONFIG.read_text())
+    config["studies"] = [study]
+    configfile = workdir / "tiny.yaml"
+    configfile.write_text(yaml.safe_dump(config))
+    return configfile, config
+
+
 def scheduled_rules(dry_run_stdout: str) -> dict[str, int]:
     """Rule -> job count from the job-stats table that ``snakemake -n`` prints (empty when nothing to do)."""
     counts: dict[str, int] = {}

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-import shutil
 
 import pandas as pd
 import pytest
 import yaml
 
-from conftest import TINY_CONFIG, scheduled_rules, snakemake
+from conftest import scheduled_rules, snakemake, tiny_study_config
 from featurelab.io import read_provenance
 
 pytestmark = pytest.mark.e2e
@@ -26,10 +25,7 @@ CLAIM_COLUMNS = ["claim", "condition", "statement", "measured", "measured_what",
 def tiny_run(tmp_path_factory):
     """A complete tiny run of the complexity study (shared by the tests below, which run in order)."""
     workdir = tmp_path_factory.mktemp("complexity")
-    config = yaml.safe_load(TINY_CONFIG.read_text())
-    config["studies"] = ["complexity"]
-    configfile = workdir / "tiny.yaml"
-    configfile.write_text(yaml.safe_dump(config))
+    configfile, _ = tiny_study_config(workdir, "complexity")
     snakemake(workdir, "figures/all", configfile=configfile)
     return workdir, configfile
 

@@ -6,11 +6,9 @@ import contextlib
 import functools
 import gzip
 import http.server
-import shutil
 import threading
 from pathlib import Path
 
-import numpy as np
 import pytest
 import yaml
 

@@ -15,9 +15,8 @@ import shutil
 import subprocess
 
 import pytest
-import yaml
 
-from conftest import TINY_CONFIG, snakemake
+from conftest import snakemake, tiny_study_config
 
 pytestmark = pytest.mark.e2e
 
@@ -43,10 +42,7 @@ def chromium() -> str:
 def report(tmp_path_factory):
     browser = chromium()
     workdir = tmp_path_factory.mktemp("report")
-    config = yaml.safe_load(TINY_CONFIG.read_text())
-    config["studies"] = ["complexity"]
-    configfile = workdir / "tiny.yaml"
-    configfile.write_text(yaml.safe_dump(config))
+    configfile, _ = tiny_study_config(workdir, "complexity")
     snakemake(workdir, "figures/all", configfile=configfile)
     snakemake(workdir, "figures/all", "--report", str(workdir / "report.html"), configfile=configfile)
     dom = subprocess.run([browser, *CHROMIUM_FLAGS, f"--user-data-dir={workdir / 'chromium'}",

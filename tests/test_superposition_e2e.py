@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import TINY_CONFIG, scheduled_rules, snakemake
+from conftest import scheduled_rules, snakemake, tiny_study_config
 from featurelab.io import read_provenance
 
 pytestmark = pytest.mark.e2e
@@ -20,10 +20,7 @@ FIGURES = ["feature_arrows", "feature_geometry", "wdec_wenc", "training_curves"]
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("superposition")
-    config = yaml.safe_load(TINY_CONFIG.read_text())
-    config["studies"] = ["superposition"]
-    configfile = workdir / "tiny.yaml"
-    configfile.write_text(yaml.safe_dump(config))
+    configfile, config = tiny_study_config(workdir, "superposition")
     snakemake(workdir, "figures/superposition/all", configfile=configfile)
     return workdir, configfile, config
 

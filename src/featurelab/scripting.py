@@ -47,3 +47,44 @@ def run(main: Callable[[Any], None], smk: Any) -> None:
 
 def wildcards(smk: Any) -> dict[str, str]:
     return dict(smk.wildcards.items())
+
+
+class TorchJob:
+    """The start and end every torch job shares, so each script keeps only what it trains.
+
+    Starting one configures torch (deterministic kernels, the study's configured thread count; see
+    :func:`featurelab.devices.torch_threads`) and resolves ``params.device``; :meth:`provenance` records
+    the rule, the resolved device and the threads next to the config sub-tree the script passes (plus the
+    requested device); :meth:`done` logs the job's time after start-up.
+    """
+
+    def __init__(self, smk: Any) -> None:
+        import time
+
+        from featurelab.devices import configure_torch, resolve_device, torch_threads
+
+        self.smk, self._started = smk, time.perf_counter()
+        configure_torch(torch_threads(smk))
+        self.device = resolve_device(smk.params.device)
+
+    def provenance(self, config: dict[str, Any]) -> dict[str, Any]:
+        from featurelab.provenance import provenance
+
+        return provenance({**config, "device": self.smk.params.device}, rule=self.smk.rule,
+                          resolved_device=self.device, threads=self.smk.threads)
+
+    def done(self, what: str) -> None:
+        import time
+
+        log.info("%s on %s in %.1f s", what, self.device, time.perf_counter() - self._started)
+
+
+def write_claims(smk: Any, claims: Any, config: dict[str, Any], title: str) -> None:
+    """A study's claims table to ``output.table`` (parquet) and ``output.text`` (markdown under ``title``),
+    with the provenance of ``config`` (the claim thresholds and the upstream runs' config)."""
+    from featurelab.analysis.claims import claims_markdown
+    from featurelab.io import write_table, write_text
+    from featurelab.provenance import provenance
+
+    write_table(claims, smk.output.table, provenance(config, rule=smk.rule))
+    write_text(claims_markdown(claims, title), smk.output.text)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-import numpy as np
 import pandas as pd
 
 from featurelab.analysis.claims import CLAIM_COLUMNS, seeds_needed

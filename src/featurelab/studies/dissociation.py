@@ -282,22 +282,15 @@ def run_seed_job(smk: Any, job: Callable[..., dict[str, list]], sections: tuple[
     """Body of the per-seed jobs that read a trained network and write one table (evaluate, transfer):
     load the state on the CPU, run ``job(seed, state, mnist, cfg, device)`` with the config ``sections``
     the rule passes as params, and write the columns with their provenance."""
-    import logging
-    import time
-
     import torch
 
-    from featurelab.devices import configure_torch, resolve_device, torch_threads
     from featurelab.io import load_arrays, table_from_columns, write_table
-    from featurelab.provenance import provenance
+    from featurelab.scripting import TorchJob
 
-    start = time.perf_counter()
-    configure_torch(torch_threads(smk))
-    device = resolve_device(smk.params.device)
+    torch_job = TorchJob(smk)
     seed = int(smk.wildcards.seed)
     state = torch.load(smk.input.model, map_location="cpu", weights_only=True)["state_dict"]
     cfg = {name: dict(getattr(smk.params, name)) for name in sections}
-    columns = job(seed, state, load_arrays(smk.input.mnist), cfg, device)
-    write_table(table_from_columns(columns), smk.output[0],
-                provenance({**cfg, "seed": seed}, rule=smk.rule, resolved_device=device, threads=smk.threads))
-    logging.info("%s of seed %d on %s in %.1f s", what, seed, device, time.perf_counter() - start)
+    columns = job(seed, state, load_arrays(smk.input.mnist), cfg, torch_job.device)
+    write_table(table_from_columns(columns), smk.output[0], torch_job.provenance({**cfg, "seed": seed}))
+    torch_job.done(f"{what} of seed {seed}")

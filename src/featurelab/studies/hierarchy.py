@@ -13,9 +13,7 @@ Training jobs import only torch, NumPy and pyarrow (start-up is a real share of 
 
 from __future__ import annotations
 
-from typing import Any, Mapping
-
-import numpy as np
+from typing import Any, Callable, Mapping
 
 from featurelab.data.hierarchy import (check_branching_factor, feature_levels, n_features, pattern_counts,
                                        sample_tree, tree_patterns)
@@ -132,15 +130,26 @@ def train_depth(depth: int, seed: int, tree: Mapping[str, Any], n_hidden: list[i
 
 def weight_columns(model, widths: list[int], depth: int, seed: int) -> dict[str, list]:
     condition, levels = depth_condition(depth), feature_levels(depth)
-    cols = _columns(WEIGHT_COLUMNS)
+    instances = [(i, (STUDY, condition, depth, seed), h) for i, h in enumerate(widths)]
+    return _weight_rows(model, WEIGHT_COLUMNS, instances, lambda f: int(levels[f]))
+
+
+def _weight_rows(model, columns: tuple[str, ...], instances: list[tuple[int, tuple, int]],
+                 per_feature: Callable[[int], Any]) -> dict[str, list]:
+    """Long-format rows of a batched TMS model's bias (kind ``b``, row -1) and weight rows (kind ``W``).
+
+    ``instances`` lists (index in the batch, leading column values, n_hidden); each row is the leading
+    values, n_hidden, kind, row, feature, ``per_feature(feature)`` (level or importance) and the value.
+    """
+    cols = _columns(columns)
     W = model.masked_weight().detach().cpu().numpy()
     b = model.b.detach().cpu().numpy()
-    for i, h in enumerate(widths):
+    for i, leading, h in instances:
         for r in range(-1, h):
             values = b[i] if r < 0 else W[i, r]
             for f, v in enumerate(values.tolist()):
-                row = (STUDY, condition, depth, seed, h, "b" if r < 0 else "W", r, f, int(levels[f]), float(v))
-                for k, val in zip(WEIGHT_COLUMNS, row):
+                row = (*leading, h, "b" if r < 0 else "W", r, f, per_feature(f), float(v))
+                for k, val in zip(columns, row):
                     cols[k].append(val)
     return cols
 
@@ -188,15 +197,6 @@ def train_tms(seed: int, tms: Mapping[str, Any], device: str) -> tuple[dict[str,
                evaluate=evaluate, lr_at=make_lr(training))
     if steps % int(training["log_every"]):
         evaluate(steps)
-    W = model.masked_weight().detach().cpu().numpy()
-    b = model.b.detach().cpu().numpy()
     imp = importance.numpy()
-    weights = _columns(TMS_WEIGHT_COLUMNS)
-    for i, s in enumerate(sparsities):
-        for r in range(-1, nh):
-            values = b[i] if r < 0 else W[i, r]
-            for f, v in enumerate(values.tolist()):
-                row = (STUDY, TMS_CONDITION, seed, s, nh, "b" if r < 0 else "W", r, f, float(imp[f]), float(v))
-                for k, val in zip(TMS_WEIGHT_COLUMNS, row):
-                    weights[k].append(val)
-    return metrics, weights
+    instances = [(i, (STUDY, TMS_CONDITION, seed, s), nh) for i, s in enumerate(sparsities)]
+    return metrics, _weight_rows(model, TMS_WEIGHT_COLUMNS, instances, lambda f: float(imp[f]))

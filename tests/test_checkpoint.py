@@ -142,3 +142,28 @@ def test_diverging_run_leaves_no_checkpoint(tmp_path, complexity_data):
         complexity.train_run(pair, 0, data, COMPLEXITY_MODEL, diverging, "cpu", checkpoint_to=ckpt,
                              checkpoint_every=1)
     assert not ckpt.exists() and not list(tmp_path.iterdir())
+
+
+def test_batched_divergence_check_names_the_first_bad_step():
+    """On an accelerator losses are read every N steps; the error must still name the first non-finite one."""
+    check = training.FiniteCheck(training.RunId("t", "c", 0), every=10)
+    for step in range(7):
+        check.add(torch.tensor(1.0), step)
+    check.add(torch.tensor(float("nan")), 7)
+    check.add(torch.tensor(float("inf")), 8)
+    with pytest.raises(training.DivergenceError, match=r"loss is nan at step 7"):
+        check.add(torch.tensor(1.0), 9)  # the 10th loss triggers the read
+
+
+def test_train_loop_checks_pending_losses_before_evaluating(monkeypatch):
+    w = torch.nn.Parameter(torch.ones(3))
+    from featurelab.optim import SGD
+
+    evaluated = []
+    finite = training.FiniteCheck
+    monkeypatch.setattr(training, "FiniteCheck", lambda run: finite(run, every=1000))
+    loss = lambda s: (w ** 2).sum() * (float("nan") if s == 2 else 1.0)  # noqa: E731
+    with pytest.raises(training.DivergenceError, match="at step 2"):
+        training.train_loop(SGD([w], lr=0.1), loss, 20, training.RunId("t", "c", 0), eval_every=4,
+                            evaluate=lambda step: evaluated.append(step))
+    assert evaluated == [0]  # the evaluation after step 3 never saw the diverged state

@@ -9,6 +9,7 @@ import http.server
 import threading
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 

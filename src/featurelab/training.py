@@ -67,12 +67,47 @@ class Optimizer(Protocol):
 
 
 def check_finite(loss: torch.Tensor, run: RunId, step: int) -> None:
-    value = float(loss.detach().sum())  # one host sync; negligible next to a step
+    value = float(loss.detach().sum())
     if not math.isfinite(value):
         raise DivergenceError(
             f"training diverged: {run}: loss is {value} at step {step}. "
             "Lower the learning rate or check the inputs for non-finite values."
         )
+
+
+#: Steps between divergence checks on an accelerator (on the CPU every step is checked: it costs nothing).
+GPU_CHECK_EVERY = 50
+
+
+class FiniteCheck:
+    """The NaN/inf check of every step's loss, without a host sync per step on an accelerator.
+
+    Reading a CUDA loss on the host waits for the GPU to finish, which would serialise a training loop of
+    small kernels. On an accelerator the losses are kept on the device and read in one transfer every
+    ``every`` steps (and before each evaluation, checkpoint and the end), and the error still names the
+    first step whose loss was not finite; the steps after it (at most ``every - 1``) are wasted work.
+    """
+
+    def __init__(self, run: RunId, every: int | None = None) -> None:
+        self.run, self.every = run, every
+        self.pending: list[tuple[int, torch.Tensor]] = []
+
+    def add(self, loss: torch.Tensor, step: int) -> None:
+        every = self.every if self.every is not None else (1 if loss.device.type == "cpu" else GPU_CHECK_EVERY)
+        if every <= 1:
+            check_finite(loss, self.run, step)
+            return
+        self.pending.append((step, loss.detach().sum()))
+        if len(self.pending) >= every:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        steps, losses = zip(*self.pending)
+        self.pending = []
+        for step, value in zip(steps, torch.stack(losses).tolist()):  # one host transfer
+            check_finite(torch.tensor(value), self.run, step)
 
 
 #: Suffix of a checkpoint file next to the output it belongs to.
@@ -191,12 +226,13 @@ def _steps(optimizer, compute_loss, n_steps, run, eval_every, evaluate, lr_at, s
     if evaluate is not None and start_step == 0 and evaluate(0):
         return 0
     every = checkpoint.every if checkpoint is not None else 0
+    finite = FiniteCheck(run)
     for step in range(start_step, n_steps):
         if lr_at is not None:
             optimizer.lr = lr_at(step)
         optimizer.zero_grad()
         loss = compute_loss(step)
-        check_finite(loss, run, step)
+        finite.add(loss, step)
         loss.sum().backward()
         optimizer.step()
         if step == start_step:
@@ -204,10 +240,15 @@ def _steps(optimizer, compute_loss, n_steps, run, eval_every, evaluate, lr_at, s
             if since_start is not None:
                 log.info("%s: first optimizer step %.2f s after process start", run, since_start)
         done = step + 1
-        if evaluate is not None and eval_every and done % eval_every == 0 and evaluate(done):
+        evaluating = evaluate is not None and eval_every and done % eval_every == 0
+        saving = every > 0 and done % every == 0 and done < n_steps
+        if evaluating or saving:
+            finite.flush()  # never evaluate or save a state that has already diverged
+        if evaluating and evaluate(done):
             return done
-        if every > 0 and done % every == 0 and done < n_steps:
+        if saving:
             checkpoint.save(done, n_steps)
+    finite.flush()
     return n_steps
 
 

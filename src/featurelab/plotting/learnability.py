@@ -54,12 +54,18 @@ def learning_curves(summary: pd.DataFrame):
     return fig
 
 
-def scale_shift_heatmap(summary: pd.DataFrame):
-    """(b) Final held-out MSE and steps-to-threshold over the scale x shift grid (means over seeds)."""
-    sel = summary[(summary["generator"] == "scale_shift") & (summary["step"] == -1)]
+def _final_rows_of_largest_family(summary: pd.DataFrame, generator: str) -> tuple[str | None, pd.DataFrame]:
+    """The final-step rows of ``generator``'s tasks in the family that sweeps most of them (a sweep figure
+    shows one family), with the task parameters as columns."""
+    sel = summary[(summary["generator"] == generator) & (summary["step"] == -1)]
     fam = sel.groupby("family")["condition"].nunique().idxmax() if len(sel) else None
     sel = sel[sel["family"] == fam]
-    sel = pd.concat([sel, _params(sel)], axis=1)
+    return fam, pd.concat([sel, _params(sel)], axis=1)
+
+
+def scale_shift_heatmap(summary: pd.DataFrame):
+    """(b) Final held-out MSE and steps-to-threshold over the scale x shift grid (means over seeds)."""
+    fam, sel = _final_rows_of_largest_family(summary, "scale_shift")
     fig, axes = panels(2, ncols=2, sharey=False)
     for ax, (metric, label, log) in zip(axes, [("log10_final_eval_mse", "final held-out MSE", True),
                                                ("steps_to_threshold", "steps to running loss < threshold", False)]):
@@ -83,10 +89,7 @@ def scale_shift_heatmap(summary: pd.DataFrame):
 
 def distractor_steps(summary: pd.DataFrame):
     """(c) Steps-to-threshold and final MSE against the number of inputs (1 signal + k - 1 distractors)."""
-    sel = summary[(summary["generator"] == "distractors") & (summary["step"] == -1)]
-    fam = sel.groupby("family")["condition"].nunique().idxmax() if len(sel) else None
-    sel = sel[sel["family"] == fam]
-    sel = pd.concat([sel, _params(sel)], axis=1)
+    fam, sel = _final_rows_of_largest_family(summary, "distractors")
     fig, axes = panels(2, ncols=2, sharey=False)
     for ax, (metric, label) in zip(axes, [("steps_to_threshold", "steps to running loss < threshold"),
                                           ("log10_final_eval_mse", "final held-out MSE (var y = 1)")]):

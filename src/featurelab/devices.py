@@ -90,15 +90,13 @@ def reuse_freed_memory() -> bool:
     freed), so every step re-faults and re-zeroes those pages: 250,000 page faults and about 0.5 s of a
     6 s complexity run (measured with ``/usr/bin/time``). Raising the mmap and trim thresholds keeps
     freed memory in the heap for the next step (45,000 faults); memory is reused, not accumulated, so the
-    peak grows by at most the 64 MiB of free heap kept. PyTorch's CPU tuning guide gets the same effect by swapping in
-    jemalloc or tcmalloc; this needs no extra dependency. A no-op (returns False) off glibc.
+    peak grows by at most the 64 MiB of free heap kept. PyTorch's CPU tuning guide gets the same effect by
+    swapping in jemalloc or tcmalloc; this needs no extra dependency. A no-op (returns False) off glibc.
     """
     import ctypes
-    import ctypes.util
 
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
+        mallopt = ctypes.CDLL(None).mallopt  # the C library the interpreter is linked against
     except (OSError, AttributeError):
         return False
     mmap_set = bool(mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD_BYTES))

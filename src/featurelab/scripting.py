@@ -45,10 +45,6 @@ def run(main: Callable[[Any], None], smk: Any) -> None:
         sys.exit(1)
 
 
-def wildcards(smk: Any) -> dict[str, str]:
-    return dict(smk.wildcards.items())
-
-
 class TorchJob:
     """The start and end every torch job shares, so each script keeps only what it trains.
 

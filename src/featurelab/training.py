@@ -66,8 +66,8 @@ class Optimizer(Protocol):
     def step(self) -> None: ...
 
 
-def check_finite(loss: torch.Tensor, run: RunId, step: int) -> None:
-    value = float(loss.detach().sum())
+def check_finite(loss: torch.Tensor | float, run: RunId, step: int) -> None:
+    value = float(loss.detach().sum()) if isinstance(loss, torch.Tensor) else float(loss)
     if not math.isfinite(value):
         raise DivergenceError(
             f"training diverged: {run}: loss is {value} at step {step}. "
@@ -107,7 +107,7 @@ class FiniteCheck:
         steps, losses = zip(*self.pending)
         self.pending = []
         for step, value in zip(steps, torch.stack(losses).tolist()):  # one host transfer
-            check_finite(torch.tensor(value), self.run, step)
+            check_finite(value, self.run, step)
 
 
 #: Suffix of a checkpoint file next to the output it belongs to.

@@ -14,17 +14,16 @@ depend on which other tasks share its batch).
 
 from __future__ import annotations
 
-import math
 from typing import Sequence
 
 import torch
 
+from featurelab.models.init import torch_linear_default
+
 
 def linear_init(fan_in: int, fan_out: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     """``nn.Linear(fan_in, fan_out)``'s default init as (weight ``(fan_in, fan_out)``, bias ``(fan_out,)``)."""
-    bound = 1.0 / math.sqrt(fan_in)
-    weight = (torch.rand(fan_out, fan_in, generator=generator) * 2 - 1) * bound  # nn.Linear's (out, in) order
-    bias = (torch.rand(fan_out, generator=generator) * 2 - 1) * bound
+    weight, bias = torch_linear_default(fan_out, fan_in, generator)  # nn.Linear's (out, in) order
     return weight.T.contiguous(), bias
 
 

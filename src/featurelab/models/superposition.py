@@ -13,21 +13,18 @@ several seeds can share one process. Instance ``k`` is initialised exactly as a 
 
 from __future__ import annotations
 
-import math
 from typing import Sequence
 
 import torch
 from torch import nn
 
+from featurelab.models.init import torch_linear_default
+
 
 def linear_init(n_out: int, n_in: int, generators: Sequence[torch.Generator]) -> tuple[torch.Tensor, torch.Tensor]:
     """``(I, n_out, n_in)`` weights and ``(I, n_out)`` biases, instance k drawn from ``generators[k]``
     with ``nn.Linear``'s default distribution U(-1/sqrt(n_in), 1/sqrt(n_in)) for both."""
-    bound = 1.0 / math.sqrt(n_in)
-    weights, biases = [], []
-    for gen in generators:
-        weights.append((torch.rand(n_out, n_in, generator=gen) * 2 - 1) * bound)
-        biases.append((torch.rand(n_out, generator=gen) * 2 - 1) * bound)
+    weights, biases = zip(*(torch_linear_default(n_out, n_in, gen) for gen in generators))
     return torch.stack(weights), torch.stack(biases)
 
 

@@ -98,7 +98,8 @@ def train_run(pair: list[str], seed: int, data: Mapping[str, np.ndarray], model_
     def compute_loss(step: int) -> torch.Tensor:
         idx = batch_indices(step)
         logits, _ = model(t["train_inputs"].index_select(0, idx))
-        return bce(logits, t["train_labels"].index_select(0, idx))  # mean over examples and features, as the notebook
+        # mean over examples and features, as the notebook
+        return bce(logits, t["train_labels"].index_select(0, idx))
 
     log = _MetricLog(condition, seed, list(pair))
     stopping = training_cfg["early_stopping"]

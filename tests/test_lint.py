@@ -1,4 +1,5 @@
-"""The workflow is `snakemake --lint` clean and `snakefmt`-formatted (the Snakemake catalog's standards)."""
+"""The workflow is `snakemake --lint` clean and `snakefmt`-formatted (the Snakemake catalog's standards),
+and the Python is `ruff` clean (pyflakes rules, configured in pyproject.toml)."""
 
 from __future__ import annotations
 
@@ -34,3 +35,10 @@ def test_snakefiles_are_snakefmt_formatted():
     proc = subprocess.run([sys.executable, "-m", "snakefmt", "--check", *map(str, SNAKEFILES)],
                           capture_output=True, text=True, timeout=300, cwd=REPO)
     assert proc.returncode == 0, f"snakefmt --check:\n{proc.stdout}{proc.stderr}"
+
+
+def test_python_is_ruff_clean():
+    """Unused and undefined names (pyflakes) fail here, not when a job or test first runs the line."""
+    proc = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "src", "scripts", "tests", "benchmarks"],
+                          capture_output=True, text=True, timeout=300, cwd=REPO)
+    assert proc.returncode == 0, f"ruff check:\n{proc.stdout}{proc.stderr}"

@@ -166,7 +166,7 @@ def test_schema_rejects_bad_mnist_values(key, value, message):
     cfg = base_config()
     cfg["mnist"][key] = value
     errors = schema_errors(cfg, SCHEMA)
-    assert errors and any(f"mnist" in e and message in e for e in errors), errors
+    assert errors and any("mnist" in e and message in e for e in errors), errors
 
 
 def test_native_split_needs_idx_source():

@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, Protocol
 
@@ -160,7 +160,6 @@ class Checkpoint:
     state: Callable[[], dict]
     restore: Callable[[dict], None]
     key: str = ""
-    saved: list[int] = field(default_factory=list)  # steps at which a checkpoint was written (for tests/logs)
 
     def load(self, n_steps: int) -> int | None:
         """The step to resume from (after restoring the state), or None when there is nothing to resume."""
@@ -182,7 +181,6 @@ class Checkpoint:
         from featurelab.io import save_torch
 
         save_torch({"key": self.key, "step": step, "n_steps": n_steps, "state": self.state()}, self.path)
-        self.saved.append(step)
 
     def remove(self) -> None:
         from featurelab.io import remove_stale_temporaries

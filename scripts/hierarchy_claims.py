@@ -1,7 +1,7 @@
 """Rule hierarchy_claims: test the notebook's and the issue's claims against the measured runs."""
 
 from featurelab.analysis.hierarchy import evaluate_claims
-from featurelab.io import read_frame, read_provenance
+from featurelab.io import read_frame
 from featurelab.scripting import run, write_claims
 
 
@@ -10,9 +10,8 @@ def main(smk) -> None:
     claims = evaluate_claims(read_frame(smk.input.runs), read_frame(smk.input.summary),
                              read_frame(smk.input.width_needed), read_frame(smk.input.tms_features),
                              p.claims, p.tree, p.analysis, p.tms)
-    config = {"claims": dict(p.claims), "runs": read_provenance(smk.input.runs).get("config"),
-              "tms": read_provenance(smk.input.tms_features).get("config")}
-    write_claims(smk, claims, config, "hierarchy: superposition of tree-structured features (notebook 004)")
+    write_claims(smk, claims, "hierarchy: superposition of tree-structured features (notebook 004)",
+                 {"runs": smk.input.runs, "tms": smk.input.tms_features})
 
 
 run(main, snakemake)  # noqa: F821

@@ -17,8 +17,9 @@ from __future__ import annotations
 import gc
 import logging
 import sys
+import time
 import traceback
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 log = logging.getLogger("featurelab")
 
@@ -55,8 +56,6 @@ class TorchJob:
     """
 
     def __init__(self, smk: Any) -> None:
-        import time
-
         from featurelab.devices import configure_torch, resolve_device, torch_threads
 
         self.smk, self._started = smk, time.perf_counter()
@@ -70,17 +69,21 @@ class TorchJob:
                           resolved_device=self.device, threads=self.smk.threads)
 
     def done(self, what: str) -> None:
-        import time
-
         log.info("%s on %s in %.1f s", what, self.device, time.perf_counter() - self._started)
 
 
-def write_claims(smk: Any, claims: Any, config: dict[str, Any], title: str) -> None:
-    """A study's claims table to ``output.table`` (parquet) and ``output.text`` (markdown under ``title``),
-    with the provenance of ``config`` (the claim thresholds and the upstream runs' config)."""
+def write_claims(smk: Any, claims: Any, title: str, upstream: Mapping[str, str], **settings: Any) -> None:
+    """A study's claims table to ``output.table`` (parquet) and ``output.text`` (markdown under ``title``).
+
+    Its provenance records what the verdicts depend on: the claim thresholds (``params.claims``), any
+    other ``settings`` the claims read, and for each ``upstream`` table (name -> path) the config of the
+    runs it was made from, read from that table's own provenance.
+    """
     from featurelab.analysis.claims import claims_markdown
-    from featurelab.io import write_table, write_text
+    from featurelab.io import read_provenance, write_table, write_text
     from featurelab.provenance import provenance
 
+    config = {"claims": dict(smk.params.claims), **settings,
+              **{name: read_provenance(path).get("config") for name, path in upstream.items()}}
     write_table(claims, smk.output.table, provenance(config, rule=smk.rule))
     write_text(claims_markdown(claims, title), smk.output.text)

@@ -36,3 +36,18 @@ def test_thread_count_changes_the_last_bits_of_a_sum():
         torch.set_num_threads(before)
     if len(sums) == 1:
         pytest.skip("this torch build sums thread-independently; torch_threads is then merely harmless")
+
+
+def test_provenance_records_the_torch_threads_used_not_the_granted_ones():
+    from featurelab.scripting import TorchJob
+
+    config = {"dissociation": {"resources": {"threads": 3}}}
+    smk = SimpleNamespace(rule="dissociation_train", threads=2, config=config, params=SimpleNamespace(device="cpu"))
+    threads, deterministic = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
+    try:
+        job = TorchJob(smk)  # Snakemake granted 2 (--cores 2); the config asks for 3
+        assert torch.get_num_threads() == 3
+        assert job.provenance({"seed": 0})["threads"] == 3
+    finally:  # TorchJob configures this test process's torch: put it back for the other tests
+        torch.set_num_threads(threads)
+        torch._C._set_deterministic_algorithms(deterministic)

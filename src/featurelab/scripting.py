@@ -51,22 +51,24 @@ class TorchJob:
 
     Starting one configures torch (deterministic kernels, the study's configured thread count; see
     :func:`featurelab.devices.torch_threads`) and resolves ``params.device``; :meth:`provenance` records
-    the rule, the resolved device and the threads next to the config sub-tree the script passes (plus the
-    requested device); :meth:`done` logs the job's time after start-up.
+    the rule, the resolved device and the torch thread count actually used (not Snakemake's granted
+    threads, which ``--cores`` caps) next to the config sub-tree the script passes (plus the requested
+    device); :meth:`done` logs the job's time after start-up.
     """
 
     def __init__(self, smk: Any) -> None:
         from featurelab.devices import configure_torch, resolve_device, torch_threads
 
         self.smk, self._started = smk, time.perf_counter()
-        configure_torch(torch_threads(smk))
+        self.threads = torch_threads(smk)
+        configure_torch(self.threads)
         self.device = resolve_device(smk.params.device)
 
     def provenance(self, config: dict[str, Any]) -> dict[str, Any]:
         from featurelab.provenance import provenance
 
         return provenance({**config, "device": self.smk.params.device}, rule=self.smk.rule,
-                          resolved_device=self.device, threads=self.smk.threads)
+                          resolved_device=self.device, threads=self.threads)
 
     def done(self, what: str) -> None:
         log.info("%s on %s in %.1f s", what, self.device, time.perf_counter() - self._started)

@@ -6,6 +6,7 @@ touch the clone's own ``results/`` or ``figures/`` and can run in parallel with 
 
 from __future__ import annotations
 
+import copy
 import os
 import subprocess
 import sys
@@ -73,10 +74,17 @@ def default_config() -> dict:
     return yaml.safe_load((REPO / "config.yaml").read_text())
 
 
+def merged_config(base: dict, over: dict) -> dict:
+    """``over`` merged into a copy of ``base`` as Snakemake merges a ``--configfile`` over the default."""
+    from snakemake.utils import update_config
+
+    merged = copy.deepcopy(base)
+    update_config(merged, copy.deepcopy(over))
+    return merged
+
+
 def check_config(config: dict) -> None:
     """Validate (a copy of) ``config`` as the Snakefile does; raises featurelab.config.ConfigError."""
-    import copy
-
     from featurelab.config import validate_config
 
     validate_config(copy.deepcopy(config), SCHEMA)

@@ -7,34 +7,24 @@ Config errors are checked twice: cheaply against the validator for many keys of 
 
 from __future__ import annotations
 
-import copy
 import gzip
 from pathlib import Path
 
 import pytest
 import yaml
 
-from conftest import REPO, SCHEMA, TINY_CONFIG, snakemake
+from conftest import REPO, SCHEMA, TINY_CONFIG, default_config, merged_config, snakemake
 from featurelab.config import ConfigError, validate_config
 
 pytestmark = pytest.mark.e2e
 
 MNIST_DATA = REPO / "tests" / "data" / "mnist"
-DEFAULT = yaml.safe_load((REPO / "config.yaml").read_text())
 TINY = yaml.safe_load(TINY_CONFIG.read_text())
-
-
-def merge(base: dict, over: dict) -> dict:
-    """Snakemake's --configfile semantics: nested dicts merge, everything else replaces."""
-    out = copy.deepcopy(base)
-    for k, v in over.items():
-        out[k] = merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else copy.deepcopy(v)
-    return out
 
 
 def write_config(tmp_path: Path, over: dict) -> Path:
     path = tmp_path / "config.yaml"
-    path.write_text(yaml.safe_dump(merge(TINY, over)))
+    path.write_text(yaml.safe_dump(merged_config(TINY, over)))
     return path
 
 
@@ -89,7 +79,7 @@ BAD_CONFIGS = [
 
 @pytest.mark.parametrize("over, expected", BAD_CONFIGS, ids=[e[1][:40] for e in BAD_CONFIGS])
 def test_bad_config_is_named(over, expected):
-    config = merge(merge(DEFAULT, TINY), over)
+    config = merged_config(merged_config(default_config(), TINY), over)
     with pytest.raises(ConfigError) as err:
         validate_config(config, SCHEMA)
     assert expected in str(err.value)

@@ -2,33 +2,21 @@
 
 from __future__ import annotations
 
-import copy
-
 import pytest
 import yaml
 
-from conftest import REPO, SCHEMA, TINY_CONFIG, check_config, mutated_config
+from conftest import REPO, SCHEMA, TINY_CONFIG, check_config, default_config, merged_config, mutated_config
 from featurelab.config import ConfigError, validate_config
-
-DEFAULT = yaml.safe_load((REPO / "config.yaml").read_text())
-
-
-
-
 
 
 def test_default_config_is_valid():
-    check_config(DEFAULT)
+    check_config(default_config())
 
 
 @pytest.mark.parametrize("overlay", [REPO / "config" / "full.yaml", TINY_CONFIG])
 def test_overlay_configs_merged_over_default_are_valid(overlay):
     """--configfile X is merged over the embedded default, as Snakemake does."""
-    from snakemake.utils import update_config
-
-    merged = copy.deepcopy(DEFAULT)
-    update_config(merged, yaml.safe_load(overlay.read_text()))
-    check_config(merged)
+    check_config(merged_config(default_config(), yaml.safe_load(overlay.read_text())))
 
 
 @pytest.mark.parametrize("path, value, expected", [
@@ -57,7 +45,7 @@ def test_unknown_keys_are_rejected(path):
 
 
 def test_missing_required_section_is_named():
-    config = copy.deepcopy(DEFAULT)
+    config = default_config()
     del config["complexity"]["claims"]
     with pytest.raises(ConfigError, match="'claims' is a required property"):
         check_config(config)
@@ -70,7 +58,7 @@ def test_reference_pair_must_be_configured():
 
 
 def test_defaults_are_filled_in():
-    config = copy.deepcopy(DEFAULT)
+    config = default_config()
     del config["device"]
     validate_config(config, SCHEMA)
     assert config["device"] == "auto"

@@ -3,18 +3,15 @@ config schema rejection of bad values."""
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 import torch
-import yaml
 
-from conftest import REPO, check_config, mutated_config
+from conftest import check_config, default_config, mutated_config
 from featurelab.config import ConfigError
 from featurelab.models.superposition import Autoencoder, Classifier
 from featurelab.studies import superposition as S
 
-DEFAULT = yaml.safe_load((REPO / "config.yaml").read_text())
 CLF = dict(hidden_units=49, n_classes=10, learning_rate=3e-3, batch_size=32, epochs=2)
 AE = dict(code_dim=2, tied=False, learning_rate=3e-3, batch_size=32, epochs=3, record_epochs=[0, 1, 3])
 
@@ -123,12 +120,8 @@ def test_select_examples_subset_and_errors():
         S.select_examples({k: v for k, v in data.items() if k != "y_test"}, 0, 0)
 
 
-
-
-
-
 def test_default_config_is_valid():
-    check_config(DEFAULT)
+    check_config(default_config())
 
 
 @pytest.mark.parametrize("path, value, message", [

@@ -170,7 +170,8 @@ def test_claims_table_on_made_up_runs():
                   ("superposition", seed, 4, -1, -1, "features_for_mass", 2.0 + 2 * seed)]
     features = pd.DataFrame(feats, columns=["study", "seed", "epoch", "feature", "importance_rank", "metric", "value"])
     cfg = {"min_test_accuracy": 0.93, "min_loss_drop": 0.15, "min_spearman": 0.3, "min_fraction_of_seeds": 0.6,
-           "notebook_dominant_features": 2, "dominant_features_tolerance": 1}
+           "notebook_dominant_features": 2, "dominant_features_tolerance": 1, "trained_min_accuracy": 0.5,
+           "trained_min_loss_drop": 0.05}
     claims = evaluate_claims(training, features, cfg, 0.5).set_index("claim")
     assert list(claims.reset_index().columns) == list(CLAIM_COLUMNS)
     assert claims.loc["classifier_accurate", "seeds_passing"] == 1 and not claims.loc["classifier_accurate", "passed"]

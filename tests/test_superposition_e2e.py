@@ -73,3 +73,37 @@ def test_bit_identical_rerun_and_claims_edit(tiny_run, tmp_path):
     # same config + seed = bit-identical parquet (the analysis job rerun from the same inputs)
     snakemake(workdir, "results/superposition/seed0/features.parquet", "-f", configfile=configfile)
     assert target.read_bytes() == before
+
+
+def test_claims_have_preconditions_and_verdicts_survive_last_bit_perturbations(tiny_run):
+    import numpy as np
+
+    from featurelab.analysis.claims import CLAIM_COLUMNS
+    from featurelab.analysis.superposition_summary import evaluate_claims
+
+    workdir, _, config = tiny_run
+    res = workdir / "results" / "superposition"
+    claims = pd.read_parquet(res / "claims.parquet")
+    assert list(claims.columns) == list(CLAIM_COLUMNS)
+    pre = claims.set_index("claim")["precondition"]
+    assert pre["classifier_accurate"] == "" and (pre.drop("classifier_accurate") != "").all()
+    assert ((claims["reason"] == "") == claims["passed"]).all()  # a FAIL always says why
+    training, features = pd.read_parquet(res / "training.parquet"), pd.read_parquet(res / "features.parquet")
+    cfg = merged_claims(config)
+    key = ["passed", "seeds_passing", "precondition_met"]
+    mass = config["superposition"]["analysis"]["importance_mass"]
+    reference = evaluate_claims(training, features, cfg, mass)[key]
+    assert reference.equals(claims[key])
+    rng = np.random.default_rng(1)
+    for _ in range(20):
+        t, f = training.copy(), features.copy()
+        t["value"] *= 1 + 1e-6 * rng.uniform(-1, 1, len(t))
+        f["value"] *= 1 + 1e-6 * rng.uniform(-1, 1, len(f))
+        assert evaluate_claims(t, f, cfg, mass)[key].equals(reference)
+
+
+def merged_claims(config: dict) -> dict:
+    """The claims settings the tiny run used: the default's, overridden by the tiny config's."""
+    from conftest import default_config
+
+    return {**default_config()["superposition"]["claims"], **config["superposition"].get("claims", {})}

@@ -152,7 +152,7 @@ rule superposition_figure:
     input:
         summary=rules.superposition_aggregate.output.summary,
         features=rules.superposition_aggregate.output.features,
-        wtw_summary=rules.superposition_aggregate.output.wtw_summary,
+        wtw=rules.superposition_aggregate.output.wtw,
     output:
         pdf="figures/superposition/{figure}.pdf",
         png=report(

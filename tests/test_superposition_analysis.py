@@ -178,3 +178,10 @@ def test_claims_table_on_made_up_runs():
     assert claims.loc["reconstruction_improves", "measured"] == pytest.approx(1 / 3)
     assert claims.loc["reconstruction_improves", "passed"]
     assert claims.loc["about_two_features", "seeds_passing"] == 1  # 2 and 4 and 6 features vs <= 3
+
+
+def test_arrow_epochs_keep_first_and_last():
+    from featurelab.plotting.superposition import arrow_epochs
+
+    assert arrow_epochs([0, 1, 2, 5, 10, 15, 20]) == [0, 1, 2, 5, 10, 15, 20]
+    assert arrow_epochs(list(range(21))) == [0, 3, 7, 10, 13, 17, 20]

@@ -94,14 +94,34 @@ def width_needed(tables: Mapping[str, pd.DataFrame], analysis: Mapping[str, Any]
     Log-log axes, as the claim's slope is measured: the identity n_hidden = n_features is then the
     diagonal (drawn densely, so it is a true identity whatever the axis scale), and a slope-1/2 line
     through the shallowest solved depth shows the claim's threshold. Widths are integers: integer ticks.
+    Each seed's own width needed (from ``finals``) is a small open circle, offset a little in x by seed.
     """
     w = tables["width_needed"]
     fig, axes = panels(1, ncols=1)
     ax = axes[0]
-    fig.set_size_inches(PANEL_WIDTH * 1.5, PANEL_HEIGHT * 1.3)
+    fig.set_size_inches(PANEL_WIDTH * 1.6, PANEL_HEIGHT * 1.3)
     solved, unsolved = w[w["solved"]], w[~w["solved"]]
-    ax.plot(solved["n_features"], solved["min_n_hidden"], "o-", color=PALETTE[0], label="smallest width solving it",
-            zorder=3)
+    finals = tables["finals"]
+    finals = finals[finals["metric"] == analysis["metric"]]
+    thr = float(analysis["loss_threshold"])
+    seeds = sorted(finals["seed"].unique())
+    per_seed = []
+    for (depth, nf, seed), g in finals.groupby(["depth", "n_features", "seed"], sort=True):
+        below = g[g["value"] < thr]["n_hidden"]
+        per_seed.append((nf * 1.06 ** (seeds.index(seed) - (len(seeds) - 1) / 2),
+                         below.min() if len(below) else g["n_hidden"].max(), bool(len(below))))
+    if per_seed:
+        x, y, ok = (np.array(v) for v in zip(*per_seed))
+        ax.scatter(x[ok], y[ok], s=10, facecolors="none", edgecolors=PALETTE[2], linewidths=0.7, zorder=2,
+                   label=f"one seed (n={len(seeds)})")
+        if (~ok).any():
+            ax.scatter(x[~ok], y[~ok], s=10, marker="^", facecolors="none", edgecolors=PALETTE[2], linewidths=0.7,
+                       zorder=2, label="one seed, not solved up to this width")
+    label = "smallest width solving it"
+    if solved["depth"].nunique() >= 2:
+        fit = np.polyfit(np.log(solved["n_features"]), np.log(solved["min_n_hidden"]), 1)[0]
+        label += f" (log-log slope {fit:.2f})"
+    ax.plot(solved["n_features"], solved["min_n_hidden"], "o-", color=PALETTE[0], label=label, zorder=3)
     if len(unsolved):
         ax.scatter(unsolved["n_features"], unsolved["max_n_hidden"], marker="^", facecolors="none",
                    edgecolors=PALETTE[3], label="not solved up to this width", zorder=3)
@@ -114,7 +134,8 @@ def width_needed(tables: Mapping[str, pd.DataFrame], analysis: Mapping[str, Any]
     ax.plot(xs, xs, color="0.5", ls="--", lw=0.8, label="n_hidden = n_features")
     if len(solved):
         x0, y0 = float(solved["n_features"].iloc[0]), float(solved["min_n_hidden"].iloc[0])
-        ax.plot(xs, y0 * (xs / x0) ** 0.5, color="0.5", ls=":", lw=0.8, label="slope 1/2 (claim's bound)")
+        ax.plot(xs, y0 * (xs / x0) ** 0.5, color="0.5", ls=":", lw=0.8,
+                label=f"slope 1/2 through depth {int(solved['depth'].iloc[0])} (square-root growth)")
     ax.set_xscale("log", base=2)
     ax.set_yscale("log", base=2)
     ax.set_xlim(xs[0], xs[-1])

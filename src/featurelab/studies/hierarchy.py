@@ -37,7 +37,7 @@ TMS_WEIGHT_COLUMNS = ("study", "condition", "seed", "sparsity", "n_hidden", "par
 FIGURE_TABLES: dict[str, tuple[str, ...]] = {
     "loss_heatmap": ("summary",),
     "loss_vs_width": ("summary", "finals"),
-    "width_needed": ("width_needed",),
+    "width_needed": ("width_needed", "finals"),
     "tms_sparsity": ("tms_features", "tms_gram"),
     "feature_directions_2d": ("directions",),
 }

@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from featurelab.analysis.hierarchy import tms_geometry
+from featurelab.analysis.hierarchy import tms_tables
 from featurelab.io import read_frame, read_provenance, write_table
 from featurelab.provenance import provenance
 from featurelab.scripting import run
@@ -14,9 +14,7 @@ def main(smk) -> None:
     record = provenance(inputs[0]["config"]["tms"], rule=smk.rule,
                         runs=[{"seed": p["config"]["seed"], "config_hash": p["config_hash"]} for p in inputs])
     losses = pd.concat([read_frame(path) for path in smk.input.metrics], ignore_index=True)
-    features, gram = tms_geometry(weights)
-    last = losses[losses["step"] == losses["step"].max()][["seed", "sparsity", "value"]]
-    features = features.merge(last.rename(columns={"value": "final_loss"}), on=["seed", "sparsity"])
+    features, gram = tms_tables(weights, losses)
     write_table(features, smk.output.features, record)
     write_table(gram, smk.output.gram, record)
 

@@ -12,7 +12,7 @@ def main(smk) -> None:
     job = TorchJob(smk)
     depth, seed = int(smk.wildcards.depth), int(smk.wildcards.seed)
     p = smk.params
-    metrics, weights = train_depth(depth, seed, p.tree, list(p.model["n_hidden"]), p.training, p.evaluation, job.device)
+    metrics, weights = train_depth(depth, seed, p.tree, p.model, p.training, p.evaluation, job.device)
     record = job.provenance({"tree": dict(p.tree), "model": dict(p.model), "training": dict(p.training),
                              "evaluation": dict(p.evaluation), "depth": depth, "seed": seed})
     write_table(table_from_columns(metrics), smk.output.metrics, record)

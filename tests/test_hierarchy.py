@@ -99,12 +99,42 @@ def test_known_answer_perfect_reconstruction():
     assert float(model.loss(torch.as_tensor(patterns), torch.as_tensor(probs, dtype=torch.float32))) == 0.25
 
 
-def test_init_is_per_instance_xavier():
-    model = BatchedTMS([4, 40], 200, generator=torch.Generator().manual_seed(0))
+def test_per_instance_init_is_xavier_of_one_model():
+    model = BatchedTMS([4, 40], 200, generator=torch.Generator().manual_seed(0), init="per_instance")
     W = model.W.detach()
     assert W[0, :4].std().item() == pytest.approx((2 / (4 + 200)) ** 0.5, rel=0.1)
     assert W[1, :40].std().item() == pytest.approx((2 / (40 + 200)) ** 0.5, rel=0.05)
     assert (W[0, 4:] == 0).all()
+
+
+@pytest.mark.parametrize("n_hidden,nf", [(2, 6), (4, 30), (10, 62)])
+def test_notebook_init_is_torch_xavier_on_the_3d_tensor(n_hidden, nf):
+    """The notebook: nn.init.xavier_normal_(t.empty((n_instances, n_hidden, n_features))), 5 instances."""
+    from torch import nn
+
+    from featurelab.models.hierarchy import init_std
+
+    t = torch.empty((5, n_hidden, nf))
+    fan_in, fan_out = nn.init._calculate_fan_in_and_fan_out(t)  # torch's own fans: dim 1, dim 0, x dim 2
+    assert init_std("notebook", n_hidden, nf, 5) == pytest.approx((2.0 / (fan_in + fan_out)) ** 0.5, rel=1e-12)
+    assert init_std("notebook", n_hidden, nf, 5) == pytest.approx((2 / (nf * (n_hidden + 5))) ** 0.5, rel=1e-12)
+    # and empirically: torch's xavier_normal_ draws (many copies of) that tensor with the same std as ours
+    reference = torch.cat([nn.init.xavier_normal_(torch.empty((5, n_hidden, nf)), generator=torch.Generator()
+                                                  .manual_seed(k)) for k in range(400)])
+    model = BatchedTMS([n_hidden] * 400, nf, generator=torch.Generator().manual_seed(1), init="notebook",
+                       init_instances=5)
+    ours = model.W.detach()
+    assert ours.std().item() == pytest.approx(reference.std().item(), rel=0.03)
+    assert ours.std().item() == pytest.approx(init_std("notebook", n_hidden, nf, 5), rel=0.03)
+    # the instance count is the notebook's, not the number of instances in the batch
+    assert init_std("notebook", n_hidden, nf, 5) != init_std("notebook", n_hidden, nf, 400)
+    per_instance = init_std("per_instance", n_hidden, nf)
+    assert 1.9 <= per_instance / init_std("notebook", n_hidden, nf, 5) <= 7.9  # the issue's 1.9-7.8x
+
+
+def test_init_rejects_unknown_mode():
+    with pytest.raises(ValueError, match="hierarchy.model.init"):
+        BatchedTMS([2], 6, init="xavier")
 
 
 def _train(model, batches, steps, lr=1e-2):
@@ -153,8 +183,9 @@ def test_train_depth_deterministic_and_learns():
     tree = {"depths": [2], "branching_factor": 2, "sampling": "exclusive"}
     training = {"steps": 300, "batch_size": 256, "learning_rate": 0.01, "lr_schedule": "constant", "log_every": 100,
                 "estimator": "patterns"}
-    a = train_depth(2, 0, tree, [2, 3, 6, 7], training, {"n_samples": 300}, "cpu")
-    b = train_depth(2, 0, tree, [2, 3, 6, 7], training, {"n_samples": 300}, "cpu")
+    model = {"n_hidden": [2, 3, 6, 7], "init": "notebook", "init_instances": 5}
+    a = train_depth(2, 0, tree, model, training, {"n_samples": 300}, "cpu")
+    b = train_depth(2, 0, tree, model, training, {"n_samples": 300}, "cpu")
     assert a == b
     metrics = a[0]
     assert sorted(set(metrics["n_hidden"])) == [2, 3, 6]  # 7 > 6 features is skipped
@@ -164,7 +195,11 @@ def test_train_depth_deterministic_and_learns():
     last = {h: v for s, h, v in exact if s == 300}
     assert all(last[h] < first[h] for h in first)
     # the samples estimator runs too (the notebook's path)
-    train_depth(1, 0, tree, [2], {**training, "steps": 5, "estimator": "samples"}, {"n_samples": 10}, "cpu")
+    train_depth(1, 0, tree, {**model, "n_hidden": [2]}, {**training, "steps": 5, "estimator": "samples"},
+                {"n_samples": 10}, "cpu")
+    # the init option is used: per_instance starts from other (larger) weights
+    c = train_depth(2, 0, tree, {**model, "init": "per_instance"}, training, {"n_samples": 300}, "cpu")
+    assert c[1]["value"] != a[1]["value"]
 
 
 def test_train_tms_shapes():
@@ -180,6 +215,145 @@ def test_train_tms_shapes():
     assert train_tms(0, tms, "cpu") == (metrics, weights)
 
 
+# ---------------------------------------------------------------------------------------------- claims
+
+def _tiny_hierarchy() -> dict:
+    return yaml.safe_load(TINY_CONFIG.read_text())["hierarchy"]
+
+
+def _study_runs(untrained: bool = False):
+    """(runs, TMS features) of the tiny config's study, trained in process; ``untrained``: one step at
+    learning rate 0, i.e. the init weights (what a run that never trained would hand to the claims)."""
+    import pandas as pd
+
+    from featurelab.analysis.hierarchy import tms_tables
+    from featurelab.studies.hierarchy import train_depth, train_tms
+
+    hi = _tiny_hierarchy()
+    scale = {"learning_rate": 0.0, "steps": 1} if untrained else {}
+    training = {**hi["training"], **scale}
+    runs = pd.concat([pd.DataFrame(train_depth(d, s, hi["tree"], hi["model"], training, hi["evaluation"], "cpu")[0])
+                      for d in hi["tree"]["depths"] for s in hi["seeds"]], ignore_index=True)
+    tms = {**hi["tms"], "training": {**hi["tms"]["training"], **scale}}
+    trained = [train_tms(s, tms, "cpu") for s in hi["tms"]["seeds"]]
+    features, _ = tms_tables(pd.concat([pd.DataFrame(w) for _, w in trained], ignore_index=True),
+                             pd.concat([pd.DataFrame(m) for m, _ in trained], ignore_index=True))
+    return runs, features
+
+
+def _claims(runs, features, **claims_cfg):
+    from featurelab.analysis.hierarchy import evaluate_claims, summarize, width_needed
+
+    hi = _tiny_hierarchy()
+    a = hi["analysis"]
+    summary = summarize(runs)
+    widths = width_needed(summary, a["metric"], a["statistic"], float(a["loss_threshold"]))
+    return evaluate_claims(runs, summary, widths, features, {**hi["claims"], **claims_cfg}, hi["tree"], a,
+                           hi["tms"]).set_index("claim")
+
+
+#: The claims about trained models (the generator's claims do not depend on training).
+TRAINED_CLAIMS = ["depth1_solved", "loss_nonincreasing_in_width", "width_grows_slowly",
+                  "tms_dense_features_represented", "tms_sparse_features_represented"]
+
+
+@pytest.fixture(scope="module")
+def trained_runs():
+    return _study_runs()
+
+
+@pytest.fixture(scope="module")
+def untrained_runs():
+    return _study_runs(untrained=True)
+
+
+def test_claims_of_trained_runs_have_their_preconditions(trained_runs):
+    claims = _claims(*trained_runs)
+    assert list(claims.index) == ["generator_marginals", "siblings_exclusive", "child_implies_parent",
+                                  *TRAINED_CLAIMS]
+    assert claims["precondition_met"].all(), claims[["precondition_met", "reason"]]
+    for claim in TRAINED_CLAIMS[1:]:
+        assert claims.loc[claim, "precondition"], f"{claim} has no precondition"
+    assert (claims.loc[~claims["passed"], "reason"] != "").all()
+
+
+def test_untrained_run_passes_no_claim_about_trained_models(untrained_runs):
+    """An untrained run (init weights) makes every claim about trained models FAIL; those with a
+    precondition fail on it, with the reason."""
+    claims = _claims(*untrained_runs)
+    assert not claims.loc[TRAINED_CLAIMS, "passed"].any(), claims.loc[TRAINED_CLAIMS, ["measured", "reason"]]
+    for claim in TRAINED_CLAIMS:
+        if claims.loc[claim, "precondition"]:
+            assert not claims.loc[claim, "precondition_met"]
+            assert claims.loc[claim, "reason"].startswith("precondition not met"), claims.loc[claim, "reason"]
+    # the generator's claims do not depend on the runs
+    assert claims.loc[["siblings_exclusive", "child_implies_parent"], "passed"].all()
+
+
+def test_input_ignoring_model_would_pass_vacuously_without_the_precondition(untrained_runs):
+    """The bias-only model (W = 0, b = E[x]): its losses equal the baseline at every width (so "loss does
+    not increase with width" holds) and no TMS feature is represented (so "dense: at most n_hidden" holds).
+    The precondition fails both; with the precondition switched off (fraction 10) both would pass."""
+    from featurelab.analysis.hierarchy import constant_output_loss, tms_constant_output_loss
+
+    runs, features = untrained_runs
+    runs = runs.copy()
+    runs["value"] = [constant_output_loss(int(d), "exclusive") for d in runs["depth"]]
+    features = features.copy()
+    features["norm"] = 0.0
+    features["final_loss"] = [tms_constant_output_loss(features[(features["seed"] == r.seed) & (
+        features["sparsity"] == r.sparsity)].sort_values("feature")["importance"], r.sparsity)
+        for r in features.itertuples()]
+    claims = _claims(runs, features)
+    vacuous = ["loss_nonincreasing_in_width", "tms_dense_features_represented"]
+    assert not claims.loc[TRAINED_CLAIMS, "passed"].any()
+    assert not claims.loc[vacuous, "precondition_met"].any()
+    assert _claims(runs, features, trained_loss_fraction=10.0).loc[vacuous, "passed"].all()
+
+
+def test_generator_claims_need_enough_samples():
+    """With 20 samples the rarest node (4^-3) is expected 0.3 times: the z-test and the structural checks
+    have nothing to test, and would pass vacuously; the preconditions fail them."""
+    runs, features = _fake_tables()
+    claims = _claims(runs, features, generator_samples=20)
+    assert not claims.loc[["generator_marginals", "siblings_exclusive", "child_implies_parent"], "passed"].any()
+    assert claims.loc["generator_marginals", "reason"].startswith("precondition not met")
+
+
+def _fake_tables():
+    """Minimal runs / TMS features (one depth-3 run of 2 widths, one TMS run per sparsity) for claim logic."""
+    import pandas as pd
+
+    runs = pd.DataFrame([dict(study="hierarchy", condition="depth3", depth=3, seed=0, n_features=14, n_hidden=h,
+                              step=step, metric=m, value=v) for h in (2, 3)
+                         for step, m, v in ((0, "loss_exact", 0.1), (10, "loss_exact", 1e-4), (10, "loss_fresh", 1e-4))])
+    features = pd.DataFrame([dict(seed=0, sparsity=s, feature=f, importance=0.7 ** f, norm=1.0, interference=0.0,
+                                  bias=0.0, final_loss=1e-6, initial_loss=0.1) for s in (0.0, 0.9) for f in range(8)])
+    return runs, features
+
+
+def _perturbed(frame, columns, rng, rel=1e-6):
+    out = frame.copy()
+    for c in columns:
+        out[c] = out[c] * (1 + rel * rng.choice([-1.0, 1.0], len(out)))
+    return out
+
+
+def test_verdicts_do_not_change_with_the_last_bits(trained_runs, untrained_runs):
+    """Inputs perturbed at the 1e-6 relative level (and solved losses, ~1e-15, moved by up to 1e-12
+    absolute, as rounding with another thread count does) leave every verdict and precondition unchanged."""
+    for runs, features in (trained_runs, untrained_runs):
+        base = _claims(runs, features)
+        for k in range(3):
+            rng = np.random.default_rng(k)
+            r = _perturbed(runs, ["value"], rng)
+            r["value"] = r["value"] + rng.uniform(0, 1e-12, len(r))
+            f = _perturbed(features, ["norm", "final_loss", "initial_loss", "importance"], rng)
+            again = _claims(r, f)
+            pd_cols = ["passed", "precondition_met", "seeds_passing"]
+            assert (again[pd_cols] == base[pd_cols]).all().all(), (base[pd_cols], again[pd_cols])
+
+
 # ---------------------------------------------------------------------------------------------- config
 
 def _config():
@@ -192,7 +366,9 @@ def _config():
     (("tree", "depths"), [0, 1], "hierarchy.tree.depths[0]"),
     (("tms", "sparsities"), [0.0, 1.0], "hierarchy.tms.sparsities[1]"),
     (("training", "lr_schedule"), "step", "hierarchy.training.lr_schedule"),
-    (("analysis", "statistic"), "median", "hierarchy.analysis.statistic"),
+    (("analysis", "statistic"), "max", "hierarchy.analysis.statistic"),
+    (("model", "init"), "xavier", "hierarchy.model.init"),
+    (("model", "init_instances"), 0, "hierarchy.model.init_instances"),
     (("training", "typo_key"), 1, "hierarchy.training"),
 ])
 def test_schema_rejects_bad_values(path, value, fragment):

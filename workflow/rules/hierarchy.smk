@@ -19,6 +19,7 @@ HI_RUNS = expand(
 HI_TMS_RUNS = expand("results/hierarchy/tms/seed{seed}", seed=HI["tms"]["seeds"])
 HI_TABLES = {
     "summary": "results/hierarchy/summary.parquet",
+    "finals": "results/hierarchy/finals.parquet",
     "width_needed": "results/hierarchy/width_needed.parquet",
     "directions": "results/hierarchy/directions.parquet",
     "tms_features": "results/hierarchy/tms/features.parquet",
@@ -82,8 +83,9 @@ rule hierarchy_train_tms:
 
 
 rule hierarchy_aggregate:
-    """All runs in one table; final loss per (depth, n_hidden) over seeds (mean, 95% CI, min, max);
-    the smallest width below the loss threshold per depth; the 2-D directions of figure (e).
+    """All runs in one table; every seed's final loss; final loss per (depth, n_hidden) over seeds (mean,
+    95% CI, min, median, max); the smallest width below the loss threshold per depth; the 2-D directions
+    of figure (e).
     """
     input:
         metrics=expand("{run}/metrics.parquet", run=HI_RUNS),
@@ -91,6 +93,7 @@ rule hierarchy_aggregate:
     output:
         runs="results/hierarchy/runs.parquet",
         summary=HI_TABLES["summary"],
+        finals=HI_TABLES["finals"],
         width_needed=HI_TABLES["width_needed"],
         directions=HI_TABLES["directions"],
     log:

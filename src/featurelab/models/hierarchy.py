@@ -7,6 +7,16 @@ get exactly zero gradient, exactly zero Adam updates, and stay exactly zero (tes
 
 With the pattern trick (:mod:`featurelab.data.hierarchy`), the inputs are the P distinct patterns,
 shared by all instances, and each row carries a weight (its count in the step's batch / batch size).
+
+Initialisation (``init``, :data:`INIT_MODES`): W ~ N(0, std^2), b = 0, with
+
+* ``notebook`` - the reference notebook's (ARENA ``Model``): ``nn.init.xavier_normal_`` on the whole
+  (n_instances, n_hidden, n_features) tensor. torch reads dim 1 as fan-in and dim 0 as fan-out, each
+  times the receptive field (the n_features of dim 2): std = sqrt(2 / (n_features * (n_hidden +
+  n_instances))), where n_instances is the notebook's instance count (``init_instances``, 5), not the
+  number of seeds or widths trained here - the scale the notebook's results were obtained with.
+* ``per_instance`` - Xavier-normal of one (n_hidden, n_features) matrix: std = sqrt(2 / (n_hidden +
+  n_features)), 1.9-7.8x larger for the hierarchy shapes (what a per-model Xavier init would give).
 """
 
 from __future__ import annotations
@@ -17,12 +27,30 @@ from typing import Sequence
 import torch
 from torch import nn
 
+INIT_MODES = ("notebook", "per_instance")
+
+
+def init_std(init: str, n_hidden: int, n_features: int, init_instances: int = 5) -> float:
+    """Standard deviation of W's entries for a model of width ``n_hidden`` (see the module docstring)."""
+    if init == "notebook":
+        if int(init_instances) < 1:
+            raise ValueError(f"config key 'hierarchy.model.init_instances': must be >= 1, got {init_instances!r}")
+        return math.sqrt(2.0 / (n_features * (n_hidden + int(init_instances))))
+    if init == "per_instance":
+        return math.sqrt(2.0 / (n_hidden + n_features))
+    raise ValueError(f"config key 'hierarchy.model.init': expected one of {INIT_MODES}, got {init!r}")
+
 
 class BatchedTMS(nn.Module):
-    """``I`` TMS models with ``n_features`` features and per-instance hidden widths ``widths``."""
+    """``I`` TMS models with ``n_features`` features and per-instance hidden widths ``widths``.
+
+    ``init`` / ``init_instances``: how W is drawn (:func:`init_std`); every instance gets the std of its
+    own width, so a batched model draws each width as a separate model would.
+    """
 
     def __init__(self, widths: Sequence[int], n_features: int, generator: torch.Generator | None = None,
-                 importance: torch.Tensor | None = None) -> None:
+                 importance: torch.Tensor | None = None, init: str = "per_instance",
+                 init_instances: int = 5) -> None:
         super().__init__()
         widths = [int(w) for w in widths]
         if not widths or min(widths) < 1:
@@ -30,10 +58,7 @@ class BatchedTMS(nn.Module):
         self.widths, self.n_features = widths, int(n_features)
         n_inst, h_max = len(widths), max(widths)
         mask = (torch.arange(h_max)[None, :] < torch.tensor(widths)[:, None]).float()[:, :, None]  # (I, H, 1)
-        # Xavier-normal *per instance*: std = sqrt(2 / (n_hidden + n_features)). The notebook applies
-        # nn.init.xavier_normal_ to the whole (instances, hidden, features) tensor, whose fan computation
-        # counts the instance dimension as fan-out; what it means is a per-model xavier init.
-        std = torch.tensor([math.sqrt(2.0 / (w + self.n_features)) for w in widths])[:, None, None]
+        std = torch.tensor([init_std(init, w, self.n_features, init_instances) for w in widths])[:, None, None]
         w = torch.randn((n_inst, h_max, self.n_features), generator=generator) * std * mask  # on the CPU: any device
         self.W = nn.Parameter(w)
         self.b = nn.Parameter(torch.zeros((n_inst, self.n_features)))

@@ -12,6 +12,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.colors import LogNorm, TwoSlopeNorm
+from matplotlib.ticker import NullLocator
 
 from featurelab.plotting.style import PALETTE, PANEL_HEIGHT, PANEL_WIDTH, panels
 from featurelab.studies.hierarchy import FIGURE_TABLES  # noqa: F401  (re-exported)
@@ -19,7 +20,7 @@ from featurelab.studies.hierarchy import FIGURE_TABLES  # noqa: F401  (re-export
 #: Smallest loss shown on log scales (exact zeros, e.g. depth 1, are drawn at this floor).
 LOSS_FLOOR = 1e-12
 
-STAT_WORDS = {"min": "minimum over seeds", "mean": "mean over seeds"}
+STAT_WORDS = {"min": "minimum over seeds", "median": "median over seeds", "mean": "mean over seeds"}
 
 
 def _loss(summary: pd.DataFrame, analysis: Mapping[str, Any]) -> pd.DataFrame:
@@ -51,51 +52,103 @@ def loss_heatmap(tables: Mapping[str, pd.DataFrame], analysis: Mapping[str, Any]
 
 
 def loss_vs_width(tables: Mapping[str, pd.DataFrame], analysis: Mapping[str, Any]):
-    """(b) Loss against n_hidden, one line per depth: mean with 95% CI over seeds, minimum dotted."""
+    """(b) Loss against n_hidden, one line per depth: the claims' statistic over seeds, every seed a point.
+
+    Seeds are bimodal (solved ~1e-15 vs stuck ~1e-3), so a mean with a t-interval would span decades and
+    follow the one stuck seed; the line is the statistic the claims and width-needed use
+    (``analysis.statistic``), and each seed's own loss is drawn as a point (slightly offset in x by seed).
+    """
     data = _loss(tables["summary"], analysis)
-    fig, axes = panels(1, ncols=1)
-    ax = axes[0]
+    finals = tables["finals"]
+    finals = finals[finals["metric"] == analysis["metric"]]
+    stat = analysis["statistic"]
+    seeds = sorted(finals["seed"].unique())
+    offset = {s: (k - (len(seeds) - 1) / 2) * 0.06 for k, s in enumerate(seeds)}
+    fig, ax = plt.subplots(figsize=(PANEL_WIDTH * 2.0, PANEL_HEIGHT * 1.4), layout="constrained")
     for k, (depth, g) in enumerate(data.groupby("depth", sort=True)):
         g = g.sort_values("n_hidden")
         color = PALETTE[k % len(PALETTE)]
-        clip = lambda s: np.clip(s.to_numpy(dtype=float), LOSS_FLOOR, None)  # noqa: E731
-        # seeds are often bimodal (solved ~1e-15 vs stuck ~1e-3): a light band keeps the lines readable
-        ax.plot(g["n_hidden"], clip(g["mean"]), color=color, lw=1.5, marker="o", ms=3,
-                label=f"depth {depth} ({g['n_features'].iloc[0]} features, n={int(g['n'].max())})")
-        ax.fill_between(g["n_hidden"], clip(g["ci_low"]), clip(g["ci_high"]), color=color, alpha=0.1, lw=0)
-        ax.plot(g["n_hidden"], clip(g["min"]), color=color, ls=":", lw=1)
-    ax.axhline(float(analysis["loss_threshold"]), color="0.5", ls="--", lw=0.8, label="threshold")
+        ax.plot(g["n_hidden"], np.clip(g[stat].to_numpy(dtype=float), LOSS_FLOOR, None), color=color, lw=1.5,
+                marker="o", ms=3.5, label=f"depth {depth} ({g['n_features'].iloc[0]} features)", zorder=3)
+        f = finals[finals["depth"] == depth]
+        ax.scatter(f["n_hidden"] + f["seed"].map(offset), np.clip(f["value"].to_numpy(dtype=float), LOSS_FLOOR, None),
+                   s=9, facecolors="none", edgecolors=color, linewidths=0.7, alpha=0.9, zorder=2)
+    ax.axhline(float(analysis["loss_threshold"]), color="0.4", ls="--", lw=0.8,
+               label=f"threshold {float(analysis['loss_threshold']):g}")
+    ax.axhspan(LOSS_FLOOR / 3, LOSS_FLOOR * 1.5, color="0.92", lw=0, zorder=0)
+    ax.scatter([], [], s=9, facecolors="none", edgecolors="0.3", linewidths=0.7, label=f"one seed (n={len(seeds)})")
     ax.set_yscale("log")
+    ax.set_ylim(LOSS_FLOOR / 3, None)
+    ax.set_xticks(sorted(data["n_hidden"].unique()))
     ax.set_xlabel("hidden width n_hidden (dimensions)")
-    ax.set_ylabel(f"{analysis['metric']} (MSE per feature)")
-    ax.set_title("Loss vs width: mean and 95% CI over seeds (dotted: minimum)")
-    ax.legend(fontsize=6, loc="lower left")
-    fig.set_size_inches(PANEL_WIDTH * 1.6, PANEL_HEIGHT * 1.4)
+    ax.set_ylabel(f"final {analysis['metric']} (MSE per feature)")
+    ax.set_title(f"Loss vs width: line = {STAT_WORDS[stat]}, circles = each seed\n"
+                 f"(grey band: losses <= {LOSS_FLOOR:g}, exact up to float rounding, drawn at {LOSS_FLOOR:g})")
+    ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     return fig
 
 
 def width_needed(tables: Mapping[str, pd.DataFrame], analysis: Mapping[str, Any]):
-    """(c) The smallest n_hidden with loss below the threshold, per depth, against n_features."""
+    """(c) The smallest n_hidden with loss below the threshold, per depth, against n_features.
+
+    Log-log axes, as the claim's slope is measured: the identity n_hidden = n_features is then the
+    diagonal (drawn densely, so it is a true identity whatever the axis scale), and a slope-1/2 line
+    through the shallowest solved depth shows the claim's threshold. Widths are integers: integer ticks.
+    Each seed's own width needed (from ``finals``) is a small open circle, offset a little in x by seed.
+    """
     w = tables["width_needed"]
     fig, axes = panels(1, ncols=1)
     ax = axes[0]
+    fig.set_size_inches(PANEL_WIDTH * 1.6, PANEL_HEIGHT * 1.3)
     solved, unsolved = w[w["solved"]], w[~w["solved"]]
-    ax.plot(solved["n_features"], solved["min_n_hidden"], "o-", color=PALETTE[0], label="smallest width solving it")
+    finals = tables["finals"]
+    finals = finals[finals["metric"] == analysis["metric"]]
+    thr = float(analysis["loss_threshold"])
+    seeds = sorted(finals["seed"].unique())
+    per_seed = []
+    for (depth, nf, seed), g in finals.groupby(["depth", "n_features", "seed"], sort=True):
+        below = g[g["value"] < thr]["n_hidden"]
+        per_seed.append((nf * 1.06 ** (seeds.index(seed) - (len(seeds) - 1) / 2),
+                         below.min() if len(below) else g["n_hidden"].max(), bool(len(below))))
+    if per_seed:
+        x, y, ok = (np.array(v) for v in zip(*per_seed))
+        ax.scatter(x[ok], y[ok], s=10, facecolors="none", edgecolors=PALETTE[2], linewidths=0.7, zorder=2,
+                   label=f"one seed (n={len(seeds)})")
+        if (~ok).any():
+            ax.scatter(x[~ok], y[~ok], s=10, marker="^", facecolors="none", edgecolors=PALETTE[2], linewidths=0.7,
+                       zorder=2, label="one seed, not solved up to this width")
+    label = "smallest width solving it"
+    if solved["depth"].nunique() >= 2:
+        fit = np.polyfit(np.log(solved["n_features"]), np.log(solved["min_n_hidden"]), 1)[0]
+        label += f" (log-log slope {fit:.2f})"
+    ax.plot(solved["n_features"], solved["min_n_hidden"], "o-", color=PALETTE[0], label=label, zorder=3)
     if len(unsolved):
         ax.scatter(unsolved["n_features"], unsolved["max_n_hidden"], marker="^", facecolors="none",
-                   edgecolors=PALETTE[3], label="not solved up to this width")
+                   edgecolors=PALETTE[3], label="not solved up to this width", zorder=3)
     for r in w.itertuples():
         ax.annotate(f"d={r.depth}", (r.n_features, r.min_n_hidden if r.solved else r.max_n_hidden),
-                    textcoords="offset points", xytext=(3, 3), fontsize=6)
-    top = max(w["max_n_hidden"].max(), 2)
-    xs = np.array([w["n_features"].min(), w["n_features"].max()])
-    ax.plot(xs, np.minimum(xs, top * 1.5), color="0.6", ls="--", lw=0.8, label="n_hidden = n_features")
+                    textcoords="offset points", xytext=(4, -9), fontsize=6)
+    top = int(max(w["max_n_hidden"].max(), 2))
+    lo_x, hi_x = float(w["n_features"].min()), float(w["n_features"].max())
+    xs = np.geomspace(lo_x / 1.3, hi_x * 1.3, 200)
+    ax.plot(xs, xs, color="0.5", ls="--", lw=0.8, label="n_hidden = n_features")
+    if len(solved):
+        x0, y0 = float(solved["n_features"].iloc[0]), float(solved["min_n_hidden"].iloc[0])
+        ax.plot(xs, y0 * (xs / x0) ** 0.5, color="0.5", ls=":", lw=0.8,
+                label=f"slope 1/2 through depth {int(solved['depth'].iloc[0])} (square-root growth)")
     ax.set_xscale("log", base=2)
-    ax.set_xlabel("number of features (2^(depth+1) - 2)")
-    ax.set_ylabel("smallest n_hidden (dimensions)")
+    ax.set_yscale("log", base=2)
+    ax.set_xlim(xs[0], xs[-1])
+    ax.set_ylim(1.6, top * 1.35)
+    ax.set_xticks(sorted(w["n_features"].unique()), [str(int(v)) for v in sorted(w["n_features"].unique())])
+    ax.set_yticks(range(2, top + 1), [str(v) for v in range(2, top + 1)])
+    ax.yaxis.set_minor_locator(NullLocator())
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.set_xlabel("number of features 2^(depth+1) - 2 (log scale)")
+    ax.set_ylabel("smallest n_hidden (dimensions, log scale)")
     ax.set_title(f"Width needed for {analysis['metric']} < {float(analysis['loss_threshold']):g}\n"
                  f"({STAT_WORDS[analysis['statistic']]})")
-    ax.legend(fontsize=6)
+    ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     return fig
 
 

@@ -3,7 +3,9 @@
 A run = one (tree depth, seed): train the TMS model x' = ReLU(W^T W x + b) on the tree's features for
 *every* configured hidden width at once (one batched model with a width dimension; widths above the
 number of features are skipped, as in the notebook), then measure each width's loss on fresh samples
-and its exact expected loss. The notebook's 5 "instances" are 5 seeds here (5 jobs per depth).
+and its exact expected loss. The notebook's 5 "instances" are 5 seeds here (5 jobs per depth); its
+initialisation, whose scale depends on that instance count, is kept by ``hierarchy.model.init:
+notebook`` with ``init_instances: 5`` whatever the number of seeds.
 
 Companion experiment (condition ``tms``): the classic TMS sparsity sweep (20 features, 5 hidden,
 importance 0.7^i), one run per seed, batched over sparsities.
@@ -34,8 +36,8 @@ TMS_WEIGHT_COLUMNS = ("study", "condition", "seed", "sparsity", "n_hidden", "par
 #: The figures and the aggregated tables each reads (results/hierarchy/<table>.parquet).
 FIGURE_TABLES: dict[str, tuple[str, ...]] = {
     "loss_heatmap": ("summary",),
-    "loss_vs_width": ("summary",),
-    "width_needed": ("width_needed",),
+    "loss_vs_width": ("summary", "finals"),
+    "width_needed": ("width_needed", "finals"),
     "tms_sparsity": ("tms_features", "tms_gram"),
     "feature_directions_2d": ("directions",),
 }
@@ -80,9 +82,14 @@ def depth_batches(depth: int, seed: int, tree: Mapping[str, Any], training: Mapp
     return lambda step: (torch.as_tensor(sample_tree(batch, depth, mode, rng), device=device), None)
 
 
-def train_depth(depth: int, seed: int, tree: Mapping[str, Any], n_hidden: list[int], training: Mapping[str, Any],
-                evaluation: Mapping[str, Any], device: str) -> tuple[dict[str, list], dict[str, list]]:
-    """Train every width of one (depth, seed) as one batched model; return (metric columns, weight columns)."""
+def train_depth(depth: int, seed: int, tree: Mapping[str, Any], model_cfg: Mapping[str, Any],
+                training: Mapping[str, Any], evaluation: Mapping[str, Any],
+                device: str) -> tuple[dict[str, list], dict[str, list]]:
+    """Train every width of one (depth, seed) as one batched model; return (metric columns, weight columns).
+
+    ``model_cfg`` is the config's ``hierarchy.model``: ``n_hidden`` (the widths), ``init`` and
+    ``init_instances`` (see :mod:`featurelab.models.hierarchy`; the notebook's init is the default).
+    """
     import torch
 
     from featurelab.models.hierarchy import BatchedTMS
@@ -91,10 +98,11 @@ def train_depth(depth: int, seed: int, tree: Mapping[str, Any], n_hidden: list[i
 
     check_branching_factor(tree["branching_factor"])
     condition, nf = depth_condition(depth), n_features(depth)
-    widths = widths_for(depth, n_hidden)
+    widths = widths_for(depth, list(model_cfg["n_hidden"]))
     if not widths:
         raise ValueError(f"config key 'hierarchy.model.n_hidden': no width <= {nf} features for depth {depth}")
-    model = BatchedTMS(widths, nf, generator=torch_generator(STUDY, condition, seed, "init")).to(device)
+    model = BatchedTMS(widths, nf, generator=torch_generator(STUDY, condition, seed, "init"),
+                       init=model_cfg["init"], init_instances=int(model_cfg["init_instances"])).to(device)
     optimizer = Adam(model.parameters(), lr=float(training["learning_rate"]))
     batch = depth_batches(depth, seed, tree, training, device)
     patterns, probs = tree_patterns(depth, tree["sampling"])
@@ -165,8 +173,9 @@ def train_tms(seed: int, tms: Mapping[str, Any], device: str) -> tuple[dict[str,
     training = tms["training"]
     nf, nh, sparsities = int(tms["n_features"]), int(tms["n_hidden"]), [float(s) for s in tms["sparsities"]]
     importance = float(tms["importance_decay"]) ** torch.arange(nf, dtype=torch.float32)
+    # per-instance Xavier: the notebook has no TMS sweep (so no init of its own to follow here)
     model = BatchedTMS([nh] * len(sparsities), nf, generator=torch_generator(STUDY, TMS_CONDITION, seed, "init"),
-                       importance=importance).to(device)
+                       importance=importance, init="per_instance").to(device)
     optimizer = Adam(model.parameters(), lr=float(training["learning_rate"]))
     prob = torch.tensor([1.0 - s for s in sparsities], device=device)[None, :, None]
     gen = torch_generator(STUDY, TMS_CONDITION, seed, "batches", device=device)

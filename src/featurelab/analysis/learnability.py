@@ -141,7 +141,7 @@ class _Claims:
             pre_ok = pd.Series(pre).reindex(ok.index).fillna(False).astype(bool)
         passing = int((ok & pre_ok).sum())
         n_pre = int(pre_ok.sum())
-        met = n > 0 and n_pre >= need
+        met = n_pre >= need if precondition else True
         self.rows.append(claim_row(
             claim, condition, statement, measured=float(pd.Series(per_seed).mean()), measured_what=measured_what,
             threshold=threshold, seeds_passing=passing, n_seeds=n, holds=n > 0 and passing >= need,

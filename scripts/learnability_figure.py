@@ -1,14 +1,14 @@
 """Rule learnability_figure: draw one figure of the learnability study from the aggregated table."""
 
 from featurelab.io import read_frame
-from featurelab.plotting.learnability import FIGURES
+from featurelab.plotting.learnability import draw
 from featurelab.plotting.style import apply_style, save_figure
 from featurelab.scripting import run
 
 
 def main(smk) -> None:
     apply_style()
-    fig = FIGURES[smk.wildcards.figure](read_frame(smk.input[0]))
+    fig = draw(smk.wildcards.figure, read_frame(smk.input[0]), smk.params.claims)
     save_figure(fig, smk.output.pdf, smk.output.png, dpi=smk.params.figures["dpi"])
 
 

@@ -204,9 +204,11 @@ def _fake_runs() -> pd.DataFrame:
     for seed in range(5):
         add("run_all", "constant", seed, "final_eval_mse", 0.001)
         add("run_all", "constant", seed, "steps_to_threshold", 100)
+        add("run_all", "constant", seed, "threshold_reached", 1)
         add("run_all", "constant", seed, "peak_running_loss_epoch1", 0.8)
         add("run_all", "sum[spread=1]", seed, "final_eval_mse", 0.5 if seed == 0 else 0.002)
         add("run_all", "sum[spread=1]", seed, "steps_to_threshold", 300)
+        add("run_all", "sum[spread=1]", seed, "threshold_reached", 1)
         add("run_all", "sum[spread=1]", seed, "peak_running_loss_epoch1", 1.1)
         add("features", "distractors[k=2]", seed, "final_eval_mse", 0.001)
         add("features", "distractors[k=2]", seed, "attribution_mean", 1.0, inp=0, name="y")
@@ -226,7 +228,221 @@ def test_claims_measure_and_judge():
     assert claims.loc["sum[spread=1]_converges", "seeds_passing"] == 4 and claims.loc["sum[spread=1]_converges", "passed"]
     bad = claims.loc["bad_feature_barely_used"]
     assert bad["seeds_passing"] == 3 and not bad["passed"]  # 3 of 5 < ceil(0.8 * 5)
+    assert bad["precondition_met"] and "3 of 5 seeds pass" in bad["reason"]
     assert "continuity_no_convergence" not in claims.index  # task not configured: no row
+
+
+def _claims_cfg(**changes) -> dict:
+    return {**yaml.safe_load((REPO / "config.yaml").read_text())["learnability"]["claims"], **changes}
+
+
+def _runs(values: dict[tuple[str, str, str], list[float]], attributions: dict | None = None) -> pd.DataFrame:
+    """A runs table from ``{(family, condition, metric): per-seed values}`` (and attribution
+    ``{(family, condition, input): per-seed values}``)."""
+    rows = []
+    for (family, condition, metric), per_seed in values.items():
+        for seed, v in enumerate(per_seed):
+            rows.append(dict(study="learnability", family=family, condition=condition,
+                             generator=condition.split("[")[0], params="{}", seed=seed, step=-1, input=-1,
+                             input_name="", metric=metric, value=float(v)))
+    for (family, condition, inp), per_seed in (attributions or {}).items():
+        for seed, v in enumerate(per_seed):
+            rows.append(dict(study="learnability", family=family, condition=condition,
+                             generator=condition.split("[")[0], params="{}", seed=seed, step=-1, input=inp,
+                             input_name=f"x{inp}", metric="attribution_mean", value=float(v)))
+    return pd.DataFrame(rows)
+
+
+def test_convergence_band_and_slower_factor():
+    """'Does not converge' is far from 'converges': a task at 0.0125 is neither; 'slower' needs the stated
+    factor (1.19x is not slower, exactly 1.5x is), and both need the reference/control to have trained."""
+    from featurelab.analysis.learnability import evaluate_claims
+
+    ra = "run_all"
+    five = lambda v: [v] * 5  # noqa: E731
+    runs = _runs({
+        (ra, "constant", "final_eval_mse"): five(0.004), (ra, "constant", "steps_to_threshold"): five(400),
+        (ra, "constant", "threshold_reached"): five(1),
+        (ra, "scale_shift[scale=0.1,shift=0]", "final_eval_mse"): five(0.0125),
+        (ra, "scale_shift[scale=1,shift=10]", "final_eval_mse"): five(0.83),
+        (ra, "continuity", "final_eval_mse"): five(0.068),
+        (ra, "sum[spread=1]", "final_eval_mse"): five(0.0125),
+        (ra, "sum[spread=1]", "steps_to_threshold"): five(600), (ra, "sum[spread=1]", "threshold_reached"): five(1),
+        (ra, "double[offset=1]", "final_eval_mse"): five(0.003),
+        (ra, "double[offset=1]", "steps_to_threshold"): five(476), (ra, "double[offset=1]", "threshold_reached"): five(1),
+    })
+    c = evaluate_claims(runs, _claims_cfg(), 0.05).set_index("claim")
+    assert not c.loc["scale0.1_no_convergence", "passed"] and not c.loc["sum[spread=1]_converges", "passed"]
+    assert c.loc["shift10_no_convergence", "passed"] and c.loc["shift10_no_convergence", "precondition_met"]
+    assert not c.loc["continuity_no_convergence", "passed"]  # 0.068: in the band, neither
+    assert c.loc["sum[spread=1]_slower", "passed"]  # 600 / 400 = 1.5 exactly: at least 1.5x
+    assert not c.loc["double[offset=1]_slower", "passed"]  # 1.19x is not 'slower'
+    # the control did not converge: 'x = y + 10 does not converge' says nothing, FAIL with the reason
+    untrained = runs.copy()
+    untrained.loc[(untrained["condition"] == "constant") & (untrained["metric"] == "final_eval_mse"), "value"] = 0.9
+    untrained.loc[(untrained["condition"] == "constant") & (untrained["metric"] == "threshold_reached"), "value"] = 0
+    u = evaluate_claims(untrained, _claims_cfg(), 0.05).set_index("claim")
+    assert not u.loc["shift10_no_convergence", "passed"] and not u.loc["shift10_no_convergence", "precondition_met"]
+    assert u.loc["shift10_no_convergence", "reason"].startswith("precondition not met: control task constant")
+    assert not u.loc["sum[spread=1]_slower", "passed"] and not u.loc["sum[spread=1]_slower", "precondition_met"]
+    with pytest.raises(ValueError, match="learnability.claims.not_converged_mse"):
+        evaluate_claims(runs, _claims_cfg(not_converged_mse=0.01), 0.05)
+
+
+def _train_default_families(lr: float, seeds=(0, 1, 2)) -> pd.DataFrame:
+    """Every family and task of the default config, trained for a short budget (40 steps an epoch, the
+    config's epochs) at learning rate ``lr``; ``lr = 0`` is an untrained run (the losses stay at their
+    initial values). Returns the analyze rule's runs table."""
+    from featurelab.studies.learnability import threshold_columns, train_family
+
+    ln = _config()["learnability"]
+    tr = {**ln["training"], "learning_rate": lr, "batch_size": 4, "steps_per_epoch": 40, "eval_every": 40,
+          "n_eval": 200, "n_attribution": 100}
+    frames = []
+    for family, fcfg in ln["families"].items():
+        for seed in seeds:
+            cols, _, per_step = train_family(family, fcfg, seed, ln["model"], tr, "cpu")
+            extra = threshold_columns(cols, per_step, {"running_window": 20, "loss_threshold": 0.05})
+            frames += [pd.DataFrame(cols), pd.DataFrame(extra)]
+    return pd.concat(frames, ignore_index=True)
+
+
+@pytest.fixture(scope="module")
+def untrained_runs() -> pd.DataFrame:
+    torch.set_num_threads(1)
+    return _train_default_families(0.0)
+
+
+@pytest.fixture(scope="module")
+def trained_runs() -> pd.DataFrame:
+    torch.set_num_threads(1)
+    return _train_default_families(3e-2)  # short budget, so a larger step than the default 1e-3
+
+
+def test_untrained_run_passes_no_claim(untrained_runs):
+    """An untrained network (learning rate 0) makes no claim PASS: the ones it would pass vacuously
+    ('x = y + 10 does not converge', 'the bad input is barely used', 'a big spike') fail on their
+    precondition, with the reason."""
+    from featurelab.analysis.learnability import evaluate_claims
+
+    claims = evaluate_claims(untrained_runs, _claims_cfg(), 0.05).set_index("claim")
+    assert len(claims) == 36 and claims.index.is_unique
+    assert not claims["passed"].any(), claims[claims["passed"]].index.tolist()
+    with_pre = claims[claims["precondition"] != ""]
+    assert not with_pre["precondition_met"].any()
+    assert with_pre["reason"].str.startswith("precondition not met").all()
+    # without its precondition this one would pass: the untrained net's x = y + 10 is far from converged
+    assert claims.loc["shift10_no_convergence", "measured"] > 0.1
+    vacuous = {"shift10_no_convergence", "shift10_no_convergence_10ep", "scale0.1_no_convergence", "continuity_no_convergence",
+               "scale0.01_no_convergence", "shift5_no_convergence", "scale10_early_spike", "scale10_early_spike_10ep",
+               "bad_feature_barely_used", "hard_better_features_learned", "two_good_both_used_x1",
+               "two_good_both_used_x2", "noisy_used_less", "best_scale_range", "distractors_slow_learning"}
+    assert vacuous <= set(with_pre.index)
+    assert all("slower" not in c or c in with_pre.index for c in claims.index)
+
+
+def _perturbed(runs: pd.DataFrame, rel: float, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    out = runs.copy()
+    out["value"] = out["value"] * (1 + rel * rng.choice([-1.0, 1.0], size=len(out)))
+    return out
+
+
+VERDICT = ["passed", "precondition_met", "seeds_passing"]
+
+
+@pytest.mark.parametrize("which", ["trained", "untrained"])
+def test_verdicts_do_not_flip_with_last_bits(which, request):
+    """Every value of the claims' inputs moved by 1e-6 of itself (random signs, 5 draws): no verdict, no
+    precondition and no seed count changes."""
+    from featurelab.analysis.learnability import evaluate_claims
+
+    runs = request.getfixturevalue(f"{which}_runs")
+    ref = evaluate_claims(runs, _claims_cfg(), 0.05)
+    for draw in range(5):
+        got = evaluate_claims(_perturbed(runs, 1e-6, draw), _claims_cfg(), 0.05)
+        pd.testing.assert_frame_equal(got[VERDICT], ref[VERDICT])
+
+
+def test_verdicts_at_the_thresholds_do_not_flip():
+    """Values that sit on a threshold (within float rounding: an MSE of 0.01 * (1 +- 1e-6), an exact 1.5x
+    step ratio, a gradient of exactly the 'unused' limit) get the same verdict on either side."""
+    from featurelab.analysis.learnability import evaluate_claims
+
+    ra, feat = "run_all", "features"
+    five = lambda v: [v] * 5  # noqa: E731
+    runs = _runs({
+        (ra, "constant", "final_eval_mse"): five(0.01 * (1 - 1e-6)), (ra, "constant", "steps_to_threshold"): five(400),
+        (ra, "constant", "threshold_reached"): five(1),
+        (ra, "scale_shift[scale=1,shift=10]", "final_eval_mse"): five(0.1 * (1 + 1e-6)),
+        (ra, "sum[spread=1]", "final_eval_mse"): five(0.001),
+        (ra, "sum[spread=1]", "steps_to_threshold"): five(600), (ra, "sum[spread=1]", "threshold_reached"): five(1),
+        (feat, "distractors[k=2]", "final_eval_mse"): five(0.001),
+    }, {(feat, "distractors[k=2]", 0): five(1.0), (feat, "distractors[k=2]", 1): five(0.05)})
+    ref = evaluate_claims(runs, _claims_cfg(), 0.05)
+    for rel in (1e-6, 1e-7, 1e-9):
+        for draw in range(4):
+            got = evaluate_claims(_perturbed(runs, rel, draw), _claims_cfg(), 0.05)
+            pd.testing.assert_frame_equal(got[VERDICT], ref[VERDICT])
+    ref = ref.set_index("claim")
+    assert not ref.loc["constant_converges", "passed"]  # on the threshold: too close to call
+    assert ref.loc["sum[spread=1]_slower", "passed"]  # integer steps: an exact 1.5x is 1.5x
+
+
+def test_trained_run_passes_some_claims(trained_runs):
+    """The precondition machinery does not fail everything: a (briefly) trained run passes claims."""
+    from featurelab.analysis.learnability import evaluate_claims
+
+    claims = evaluate_claims(trained_runs, _claims_cfg(), 0.05).set_index("claim")
+    assert claims.loc["constant_converges", "passed"]
+    assert claims.loc["shift10_no_convergence", "passed"] and claims.loc["shift10_no_convergence", "precondition_met"]
+    assert claims["precondition_met"].sum() >= 10 and claims["passed"].sum() >= 5
+
+
+# --- figures -----------------------------------------------------------------------------------------
+def _summary_of(runs: pd.DataFrame) -> pd.DataFrame:
+    from featurelab.analysis.learnability import summarize
+
+    return summarize(runs)
+
+
+def test_learning_curves_draw_every_task_without_repeating_colours(trained_runs):
+    """Every task of every family is in exactly one panel, no colour repeats within a panel, and every
+    legend lies outside every axes' data area."""
+    from featurelab.plotting.learnability import MAX_CURVES, curve_panels, learning_curves
+    from featurelab.plotting.style import apply_style
+
+    summary = _summary_of(trained_runs)
+    data = summary[(summary["metric"] == "log10_eval_mse") & (summary["step"] >= 0)]
+    for family in data["family"].unique():
+        sel = data[data["family"] == family]
+        panels_, _ = curve_panels(family, sel)
+        drawn = [c for p in panels_ for c, _, _ in p["curves"]]
+        assert sorted(drawn) == sorted(sel["condition"].unique())
+        for p in panels_:
+            colours = [k for _, _, k in p["curves"]]
+            assert len(colours) <= MAX_CURVES and len(set(colours)) == len(colours)
+    # a grid with more values than colours (config/full.yaml: 11 scales x 7 shifts) is still drawn whole
+    grid = pd.DataFrame([dict(condition=f"scale_shift[scale={a:g},shift={b:g}]", params=f'{{"scale": {a}, "shift": {b}}}')
+                         for a in (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20) for b in (0, 0.5, 1, 2, 3, 5, 10)])
+    panels_, _ = curve_panels("scale_shift", grid)
+    assert sorted(c for p in panels_ for c, _, _ in p["curves"]) == sorted(grid["condition"])
+    assert all(len({k for _, _, k in p["curves"]}) == len(p["curves"]) <= MAX_CURVES for p in panels_)
+
+    apply_style()
+    fig = learning_curves(summary, _claims_cfg())
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    axes = [ax for ax in fig.get_axes() if ax.get_visible()]
+    legends = [ax.get_legend() for ax in axes if ax.get_legend()] + list(fig.legends)
+    legends += [lg for sub in fig.subfigs for lg in sub.legends]
+    assert legends
+    for legend in legends:
+        box = legend.get_window_extent(renderer)
+        for ax in axes:
+            assert not box.overlaps(ax.get_window_extent(renderer)), "a legend covers the data"
+    import matplotlib.pyplot as plt
+    plt.close(fig)
 
 
 # --- config ------------------------------------------------------------------------------------------
@@ -245,6 +461,9 @@ def _config() -> dict:
     (("claims", "min_fraction_of_seeds"), 1.5, "learnability.claims.min_fraction_of_seeds"),
     (("model", "width"), 8, "learnability.model"),
     (("claims", "best_scale_range"), [5, 0.5], "learnability.claims.best_scale_range"),
+    (("claims", "not_converged_mse"), 0.01, "learnability.claims.not_converged_mse"),
+    (("claims", "slower_factor"), 1.0, "learnability.claims.slower_factor"),
+    (("claims", "much_slower_factor"), 1.2, "learnability.claims.much_slower_factor"),
 ])
 def test_schema_rejects_bad_values(path, value, message):
     config = copy.deepcopy(_config())

@@ -116,6 +116,13 @@ def semantic_errors(config: dict) -> list[str]:
         lo, hi = ln["claims"]["best_scale_range"]
         if lo > hi:
             errors.append(f"config key 'learnability.claims.best_scale_range': {[lo, hi]} must be [low, high]")
+        lc = ln["claims"]
+        if lc["not_converged_mse"] <= lc["converged_mse"]:
+            errors.append(f"config key 'learnability.claims.not_converged_mse': {lc['not_converged_mse']} must be above "
+                          f"learnability.claims.converged_mse = {lc['converged_mse']} (the band between them is neither)")
+        if lc["much_slower_factor"] < lc["slower_factor"]:
+            errors.append(f"config key 'learnability.claims.much_slower_factor': {lc['much_slower_factor']} must be at "
+                          f"least learnability.claims.slower_factor = {lc['slower_factor']}")
     for study in config.get("studies", []):
         if study not in config:
             errors.append(f"config key 'studies': {study!r} is listed but has no '{study}' section")

@@ -137,6 +137,7 @@ rule learnability_figure:
         CONDA_ENV
     params:
         figures=config["figures"],
+        claims=LN["claims"],
     script:
         "../../scripts/learnability_figure.py"
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
-from typing import Callable
+from typing import Any, Callable, Mapping
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
@@ -27,30 +28,158 @@ def _order(conditions, summary: pd.DataFrame) -> list[str]:
     return sorted(dict.fromkeys(conditions), key=key)
 
 
-def learning_curves(summary: pd.DataFrame):
-    """(a) Held-out MSE over training per task family: geometric mean over seeds with a 95% CI computed
-    on log10 MSE (log axis)."""
+#: At most this many curves share a panel: one colour each from the colour-blind palette, never recycled.
+MAX_CURVES = len(PALETTE)
+#: Families in the notebook's order (its cells); any other family follows, alphabetically.
+FAMILY_ORDER = ("run_all", "simplicity", "distractors", "features", "scale_shift")
+#: Curves 6-10 of a panel are dashed as well as coloured, so that similar hues of the palette stay apart.
+SOLID_CURVES = 5
+
+
+def _style(k: int, n_ordered: int = 0) -> dict[str, Any]:
+    """Colour and line style of curve ``k``: the colour-blind palette, or for an ordered sweep of
+    ``n_ordered`` values shared by several panels (the scale loop) the colour-blind-safe sequential viridis,
+    so the order reads off the hue."""
+    if n_ordered:
+        return {"color": plt.get_cmap("viridis")(0.9 * k / max(1, n_ordered - 1)), "ls": "-"}
+    return {"color": PALETTE[k], "ls": "-" if k < SOLID_CURVES else "--"}
+
+
+def _chunks(items: list, size: int) -> list[list]:
+    return [items[i:i + size] for i in range(0, len(items), size)] or [[]]
+
+
+def curve_panels(family: str, sel: pd.DataFrame) -> tuple[list[dict], bool]:
+    """How one family's tasks are split into panels of at most :data:`MAX_CURVES` curves, every task in
+    exactly one panel. Returns ``(panels, shared_legend)``; a panel is ``{"title", "curves": [(condition,
+    label, colour index)]}``.
+
+    A family of up to ``MAX_CURVES`` tasks is one panel. A bigger grid of one generator (the scale x shift
+    grid) gets one panel per value of its parameter with the fewest values (shift), a curve per value of
+    the others (scale), and a colour per curve value shared by all its panels (one legend); anything
+    still bigger is cut into consecutive panels.
+    """
+    conditions = _order(sel["condition"], sel)
+    if len(conditions) <= MAX_CURVES:
+        return [{"title": f"family '{family}'", "curves": [(c, c, k) for k, c in enumerate(conditions)]}], False
+    params = dict(zip(sel["condition"], sel["params"]))
+    generators = {c.split("[")[0] for c in conditions}
+    values = {c: json.loads(params[c]) for c in conditions}
+    keys = sorted(values[conditions[0]])
+    varying = [k for k in keys if len({values[c][k] for c in conditions}) > 1] if len(generators) == 1 else []
+    if len(varying) >= 2:
+        split = min(varying, key=lambda k: (len({values[c][k] for c in conditions}), k))
+        rest = [k for k in varying if k != split]
+        curve_values = sorted({tuple(values[c][k] for k in rest) for c in conditions})
+        shared = len(curve_values) <= MAX_CURVES
+        out = []
+        for v in sorted({values[c][split] for c in conditions}):
+            members = [c for c in conditions if values[c][split] == v]
+            parts = _chunks(members, MAX_CURVES)
+            for j, part in enumerate(parts):
+                suffix = f" ({j + 1}/{len(parts)})" if len(parts) > 1 else ""
+                curves = []
+                for k, c in enumerate(part):
+                    cv = tuple(values[c][r] for r in rest)
+                    label = ", ".join(f"{r} = {values[c][r]:g}" for r in rest)
+                    curves.append((c, label, curve_values.index(cv) if shared else k))
+                out.append({"title": f"family '{family}': {split} = {v:g}{suffix}", "curves": curves,
+                            "n_ordered": len(curve_values) if shared else 0, "legend_title": ", ".join(rest)})
+        return out, shared
+    parts = _chunks(conditions, MAX_CURVES)
+    return [{"title": f"family '{family}' ({j + 1}/{len(parts)})", "curves": [(c, c, k) for k, c in enumerate(part)]}
+            for j, part in enumerate(parts)], False
+
+
+#: The claims' thresholds: thin black, dotted and dash-dotted (curves are solid or dashed).
+THRESHOLD_STYLE = ({"color": "black", "ls": ":", "lw": 0.9}, {"color": "black", "ls": "-.", "lw": 0.8})
+
+
+def _threshold_lines(ax, claims: Mapping[str, Any] | None) -> None:
+    if claims:
+        for key, style in zip(("converged_mse", "not_converged_mse"), THRESHOLD_STYLE):
+            ax.axhline(float(claims[key]), zorder=1, **style)
+
+
+def _threshold_labels(claims: Mapping[str, Any] | None) -> list[str]:
+    if not claims:
+        return []
+    return [f"'converges': final MSE < {float(claims['converged_mse']):g}",
+            f"'does not converge': final MSE >= {float(claims['not_converged_mse']):g}"]
+
+
+def learning_curves(summary: pd.DataFrame, claims: Mapping[str, Any] | None = None):
+    """(a) Held-out MSE over training, every task of every family: geometric mean over seeds with a 95% CI
+    computed on log10 MSE (log axis); the curve's last point is the final held-out MSE the convergence
+    claims judge, and the claims' thresholds are drawn. Panels hold at most :data:`MAX_CURVES` curves, so
+    no colour repeats within a panel (see :func:`curve_panels`); legends sit beside the axes."""
     data = summary[(summary["metric"] == "log10_eval_mse") & (summary["step"] >= 0)]
-    families = list(dict.fromkeys(summary["family"]))
-    fig, axes = panels(len(families), ncols=min(len(families), 3), sharey=False)
-    for ax, family in zip(axes, families):
+    present = set(data["family"])
+    families = [f for f in FAMILY_ORDER if f in present] + sorted(present - set(FAMILY_ORDER))
+    single, grids = [], []
+    for family in families:
         sel = data[data["family"] == family]
-        conditions = _order(sel["condition"], sel)
-        many = len(conditions) > 10
-        if many:  # a big grid (scale x shift): show the shift-0 scale loop and the scale-1 shift loop only
-            keep = [c for c in conditions if c.endswith(",shift=0]") or c.startswith("scale_shift[scale=1,")]
-            conditions = keep or conditions[:10]
-        for k, condition in enumerate(conditions):
+        panels_, shared = curve_panels(family, sel)
+        (grids if len(panels_) > 1 else single).append((family, sel, panels_, shared))
+    n_tasks = data.groupby("family")["condition"].nunique().sum()
+    n_seeds = int(data["n"].max()) if len(data) else 0
+
+    single_cols = 2
+    grid_cols = 3
+    rows = [-(-len(single) // single_cols)] + [-(-len(p) // grid_cols) for _, _, p, _ in grids]
+    rows = [r for r in rows if r > 0]
+    fig = plt.figure(figsize=(11.0, 2.5 * sum(rows) + 0.9), layout="constrained")
+    subfigs = list(np.atleast_1d(fig.subfigures(len(rows), 1, height_ratios=rows, hspace=0.04)))
+
+    def draw(ax, sel: pd.DataFrame, curves: list, title: str, n_ordered: int = 0) -> None:
+        for condition, label, k in curves:
             curve = sel[sel["condition"] == condition].sort_values("step")
+            style = _style(k, n_ordered)
             band(ax, curve["step"], 10 ** curve["mean"], 10 ** curve["ci_low"], 10 ** curve["ci_high"],
-                 PALETTE[k % len(PALETTE)],
-                 condition, ls="-" if k < len(PALETTE) else "--")
+                 style["color"], label, ls=style["ls"])
+        _threshold_lines(ax, claims)
         ax.set_yscale("log")
-        ax.set_title(f"family '{family}' (n={int(sel['n'].max())} seeds)")
-        ax.set_xlabel("training step (samples seen / batch size)")
+        ax.set_title(title)
+        ax.set_xlabel("training step (optimizer steps)")
         ax.set_ylabel("held-out MSE (var y = 1)")
-        ax.legend(loc="best", fontsize=5)
-    fig.suptitle("Learning curves: held-out MSE per task (geometric mean, 95% CI over seeds)", fontsize=9)
+
+    k = 0
+    if single:
+        sub = subfigs[k]; k += 1
+        axes = sub.subplots(rows[0], single_cols, squeeze=False).flat
+        axes = list(axes)
+        for ax, (family, sel, panels_, _) in zip(axes, single):
+            draw(ax, sel, panels_[0]["curves"], panels_[0]["title"])
+            handles, labels = ax.get_legend_handles_labels()
+            ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=6, borderaxespad=0)
+        for ax in axes[len(single):]:
+            ax.set_visible(False)
+    for family, sel, panels_, shared in grids:
+        sub = subfigs[k]; k += 1
+        axes = list(sub.subplots(-(-len(panels_) // grid_cols), grid_cols, squeeze=False, sharey=True).flat)
+        for ax, panel in zip(axes, panels_):
+            draw(ax, sel, panel["curves"], panel["title"], panel.get("n_ordered", 0))
+            if not shared:
+                ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=6, borderaxespad=0)
+        for ax in axes[len(panels_):]:
+            ax.set_visible(False)
+        for ax in axes[1:len(panels_)]:
+            if ax.get_subplotspec().colspan.start != 0:
+                ax.set_ylabel("")
+        if shared:
+            handles, labels = [], []
+            for ax in axes[:len(panels_)]:
+                for h, lab in zip(*ax.get_legend_handles_labels()):
+                    if lab not in labels:
+                        handles.append(h); labels.append(lab)
+            order = sorted(range(len(labels)), key=lambda i: float(labels[i].split("=")[-1]))
+            sub.legend([handles[i] for i in order], [labels[i] for i in order], loc="outside right upper", fontsize=6,
+                       title=panels_[0]["legend_title"], title_fontsize=7)
+    if claims:  # one key for the threshold lines, drawn in every panel
+        proxies = [plt.Line2D([], [], **style) for style in THRESHOLD_STYLE]
+        fig.legend(proxies, _threshold_labels(claims), loc="outside lower center", ncols=2, fontsize=7)
+    fig.suptitle(f"Learning curves: held-out MSE per task, geometric mean and 95% CI over {n_seeds} seeds "
+                 f"(all {n_tasks} tasks of {len(families)} families drawn)", fontsize=9)
     return fig
 
 
@@ -142,3 +271,12 @@ FIGURES: dict[str, Callable[[pd.DataFrame], object]] = {
     "distractor_steps": distractor_steps,
     "attribution_bars": attribution_bars,
 }
+
+
+#: Figures that draw the claims' thresholds get ``learnability.claims`` as well (see :func:`draw`).
+WITH_CLAIMS = {"learning_curves"}
+
+
+def draw(name: str, summary: pd.DataFrame, claims: Mapping[str, Any] | None = None):
+    """Figure ``name`` from the summary table (and the claims' thresholds where it draws them)."""
+    return FIGURES[name](summary, claims) if name in WITH_CLAIMS else FIGURES[name](summary)

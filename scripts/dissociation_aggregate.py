@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from featurelab.analysis.dissociation_summary import summarize
+from featurelab.analysis.dissociation_summary import summarize, transfer_probe
 from featurelab.io import read_frame, read_provenance, write_table
 from featurelab.provenance import provenance
 from featurelab.scripting import run
@@ -13,8 +13,9 @@ def main(smk) -> None:
     runs = pd.concat([read_frame(p) for p in paths], ignore_index=True)
     runs = runs.sort_values(["evaluation", "condition", "seed", "metric", "x"], kind="stable").reset_index(drop=True)
     upstream = [read_provenance(p) for p in paths]
-    record = provenance({"inputs": [{"path": p, "config_hash": u.get("config_hash")} for p, u in zip(paths, upstream)]},
-                        rule=smk.rule)
+    probe = transfer_probe([read_provenance(p) for p in smk.input.transfer])
+    record = provenance({"inputs": [{"path": p, "config_hash": u.get("config_hash")} for p, u in zip(paths, upstream)],
+                         "transfer_probe": probe}, rule=smk.rule)
     write_table(runs, smk.output.runs, record)
     write_table(summarize(runs), smk.output.summary, record)
 

@@ -6,8 +6,9 @@ seeds: +-1 sd (the notebook's and the issue's choice) or the 95% t-interval (``b
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable, Mapping
 
+import matplotlib.ticker
 import numpy as np
 import pandas as pd
 
@@ -68,11 +69,35 @@ def parameter_noise(summary: pd.DataFrame, band_kind: str = "sd"):
                   "test error (fraction, log)", "Parameter-noise robustness", logy=True)
 
 
-def transfer(summary: pd.DataFrame, band_kind: str = "sd"):
-    """(c) Cross-validated error of a rotation probe on the second hidden layer against sample budget."""
+def probe_label(probe: Mapping[str, Any] | None) -> str:
+    """A short line naming the probe that made the transfer table (its provenance record)."""
+    if not probe:
+        return "probe not recorded"
+    if probe.get("name") == "repo":
+        return f"paper's probe: GD lr {probe['learning_rate']:g}, {probe['steps']} steps"
+    if probe.get("name") == "lipschitz":
+        return f"lipschitz probe: GD step 1/L, {probe['steps']} steps"
+    return f"probe {probe.get('name')}"
+
+
+def transfer(summary: pd.DataFrame, band_kind: str = "sd", probe: Mapping[str, Any] | None = None):
+    """(c) Cross-validated error of a rotation probe on the second hidden layer against sample budget;
+    the title names the probe (``probe``: the transfer table's provenance record), whose step size decides
+    whether a scaled network's larger activations can show. Chance (0.75) is a dotted line; the legend
+    sits below the axes, off the curves."""
     fig = _panel(summary, "transfer", "transfer_error", band_kind, "sample budget (images, log)",
-                 "rotation transfer error (fraction)", "Transfer to rotation prediction", logy=False)
-    fig.axes[0].set_ylim(0.0, 1.0)
+                 "rotation transfer error (fraction)", f"Transfer to rotation prediction\n{probe_label(probe)}",
+                 logy=False)
+    ax = fig.axes[0]
+    budgets = sorted(summary.loc[summary["evaluation"] == "transfer", "x"].unique())
+    ticks = [b for b in budgets if f"{b:g}"[0] in "1235" and f"{b:g}"[1:].strip("0") in ("", ".")]
+    if ticks:  # plain labels at the round budgets: decades alone say little over one decade of budgets
+        ax.set_xticks(ticks, [f"{b:,.0f}" for b in ticks])
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    ax.axhline(0.75, color="0.4", lw=0.8, ls=":", zorder=0, label="chance (0.75)")
+    ax.set_ylim(0.0, 1.0)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2, fontsize=6)
+    fig.set_figheight(fig.get_figheight() + 0.5)
     return fig
 
 

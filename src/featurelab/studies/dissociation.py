@@ -201,6 +201,23 @@ def build_variants(trained, cfg: Mapping[str, Any], seed: int, x_eval, device: s
     return out
 
 
+def non_vacuity(variant: Variant, trained, manipulated, x) -> dict[str, float]:
+    """What shows that a manipulation did something, for the claims' preconditions: the fraction of the
+    images ``x`` on which the nuisance neurons are active (dead ones on every input would make the
+    manipulation vacuous; see :func:`featurelab.models.dissociation.add_nuisance_neurons`), and how far the
+    null-space perturbation moved ``W1`` (0 when the images have no null space)."""
+    import torch
+
+    from featurelab.models.dissociation import hidden
+
+    if variant.kind == "nuisance":
+        extra = hidden(manipulated, x)[:, trained[1].shape[0]:]
+        return {"nuisance_active_fraction": float((extra > 0).any(dim=1).float().mean())}
+    if variant.kind == "null_space":
+        return {"max_abs_dw1": float(torch.abs(manipulated[0] - trained[0]).max())}
+    return {}
+
+
 def load_weights(state: Mapping[str, Any], device: str):
     return tuple(state[f"w{i}"].to(device) for i in (1, 2, 3))
 
@@ -223,15 +240,18 @@ def evaluate_run(seed: int, state: Mapping[str, Any], data: Mapping[str, np.ndar
         for metric, value in ad.exactness(trained, w, x).items():
             rows.add(v, "exactness", "none", 0.0, metric, value)
         rows.add(v, "exactness", "none", 0.0, "clean_error", float((ad.forward(w, x).argmax(-1) != y).float().mean()))
+        for metric, value in non_vacuity(v, trained, w, x).items():
+            rows.add(v, "exactness", "none", 0.0, metric, value)
 
     ev = cfg["evaluation"]
     sig_in = log_grid(ev["input_noise"])
     noise = torch.randn(x.shape, generator=torch_generator(STUDY, "input_noise", seed)).to(device)
     chosen = {v.condition: nets[v] for v in nets if "input_noise" in v.evaluations}
-    errors = ad.input_noise_errors(chosen, x, y, torch.as_tensor(sig_in, dtype=torch.float32, device=device), noise)
+    sweep = ad.input_noise_sweep(chosen, x, y, torch.as_tensor(sig_in, dtype=torch.float32, device=device), noise,
+                                 reference="trained")
     for v in nets:
-        if v.condition in errors:
-            rows.add(v, "input_noise", "noise_scale", sig_in, "test_error", errors[v.condition].cpu().numpy())
+        for metric, values in sweep.get(v.condition, {}).items():
+            rows.add(v, "input_noise", "noise_scale", sig_in, metric, values.cpu().numpy())
 
     sig_p = log_grid(ev["parameter_noise"])
     chosen = {v.condition: nets[v] for v in nets if "parameter_noise" in v.evaluations}
@@ -254,7 +274,8 @@ def transfer_budgets(n_rotated: int, fractions) -> list[int]:
 
 def transfer_run(seed: int, state: Mapping[str, Any], data: Mapping[str, np.ndarray], cfg: Mapping[str, Any],
                  device: str) -> dict[str, list]:
-    """Cross-validated rotation-probe error on the second hidden layer for each sample budget."""
+    """Cross-validated rotation-probe error on the second hidden layer for each sample budget, by the probe
+    ``transfer.probe`` names (:func:`featurelab.analysis.dissociation.probe_settings`)."""
     import torch
 
     from featurelab.analysis import dissociation as ad
@@ -270,7 +291,7 @@ def transfer_run(seed: int, state: Mapping[str, Any], data: Mapping[str, np.ndar
     nets = build_variants(trained, cfg, seed, data["x_test"], device, evaluations=("transfer",))
     chosen = {v.condition: nets[v] for v in nets if "transfer" in v.evaluations}
     errs = ad.transfer_errors(chosen, torch.as_tensor(images, device=device), torch.as_tensor(labels, device=device),
-                              budgets, int(tcfg["folds"]), int(tcfg["probe_steps"]), float(tcfg["l2"]))
+                              budgets, int(tcfg["folds"]), ad.probe_settings(tcfg))
     rows = _Rows(seed)
     for v in nets:
         if v.condition in errs:
@@ -278,10 +299,18 @@ def transfer_run(seed: int, state: Mapping[str, Any], data: Mapping[str, np.ndar
     return rows.columns
 
 
-def run_seed_job(smk: Any, job: Callable[..., dict[str, list]], sections: tuple[str, ...], what: str) -> None:
+def transfer_record(cfg: Mapping[str, Any]) -> dict[str, Any]:
+    """What the transfer table's provenance adds to its config: the probe that made it (name + settings)."""
+    from featurelab.analysis.dissociation import probe_settings
+
+    return {"transfer_probe": probe_settings(cfg["transfer"])}
+
+
+def run_seed_job(smk: Any, job: Callable[..., dict[str, list]], sections: tuple[str, ...], what: str,
+                 record: Callable[[Mapping[str, Any]], dict[str, Any]] | None = None) -> None:
     """Body of the per-seed jobs that read a trained network and write one table (evaluate, transfer):
     load the state on the CPU, run ``job(seed, state, mnist, cfg, device)`` with the config ``sections``
-    the rule passes as params, and write the columns with their provenance."""
+    the rule passes as params, and write the columns with their provenance (plus ``record(cfg)``)."""
     import torch
 
     from featurelab.io import load_arrays, table_from_columns, write_table
@@ -292,5 +321,6 @@ def run_seed_job(smk: Any, job: Callable[..., dict[str, list]], sections: tuple[
     state = torch.load(smk.input.model, map_location="cpu", weights_only=True)["state_dict"]
     cfg = {name: dict(getattr(smk.params, name)) for name in sections}
     columns = job(seed, state, load_arrays(smk.input.mnist), cfg, torch_job.device)
-    write_table(table_from_columns(columns), smk.output[0], torch_job.provenance({**cfg, "seed": seed}))
+    extra = record(cfg) if record is not None else {}
+    write_table(table_from_columns(columns), smk.output[0], torch_job.provenance({**cfg, **extra, "seed": seed}))
     torch_job.done(f"{what} of seed {seed}")

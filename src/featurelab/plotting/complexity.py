@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Callable
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from featurelab.plotting.style import PALETTE, band, panels
+from featurelab.plotting.style import PALETTE, PANEL_HEIGHT, PANEL_WIDTH, band, panels
 
 
 def _feature_colors(summary: pd.DataFrame) -> dict[str, tuple]:
@@ -17,31 +18,70 @@ def _feature_colors(summary: pd.DataFrame) -> dict[str, tuple]:
     return {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(names)}
 
 
+def _feature_curves(ax, data: pd.DataFrame, colors: dict[str, tuple]) -> None:
+    """One mean line with its 95% CI band per feature of one condition's rows."""
+    for (index, feature), curve in data.groupby(["feature_index", "feature"], sort=True):
+        curve = curve.sort_values("epoch")
+        band(ax, curve["epoch"], curve["mean"], curve["ci_low"], curve["ci_high"], colors[feature],
+             f"{feature} (n={int(curve['n'].max())} seeds)" if feature != "all" else "total variance")
+
+
+def _legend_below(fig, axes) -> None:
+    """One legend for the whole figure, below the panels (off the curves); entries deduplicated."""
+    entries: dict[str, object] = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            entries.setdefault(label, handle)
+    fig.legend(list(entries.values()), list(entries), loc="outside lower center", ncols=min(len(entries), 4))
+
+
 def _curve_panels(summary: pd.DataFrame, split: str, metric: str, ylabel: str, chance: float | None = None):
     data = summary[(summary["split"] == split) & (summary["metric"] == metric) & (summary["epoch"] >= 0)]
     conditions = list(dict.fromkeys(summary["condition"]))
     colors = _feature_colors(summary)
     fig, axes = panels(len(conditions))
     for ax, condition in zip(axes, conditions):
-        sel = data[data["condition"] == condition]
-        for (index, feature), curve in sel.groupby(["feature_index", "feature"], sort=True):
-            curve = curve.sort_values("epoch")
-            band(ax, curve["epoch"], curve["mean"], curve["ci_low"], curve["ci_high"], colors[feature],
-                 f"{feature} (n={int(curve['n'].max())} seeds)")
+        _feature_curves(ax, data[data["condition"] == condition], colors)
         if chance is not None:
             ax.axhline(chance, color="0.6", ls=":", lw=1, label="chance")
         ax.set_title(condition.replace("-vs-", " vs "))
         ax.set_xlabel("training epoch")
-        ax.legend(loc="best")
     axes[0].set_ylabel(ylabel)
+    _legend_below(fig, axes)
     return fig
 
 
+#: Rows of the variance-curves figure: (metric, y label). The first is the paper's Fig. 2; the other two
+#: are its ingredients, so a reader can check the normalisation R2_t * TV_t / TV_final by eye.
+VARIANCE_ROWS = (
+    ("r2_weighted_normalized", "normalised variance explained\n$R^2_t \\cdot TV_t / TV_{final}$"),
+    ("r2_weighted", "raw variance explained $R^2_t$\n(variance-weighted)"),
+    ("total_variance", "total variance $TV_t$\n(sum of unit variances,\nactivation$^2$)"),
+)
+
+
 def variance_curves(summary: pd.DataFrame):
-    """(a) The paper's Fig. 2: normalised variance explained by each feature over training."""
-    fig = _curve_panels(summary, "test", "r2_weighted_normalized",
-                        "variance explained, normalised\n($R^2_t \\cdot TV_t / TV_{final}$)")
-    fig.suptitle("Share of the penultimate layer's variance explained by each feature (mean, 95% CI)", fontsize=9)
+    """(a) The paper's Fig. 2 (normalised variance explained by each feature over training), above the raw
+    R^2 and the total variance of the penultimate layer it is computed from."""
+    test = summary[(summary["split"] == "test") & (summary["epoch"] >= 0)]
+    conditions = list(dict.fromkeys(summary["condition"]))
+    colors = _feature_colors(summary) | {"all": "0.2"}
+    n = len(conditions)
+    fig, grid = plt.subplots(len(VARIANCE_ROWS), n, figsize=(PANEL_WIDTH * min(n, 4), PANEL_HEIGHT * 2.4),
+                             squeeze=False, sharex="col", sharey="row", layout="constrained")
+    for row, (metric, ylabel) in zip(grid, VARIANCE_ROWS):
+        for ax, condition in zip(row, conditions):
+            _feature_curves(ax, test[(test["metric"] == metric) & (test["condition"] == condition)], colors)
+            if metric != "total_variance":
+                ax.set_ylim(-0.02, 1.02)
+        row[0].set_ylabel(ylabel)
+    for ax, condition in zip(grid[0], conditions):
+        ax.set_title(condition.replace("-vs-", " vs "))
+    for ax in grid[-1]:
+        ax.set_xlabel("training epoch")
+    _legend_below(fig, list(grid.flat))
+    fig.suptitle("Share of the penultimate layer's variance explained by each feature (test split; mean, 95% CI "
+                 "over seeds)", fontsize=9)
     return fig
 
 
@@ -80,8 +120,8 @@ def final_variance(summary: pd.DataFrame):
         ax.set_xlabel("hard feature trained alongside 'linear'")
         ax.set_title(title)
         ax.set_ylim(0, 1)
-        ax.legend(loc="upper right")
     axes[0].set_ylabel("final variance explained ($R^2$)")
+    _legend_below(fig, axes)
     fig.suptitle("Final variance explained by each feature of each pair (mean, 95% CI over seeds)", fontsize=9)
     return fig
 

@@ -1,4 +1,4 @@
-"""Rule complexity_figure: draw one figure of the complexity study from the aggregated table."""
+"""Rule complexity_figure: draw one figure of the complexity study from the aggregated tables."""
 
 from featurelab.io import read_frame
 from featurelab.plotting.complexity import FIGURES
@@ -8,7 +8,7 @@ from featurelab.scripting import run
 
 def main(smk) -> None:
     apply_style()
-    fig = FIGURES[smk.wildcards.figure](read_frame(smk.input[0]))
+    fig = FIGURES[smk.wildcards.figure](read_frame(smk.input.summary), read_frame(smk.input.runs))
     save_figure(fig, smk.output.pdf, smk.output.png, dpi=smk.params.figures["dpi"])
 
 

@@ -18,7 +18,7 @@ RUN_COLUMNS = ["study", "condition", "seed", "epoch", "split", "feature_index", 
 SUMMARY_COLUMNS = ["condition", "epoch", "split", "feature_index", "feature", "metric", "mean", "sd", "n",
                    "ci_low", "ci_high"]
 CLAIM_COLUMNS = ["claim", "condition", "statement", "measured", "measured_what", "threshold", "seeds_passing",
-                 "n_seeds", "passed"]
+                 "n_seeds", "precondition", "precondition_met", "reason", "passed"]
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +57,9 @@ def test_parquet_schemas_and_provenance(tiny_run):
     claims = pd.read_parquet(results / "claims.parquet")
     assert list(claims.columns) == CLAIM_COLUMNS
     assert set(claims["claim"]) == {"both_features_learned", "easy_feature_dominates_variance",
-                                    "easy_feature_learned_first"}
+                                    "easy_feature_learned_first", "paper_anchor_easy_variance",
+                                    "paper_anchor_hard_variance"}
+    assert (claims.loc[~claims["passed"], "reason"] != "").all()
     assert (results / "claims.md").read_text().count("|") > 10
     record = read_provenance(results / "runs.parquet")
     assert record["featurelab_version"] and record["libraries"]["torch"].startswith("2.13.0")

@@ -114,9 +114,10 @@ rule complexity_claims:
 
 
 rule complexity_figure:
-    """One figure (PDF + PNG) drawn from the aggregated table only."""
+    """One figure (PDF + PNG) drawn from the aggregated tables only (mean over seeds, and every seed)."""
     input:
-        rules.complexity_aggregate.output.summary,
+        summary=rules.complexity_aggregate.output.summary,
+        runs=rules.complexity_aggregate.output.runs,
     output:
         pdf="figures/complexity/{figure}.pdf",
         png=report(

@@ -27,6 +27,7 @@ try:
     validate_config(
         config,
         os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.yaml"),
+        cache_file=os.path.join(".snakemake", "featurelab", "config_validated.json"),
     )
 except ConfigError as error:
     raise WorkflowError(str(error)) from None
@@ -43,6 +44,10 @@ include: "workflow/rules/dissociation.smk"
 include: "workflow/rules/superposition.smk"
 include: "workflow/rules/learnability.smk"
 include: "workflow/rules/report.smk"
+
+
+# Every rule has hashed its code by now: keep the per-file analyses for the next run.
+CODE.save_cache()
 
 
 rule all:

@@ -2,13 +2,16 @@
 
 Schema violations are reported as ``config key 'complexity.feature_pairs[0][1]': 'xor_nand_or' does
 not match ...`` - the dotted path of the offending key and the bad value - instead of jsonschema's
-multi-line dump. After our check passes, ``snakemake.utils.validate`` fills in schema defaults, so the
-workflow sees the same config Snakemake users expect. Checks a schema cannot express (a claim that
-refers to a pair that is not configured) follow.
+multi-line dump. After our check passes, the schema's defaults are filled in exactly as
+``snakemake.utils.validate(config, schema, set_default=True)`` fills them (its documented
+jsonschema recipe, reimplemented here on the already loaded schema: Snakemake's function re-reads every
+schema file with the pure-Python YAML parser and imports pandas, a third of a second each time the DAG
+is built). Checks a schema cannot express (a claim that refers to a pair that is not configured) follow.
 """
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -27,6 +30,12 @@ def key_path(parts: Iterable[Any]) -> str:
     return out or "<top level>"
 
 
+def load_yaml(path: str | Path) -> Any:
+    """A YAML file through libyaml's safe loader when PyYAML has it (same result, ~8x faster than the
+    pure-Python one; schemas are parsed every time the DAG is built)."""
+    return yaml.load(Path(path).read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+
+
 def load_schema(schema_path: str | Path) -> tuple[dict, Any]:
     """The main schema and a registry resolving the per-study files it ``$ref``s (``<study>.schema.yaml``).
 
@@ -37,21 +46,37 @@ def load_schema(schema_path: str | Path) -> tuple[dict, Any]:
     from referencing.jsonschema import DRAFT202012
 
     path = Path(schema_path).resolve()
-    schema = {**yaml.safe_load(path.read_text()), "$id": path.as_uri()}
+    schema = {**load_yaml(path), "$id": path.as_uri()}
 
     def retrieve(uri: str) -> Resource:
         local = path.parent / Path(uri.removeprefix("file://")).name
-        return Resource.from_contents(yaml.safe_load(local.read_text()), default_specification=DRAFT202012)
+        return Resource.from_contents(load_yaml(local), default_specification=DRAFT202012)
 
     return schema, Registry(retrieve=retrieve)
 
 
-def schema_errors(config: dict, schema_path: str | Path) -> list[str]:
+def _validator(schema: dict, registry: Any, set_default: bool = False) -> Any:
+    import jsonschema
+
+    cls = jsonschema.validators.validator_for(schema)
+    if set_default:  # snakemake.utils.validate's extend_with_default (the jsonschema FAQ recipe)
+        validate_properties = cls.VALIDATORS["properties"]
+
+        def set_defaults(validator, properties, instance, subschema):
+            for name, sub in properties.items():
+                if "default" in sub:
+                    instance.setdefault(name, copy.deepcopy(sub["default"]))
+            yield from validate_properties(validator, properties, instance, subschema)
+
+        cls = jsonschema.validators.extend(cls, {"properties": set_defaults})
+    return cls(schema, registry=registry)
+
+
+def schema_errors(config: dict, schema_path: str | Path, validator: Any = None) -> list[str]:
     """Every schema violation as a one-line message, deepest (most specific) first."""
     import jsonschema
 
-    schema, registry = load_schema(schema_path)
-    validator = jsonschema.validators.validator_for(schema)(schema, registry=registry)
+    validator = validator or _validator(*load_schema(schema_path))
     messages = []
     for error in sorted(validator.iter_errors(config), key=lambda e: -len(e.absolute_path)):
         best = jsonschema.exceptions.best_match([error])
@@ -129,14 +154,72 @@ def semantic_errors(config: dict) -> list[str]:
     return errors
 
 
-def validate_config(config: dict, schema_path: str | Path) -> None:
-    """Raise :class:`ConfigError` naming the first bad key and value; fill defaults otherwise."""
-    errors = schema_errors(config, schema_path)
-    if not errors:
-        from snakemake.utils import validate
+#: Bump when what validate_config does to a config changes, so that cached results are not reused.
+_VALIDATION_CACHE_VERSION = 1
 
-        validate(config, str(schema_path), set_default=True)
+
+def _validation_key(config: dict, schema_path: str | Path) -> str | None:
+    """What the schema check of ``config`` depends on: the config (in its key order, which the filled-in
+    config keeps) and the bytes of every schema file; None when the config is not plain JSON data."""
+    import hashlib
+    import json
+
+    try:
+        text = json.dumps(config)
+        if json.loads(text) != config:  # e.g. integer keys or tuples: do not cache
+            return None
+    except (TypeError, ValueError):
+        return None
+    digest = hashlib.sha256(f"{_VALIDATION_CACHE_VERSION}\n{text}".encode())
+    for schema in sorted(Path(schema_path).resolve().parent.glob("*.yaml")):
+        digest.update(schema.name.encode() + b"\0" + schema.read_bytes())
+    return digest.hexdigest()
+
+
+def validate_config(config: dict, schema_path: str | Path, cache_file: str | Path | None = None) -> None:
+    """Raise :class:`ConfigError` naming the first bad key and value; fill defaults otherwise.
+
+    With ``cache_file`` (the workflow passes one under ``.snakemake/``), a config that passed the schema
+    check before, against schema files with the same bytes, gets the filled-in config from that file
+    instead of being checked again: building the DAG then imports neither jsonschema nor referencing.
+    The semantic checks (:func:`semantic_errors`, which also look at the file system) always run.
+    """
+    import json
+
+    key = _validation_key(config, schema_path) if cache_file else None
+    cached = None
+    if key:
+        try:
+            cached = json.loads(Path(cache_file).read_text())
+        except (OSError, ValueError):
+            cached = None
+    if isinstance(cached, dict) and cached.get("key") == key:
+        config.clear()
+        config.update(cached["config"])
+        errors = []
+    else:
+        schema, registry = load_schema(schema_path)
+        errors = schema_errors(config, schema_path, _validator(schema, registry))
+        if not errors:
+            _validator(schema, registry, set_default=True).validate(config)
+            if key:
+                _write_cache(Path(cache_file), {"key": key, "config": config})
+    if not errors:
         errors = semantic_errors(config)
     if errors:
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
         raise ConfigError(f"invalid config: {errors[0]}{more}")
+
+
+def _write_cache(path: Path, record: dict) -> None:
+    """Best effort (a read-only working directory only costs the next run the check)."""
+    import json
+    import os
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(record))
+        os.replace(tmp, path)
+    except OSError:
+        pass

@@ -1,5 +1,6 @@
 """Helpers shared by every study's rules: config access, target lists, resources, the figure registry."""
 
+from featurelab.code_closure import CodeIndex
 from featurelab.devices import cuda_visible_cheaply
 from featurelab.provenance import config_hash
 
@@ -22,6 +23,24 @@ CONDA_ENV = "../envs/featurelab.yaml"
 USES_CUDA = config["device"] == "cuda" or (
     config["device"] == "auto" and cuda_visible_cheaply()
 )
+
+
+#: The featurelab code each rule's script reaches (featurelab.code_closure), with the per-file analysis
+#: cached in the working directory's .snakemake/ so that building the DAG does not re-parse unchanged code.
+CODE = CodeIndex(
+    os.path.join(workflow.basedir, "src"),
+    cache_file=os.path.join(".snakemake", "featurelab", "code_closure.json"),
+)
+
+
+def code_hash(script):
+    """Hash of the code a rule's script runs (the script and the featurelab code it reaches), for the
+    rule's `params: code=...`: Snakemake's params trigger then reruns the rule's jobs when that code
+    changes, which its script-mtime check alone does not see. `script` is relative to the Snakefile.
+    """
+    return CODE.code_hash(
+        os.path.join(workflow.basedir, script), relative_to=workflow.basedir
+    )
 
 
 def sorted_config(node):

@@ -31,6 +31,7 @@ rule complexity_dataset:
     conda:
         CONDA_ENV
     params:
+        code=code_hash("scripts/complexity_dataset.py"),
         dataset=CX["dataset"],
     script:
         "../../scripts/complexity_dataset.py"
@@ -53,6 +54,7 @@ rule complexity_train:
     resources:
         **training_resources("complexity"),
     params:
+        code=code_hash("scripts/complexity_train.py"),
         model=CX["model"],
         training=CX["training"],
         device=config["device"],
@@ -70,6 +72,8 @@ rule complexity_analyze:
         f"{LOGS}/complexity/analyze/{{pair}}_seed{{seed}}.log",
     conda:
         CONDA_ENV
+    params:
+        code=code_hash("scripts/complexity_analyze.py"),
     script:
         "../../scripts/complexity_analyze.py"
 
@@ -87,6 +91,8 @@ rule complexity_aggregate:
         f"{BENCH}/complexity/aggregate.tsv"
     conda:
         CONDA_ENV
+    params:
+        code=code_hash("scripts/complexity_aggregate.py"),
     script:
         "../../scripts/complexity_aggregate.py"
 
@@ -108,6 +114,7 @@ rule complexity_claims:
     conda:
         CONDA_ENV
     params:
+        code=code_hash("scripts/complexity_claims.py"),
         claims=CX["claims"],
     script:
         "../../scripts/complexity_claims.py"
@@ -133,6 +140,7 @@ rule complexity_figure:
     conda:
         CONDA_ENV
     params:
+        code=code_hash("scripts/complexity_figure.py"),
         figures=config["figures"],
     script:
         "../../scripts/complexity_figure.py"
@@ -150,6 +158,7 @@ rule complexity_all:
     conda:
         CONDA_ENV
     params:
+        code=code_hash("scripts/manifest.py"),
         figures={stem: FIGURES[stem] for stem in CX_FIGURES},
     script:
         "../../scripts/manifest.py"

@@ -34,6 +34,7 @@ rule dissociation_train:
     resources:
         **training_resources("dissociation"),
     params:
+        code=code_hash("scripts/dissociation_train.py"),
         model=DS["model"],
         training=DS["training"],
         device=config["device"],
@@ -59,6 +60,7 @@ rule dissociation_evaluate:
     resources:
         **training_resources("dissociation"),
     params:
+        code=code_hash("scripts/dissociation_evaluate.py"),
         manipulations=DS["manipulations"],
         evaluation=DS["evaluation"],
         device=config["device"],
@@ -83,6 +85,7 @@ rule dissociation_transfer:
     resources:
         **training_resources("dissociation"),
     params:
+        code=code_hash("scripts/dissociation_transfer.py"),
         manipulations=DS["manipulations"],
         transfer=DS["transfer"],
         device=config["device"],
@@ -105,6 +108,8 @@ rule dissociation_aggregate:
         f"{BENCH}/dissociation/aggregate.tsv"
     conda:
         CONDA_ENV
+    params:
+        code=code_hash("scripts/dissociation_aggregate.py"),
     script:
         "../../scripts/dissociation_aggregate.py"
 
@@ -126,6 +131,7 @@ rule dissociation_claims:
     conda:
         CONDA_ENV
     params:
+        code=code_hash("scripts/dissociation_claims.py"),
         claims=DS["claims"],
     script:
         "../../scripts/dissociation_claims.py"
@@ -150,6 +156,7 @@ rule dissociation_figure:
     conda:
         CONDA_ENV
     params:
+        code=code_hash("scripts/dissociation_figure.py"),
         figures=config["figures"],
         band=DS["plot"]["band"],
     script:
@@ -168,6 +175,7 @@ rule dissociation_all:
     conda:
         CONDA_ENV
     params:
+        code=code_hash("scripts/manifest.py"),
         figures={stem: FIGURES[stem] for stem in DS_FIGURES},
     script:
         "../../scripts/manifest.py"

@@ -50,6 +50,7 @@ rule hierarchy_train:
     resources:
         **training_resources("hierarchy"),
     params:
+        code=code_hash("scripts/hierarchy_train.py"),
         # the tree's shape settings, not the list of depths: adding a depth trains only the new depth
         tree={k: v for k, v in HI["tree"].items() if k != "depths"},
         model=HI["model"],
@@ -75,6 +76,7 @@ rule hierarchy_train_tms:
     resources:
         **training_resources("hierarchy"),
     params:
+        code=code_hash("scripts/hierarchy_train_tms.py"),
         # everything but the list of seeds: adding a seed trains only the new seed
         tms={k: v for k, v in HI["tms"].items() if k != "seeds"},
         device=config["device"],
@@ -103,6 +105,7 @@ rule hierarchy_aggregate:
     conda:
         CONDA_ENV
     params:
+        code=code_hash("scripts/hierarchy_aggregate.py"),
         analysis=HI["analysis"],
     script:
         "../../scripts/hierarchy_aggregate.py"
@@ -120,6 +123,8 @@ rule hierarchy_aggregate_tms:
         f"{LOGS}/hierarchy/aggregate_tms.log",
     conda:
         CONDA_ENV
+    params:
+        code=code_hash("scripts/hierarchy_aggregate_tms.py"),
     script:
         "../../scripts/hierarchy_aggregate_tms.py"
 
@@ -144,6 +149,7 @@ rule hierarchy_claims:
     conda:
         CONDA_ENV
     params:
+        code=code_hash("scripts/hierarchy_claims.py"),
         claims=HI["claims"],
         tree=HI["tree"],
         analysis=HI["analysis"],
@@ -173,6 +179,7 @@ rule hierarchy_figure:
     conda:
         CONDA_ENV
     params:
+        code=code_hash("scripts/hierarchy_figure.py"),
         figures=config["figures"],
         analysis=HI["analysis"],
     script:
@@ -191,6 +198,7 @@ rule hierarchy_all:
     conda:
         CONDA_ENV
     params:
+        code=code_hash("scripts/manifest.py"),
         figures={stem: FIGURES[stem] for stem in HI_FIGURES},
     script:
         "../../scripts/manifest.py"

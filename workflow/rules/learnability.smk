@@ -49,6 +49,7 @@ rule learnability_train:
     resources:
         **training_resources("learnability"),
     params:
+        code=code_hash("scripts/learnability_train.py"),
         family=lambda wc: LN["families"][wc.family],
         model=LN["model"],
         training=LN["training"],
@@ -73,6 +74,7 @@ rule learnability_analyze:
     conda:
         CONDA_ENV
     params:
+        code=code_hash("scripts/learnability_analyze.py"),
         analysis=LN["analysis"],
     script:
         "../../scripts/learnability_analyze.py"
@@ -90,6 +92,8 @@ rule learnability_aggregate:
         f"{BENCH}/learnability/aggregate.tsv"
     conda:
         CONDA_ENV
+    params:
+        code=code_hash("scripts/learnability_aggregate.py"),
     script:
         "../../scripts/learnability_aggregate.py"
 
@@ -111,6 +115,7 @@ rule learnability_claims:
     conda:
         CONDA_ENV
     params:
+        code=code_hash("scripts/learnability_claims.py"),
         claims=LN["claims"],
         loss_threshold=LN["analysis"]["loss_threshold"],
     script:
@@ -136,6 +141,7 @@ rule learnability_figure:
     conda:
         CONDA_ENV
     params:
+        code=code_hash("scripts/learnability_figure.py"),
         figures=config["figures"],
         claims=LN["claims"],
     script:
@@ -154,6 +160,7 @@ rule learnability_all:
     conda:
         CONDA_ENV
     params:
+        code=code_hash("scripts/manifest.py"),
         figures={stem: FIGURES[stem] for stem in LN_FIGURES},
     script:
         "../../scripts/manifest.py"

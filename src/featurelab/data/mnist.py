@@ -210,13 +210,14 @@ def _check_url(url: str) -> None:
 
 
 def download_file(name: str, dest_folder: str | os.PathLike, mirrors: Sequence[str], retries: int = 3,
-                  timeout_s: float = 60.0, backoff_s: float = 1.0) -> Path:
+                  timeout_s: float = 60.0, backoff_s: float = 1.0, needed: Sequence[str] | None = None) -> Path:
     """Fetch ``name`` into ``dest_folder`` from the first mirror that serves it with the right MD5.
 
     Each mirror is tried ``retries`` times (exponential back-off) on network errors; a file with the
     wrong checksum is discarded and the next mirror tried. The file appears at its final path only once
-    verified (written to a temporary file and renamed). When every attempt fails the error lists why,
-    and says what to do when offline.
+    verified (written to a temporary file and renamed). When every attempt fails the error (one line)
+    lists why, and says what to do when offline: which files to put where (``needed``: every file the
+    configured subsets need, default just ``name``).
     """
     from featurelab.io import atomic_path
 
@@ -246,9 +247,11 @@ def download_file(name: str, dest_folder: str | os.PathLike, mirrors: Sequence[s
                 tmp.write_bytes(data)
             log.info("downloaded %s (%d bytes) from %s", name, len(data), url)
             return dest
+    files = ", ".join(needed or [name])
     raise MnistError(f"cannot download MNIST file {name} into {dest_folder}: every mirror failed "
-                     f"({'; '.join(failures)}). If this machine is offline, copy the IDX files into "
-                     f"{dest_folder} and set mnist.source: idx")
+                     f"({'; '.join(failures)}). If this machine is offline: copy {files} (from a machine "
+                     f"with network, e.g. {mirrors[0] if mirrors else 'a mirror'}) into {dest_folder}/ and run "
+                     f"again; files there with the published MD5 are used as they are")
 
 
 def download_subsets(dest_folder: str | os.PathLike, subsets: Sequence[str], mirrors: Sequence[str],
@@ -306,6 +309,11 @@ def prepare(cfg: Mapping[str, Any], idx_folder: str | os.PathLike | None = None)
     images = np.concatenate([loaded[s][0] for s in subsets])
     labels = np.concatenate([loaded[s][1] for s in subsets])
     return random_split(images, labels, int(cfg["n_test"]), int(cfg["split_seed"]))
+
+
+def idx_download_names(cfg: Mapping[str, Any]) -> list[str]:
+    """The ``.gz`` files of the configured subsets (what an offline machine must be given)."""
+    return [IDX_NAMES[(subset, kind)] + ".gz" for subset in cfg.get("subsets", []) for kind in ("images", "labels")]
 
 
 def idx_input_files(cfg: Mapping[str, Any]) -> list[str]:

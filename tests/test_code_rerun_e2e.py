@@ -1,0 +1,155 @@
+"""Editing featurelab code reruns exactly the jobs whose code reaches the edit, and what depends on them.
+
+A copy of the workflow's source (Snakefile, workflow/, scripts/, src/, config.yaml, profiles/) is built
+once on the tiny config for two studies (complexity and hierarchy: no MNIST, about a minute); each test
+edits one module of the copy, asks for a dry run, and restores the file. The real repository is never
+edited. "What depends on them" is what Snakemake itself schedules for ``--forcerun <rules>``, so the
+expected sets are not written out by hand.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import REPO, TINY_CONFIG, scheduled_rules
+
+pytestmark = pytest.mark.e2e
+
+STUDIES = ["complexity", "hierarchy"]
+SOURCE = ["Snakefile", "config.yaml", "workflow", "scripts", "src", "profiles"]
+
+
+def copy_source(dest: Path) -> Path:
+    dest.mkdir(parents=True)
+    for name in SOURCE:
+        src = REPO / name
+        if src.is_dir():
+            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+        else:
+            shutil.copy2(src, dest / name)
+    return dest
+
+
+def run(clone: Path, workdir: Path, configfile: Path, *args: str) -> subprocess.CompletedProcess:
+    """The copy's workflow (its Snakefile puts the copy's src/ first on sys.path) in ``workdir``."""
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(clone / "Snakefile"), "--directory", str(workdir),
+           "--cores", "2", *args, "--configfile", str(configfile)]
+    env = {**os.environ, "PYTHONHASHSEED": "0", "CUDA_VISIBLE_DEVICES": ""}
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env)
+    assert proc.returncode == 0, f"{' '.join(args)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
+    return proc
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    root = tmp_path_factory.mktemp("code_rerun")
+    clone = copy_source(root / "clone")
+    config = yaml.safe_load(TINY_CONFIG.read_text())
+    config["studies"] = STUDIES
+    configfile = root / "tiny.yaml"
+    configfile.write_text(yaml.safe_dump(config))
+    workdir = root / "work"
+    workdir.mkdir()
+    run(clone, workdir, configfile, "figures/all")
+    return clone, workdir, configfile
+
+
+def dry_run(built, *args: str) -> dict[str, int]:
+    clone, workdir, configfile = built
+    return scheduled_rules(run(clone, workdir, configfile, "figures/all", "-n", *args).stdout)
+
+
+@contextlib.contextmanager
+def edited(built, module: str, edit):
+    """``edit(text) -> text`` applied to src/featurelab/<module> of the copy, restored afterwards."""
+    path = built[0] / "src" / "featurelab" / module
+    original = path.read_bytes()
+    path.write_text(edit(original.decode()))
+    try:
+        yield
+    finally:
+        path.write_bytes(original)
+
+
+def append(line: str):
+    return lambda text: text.rstrip("\n") + f"\n\n{line}\n"
+
+
+def in_function(name: str, statement: str):
+    """Insert ``statement`` as the first statement (after the docstring) of top-level function ``name``."""
+    def edit(text: str) -> str:
+        node = next(n for n in ast.parse(text).body if isinstance(n, ast.FunctionDef) and n.name == name)
+        first = node.body[1] if ast.get_docstring(node) is not None and len(node.body) > 1 else node.body[0]
+        lines = text.splitlines(keepends=True)
+        lines.insert(first.lineno - 1, " " * first.col_offset + statement + "\n")
+        return "".join(lines)
+    return edit
+
+
+def forced(built, *rules: str) -> dict[str, int]:
+    """What Snakemake schedules when ``rules`` must rerun: their jobs and everything downstream."""
+    return dry_run(built, "--forcerun", *rules)
+
+
+def test_nothing_to_do_after_the_build(built):
+    assert dry_run(built) == {}
+
+
+def test_editing_a_claims_function_reruns_only_the_claims_and_what_follows(built):
+    """analysis/complexity.py holds the per-run analysis, the summary and the claims; an edit inside
+    evaluate_claims reaches only the claims job (and the manifests after it)."""
+    with edited(built, "analysis/complexity.py", in_function("evaluate_claims", "_edited = None")):
+        jobs = dry_run(built)
+    assert jobs == forced(built, "complexity_claims") == {"complexity_claims": 1, "complexity_all": 1,
+                                                          "figures_all": 1}
+
+
+def test_editing_a_modules_top_level_reruns_every_job_that_imports_it(built):
+    with edited(built, "analysis/complexity.py", append("_EDITED = True")):
+        jobs = dry_run(built)
+    assert jobs == forced(built, "complexity_analyze", "complexity_aggregate", "complexity_claims")
+    assert "complexity_train" not in jobs and not any(rule.startswith("hierarchy") for rule in jobs)
+
+
+def test_editing_training_reruns_every_training_job_and_their_descendants(built):
+    with edited(built, "training.py", append("_EDITED = True")):
+        jobs = dry_run(built)
+    training = ["complexity_train", "hierarchy_train", "hierarchy_train_tms"]
+    assert jobs == forced(built, *training)
+    assert all(jobs.get(rule) for rule in training)
+    assert "complexity_dataset" not in jobs  # made by the same study module, but not by its training code
+
+
+def test_editing_the_plotting_style_reruns_only_figures_and_manifests(built):
+    with edited(built, "plotting/style.py", append("_EDITED = True")):
+        jobs = dry_run(built)
+        summary = run(built[0], built[1], built[2], "--summary").stdout
+    assert jobs == forced(built, "complexity_figure", "hierarchy_figure")
+    assert set(jobs) <= {"complexity_figure", "hierarchy_figure", "complexity_all", "hierarchy_all", "figures_all"}
+    # what the README gives to see why: --summary marks exactly the figure files "params changed"
+    rows = [line.split("\t") for line in summary.splitlines() if line.count("\t") >= 5]
+    assert rows[0][:6] == ["output_file", "date", "rule", "log-file(s)", "status", "plan"]
+    changed = {row[0] for row in rows[1:] if row[4] == "params changed"}
+    assert changed and all(path.startswith("figures/") and path.endswith((".pdf", ".png")) for path in changed)
+
+
+def test_comment_docstring_and_blank_line_edits_rerun_nothing(built):
+    def cosmetic(text: str) -> str:
+        tree = ast.parse(text)
+        doc = ast.get_docstring(tree, clean=False)
+        assert doc and f'"""{doc}"""' in text
+        text = text.replace(f'"""{doc}"""', f'"""{doc}\n\nA longer module docstring."""', 1)
+        return "# a new comment\n" + text.replace("\n\n\n", "\n\n\n\n", 1) + "\n# trailing comment\n"
+
+    with edited(built, "training.py", cosmetic), edited(built, "analysis/complexity.py", cosmetic), \
+            edited(built, "plotting/style.py", cosmetic):
+        assert dry_run(built) == {}

@@ -146,20 +146,19 @@ def evaluate_claims(runs: pd.DataFrame, cfg: Mapping[str, Any]) -> pd.DataFrame:
     anchor = cfg["paper_anchor"]
     share, tolerance, hard_max = float(anchor["easy_share"]), float(anchor["easy_tolerance"]), float(anchor["hard_max_share"])
     low, high = share - tolerance, share + tolerance
-    easy_ok = int((at_least(r2[easy], low) & at_most(r2[easy], high)).sum())
-    rows.append(claim_row(
-        "paper_anchor_easy_variance", reference,
-        f"{easy} explains {share:.0%} +- {tolerance:.0%} of the representation's variance (variance-weighted "
-        "R^2; the authors' summary of the paper: 55 %)",
-        measured=_mean(r2[easy].to_numpy()), measured_what=f"mean over the learned seeds of R2_weighted({easy})",
-        threshold=share, seeds_passing=easy_ok, holds=easy_ok >= needed,
-        missed_reason=f"{easy_ok} of {n} seeds within [{low:.2f}, {high:.2f}], {needed} needed", **common))
-    hard_ok = int(at_most(r2[hard], hard_max).sum())
-    rows.append(claim_row(
-        "paper_anchor_hard_variance", reference,
-        f"{hard} explains <= {hard_max:.0%} of the representation's variance (variance-weighted R^2; the "
-        "authors' summary of the paper: 5 %)",
-        measured=_mean(r2[hard].to_numpy()), measured_what=f"mean over the learned seeds of R2_weighted({hard})",
-        threshold=hard_max, seeds_passing=hard_ok, holds=hard_ok >= needed,
-        missed_reason=f"{hard_ok} of {n} seeds <= {hard_max:.2f}, {needed} needed", **common))
+
+    def anchor_row(claim: str, feature: str, statement: str, threshold: float, ok: pd.Series, band: str) -> dict:
+        passing = int(ok.sum())
+        return claim_row(
+            claim, reference, f"{statement} (variance-weighted R^2; the authors' summary of the paper)",
+            measured=_mean(r2[feature].to_numpy()), measured_what=f"mean over the learned seeds of R2_weighted({feature})",
+            threshold=threshold, seeds_passing=passing, holds=passing >= needed,
+            missed_reason=f"{passing} of {n} seeds {band}, {needed} needed", **common)
+
+    rows.append(anchor_row("paper_anchor_easy_variance", easy,
+                           f"{easy} explains {share:.0%} +- {tolerance:.0%} of the representation's variance (paper: 55 %)",
+                           share, at_least(r2[easy], low) & at_most(r2[easy], high), f"within [{low:.2f}, {high:.2f}]"))
+    rows.append(anchor_row("paper_anchor_hard_variance", hard,
+                           f"{hard} explains <= {hard_max:.0%} of the representation's variance (paper: 5 %)",
+                           hard_max, at_most(r2[hard], hard_max), f"<= {hard_max:.2f}"))
     return claims_frame(rows)

@@ -132,13 +132,15 @@ def _variant_precondition(pre: Mapping[str, Any], runs: pd.DataFrame, condition:
     return out
 
 
-def _describe_probe(probe: Mapping[str, Any] | None) -> str:
+def probe_label(probe: Mapping[str, Any] | None) -> str:
+    """A short line naming the probe that made the transfer table (its provenance record); the claims'
+    statements and the transfer figure's title both use it, so they name the probe the same way."""
     if not probe:
         return "probe not recorded"
     if probe.get("name") == "repo":
-        return f"repo probe: GD lr {probe['learning_rate']:g} x {probe['steps']} steps"
+        return f"paper's probe: GD lr {probe['learning_rate']:g}, {probe['steps']} steps"
     if probe.get("name") == "lipschitz":
-        return f"lipschitz probe: GD step 1/L x {probe['steps']} steps, l2 {probe['l2']:g}"
+        return f"lipschitz probe: GD step 1/L, {probe['steps']} steps, l2 {probe['l2']:g}"
     return f"probe {probe.get('name')}"
 
 
@@ -226,7 +228,7 @@ def evaluate_claims(runs: pd.DataFrame, cfg: Mapping[str, Any], probe: Mapping[s
             continue
         g = (tr[cond] - tr["trained"]).groupby(level="seed").mean()
         add("hurts_transfer", cond,
-            f"{cond} transfers worse (mean rotation-probe error gap over budgets > {gap:g}; {_describe_probe(probe)})",
+            f"{cond} transfers worse (mean rotation-probe error gap over budgets > {gap:g}; {probe_label(probe)})",
             g > gap, g.mean(), "mean transfer error gap over budgets (mean over seeds)", gap,
             _variant_precondition(pre, runs, cond) & pre["probe"])
     return claims_frame(rows)

@@ -12,6 +12,7 @@ import matplotlib.ticker
 import numpy as np
 import pandas as pd
 
+from featurelab.analysis.dissociation_summary import probe_label
 from featurelab.plotting.style import PALETTE, band, panels
 from featurelab.studies.dissociation import MODELS
 
@@ -67,17 +68,6 @@ def parameter_noise(summary: pd.DataFrame, band_kind: str = "sd"):
     """(b) Test error under Gaussian noise on every weight: scaled and nuisance networks are less robust."""
     return _panel(summary, "parameter_noise", "test_error", band_kind, "parameter noise σ (weight units, log)",
                   "test error (fraction, log)", "Parameter-noise robustness", logy=True)
-
-
-def probe_label(probe: Mapping[str, Any] | None) -> str:
-    """A short line naming the probe that made the transfer table (its provenance record)."""
-    if not probe:
-        return "probe not recorded"
-    if probe.get("name") == "repo":
-        return f"paper's probe: GD lr {probe['learning_rate']:g}, {probe['steps']} steps"
-    if probe.get("name") == "lipschitz":
-        return f"lipschitz probe: GD step 1/L, {probe['steps']} steps"
-    return f"probe {probe.get('name')}"
 
 
 def transfer(summary: pd.DataFrame, band_kind: str = "sd", probe: Mapping[str, Any] | None = None):

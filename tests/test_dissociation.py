@@ -479,7 +479,7 @@ def test_workflow_tiny(tmp_path):
     assert (exact["measured"] <= exact["threshold"]).all()
     assert (exact["passed"] == exact["precondition_met"]).all()
     transfer_claims = claims[claims["claim"] == "hurts_transfer"]
-    assert transfer_claims["statement"].str.contains("repo probe: GD lr 0.2 x 20 steps").all()
+    assert transfer_claims["statement"].str.contains("paper's probe: GD lr 0.2, 20 steps", regex=False).all()
     probe = read_provenance(tmp_path / "results" / "dissociation" / "seed0" / "transfer.parquet")["config"]
     assert probe["transfer_probe"] == {"name": "repo", "learning_rate": 0.2, "steps": 20, "folds": 5}
     summary_probe = read_provenance(tmp_path / "results" / "dissociation" / "summary.parquet")["config"]

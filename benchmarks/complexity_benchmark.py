@@ -143,7 +143,7 @@ def pipeline_job(pair: str, seed: int, workdir: Path) -> dict[str, float]:
 
 def dataset_job_seconds(pair: str, seed: int, cfg: dict) -> float:
     """The dataset job's work in a fresh process (start-up included), as Snakemake runs it."""
-    code = ("import sys; from featurelab.studies.complexity import make_splits, parse_pair; "
+    code = ("import sys; from featurelab.studies.complexity.train import make_splits, parse_pair; "
             "from featurelab.io import save_arrays; import tempfile, os; "
             f"a = make_splits(parse_pair({pair!r}), {seed}, {cfg['dataset']!r}); "
             "save_arrays(os.path.join(tempfile.mkdtemp(), 'd.npz'), {}, **a)")

@@ -17,12 +17,12 @@ from pathlib import Path
 import torch
 import yaml
 
-from featurelab.analysis import dissociation as ad
-from featurelab.data.mnist import prepare
+from featurelab.studies.dissociation import evaluate as ad
+from featurelab.mnist import prepare
 from featurelab.devices import configure_torch, resolve_device
-from featurelab.models.dissociation import init_weights
+from featurelab.studies.dissociation.model import init_weights
 from featurelab.seeding import torch_generator
-from featurelab.studies.dissociation import STUDY, build_variants, log_grid
+from featurelab.studies.dissociation.train import STUDY, build_variants, log_grid
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -25,9 +25,9 @@ import time
 import numpy as np
 import torch
 
-from featurelab.data.hierarchy import n_features, pattern_counts, sample_tree, tree_patterns
+from featurelab.studies.hierarchy.data import n_features, pattern_counts, sample_tree, tree_patterns
 from featurelab.devices import configure_torch, resolve_device
-from featurelab.models.hierarchy import BatchedTMS
+from featurelab.studies.hierarchy.model import BatchedTMS
 from featurelab.optim import Adam
 
 

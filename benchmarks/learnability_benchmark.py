@@ -17,12 +17,12 @@ from pathlib import Path
 import torch
 import yaml
 
-from featurelab.data.learnability import input_dim, task_name
+from featurelab.studies.learnability.data import input_dim, task_name
 from featurelab.devices import configure_torch
-from featurelab.models.learnability import BatchedMLP, linear_init, per_instance_mse
+from featurelab.studies.learnability.model import BatchedMLP, linear_init, per_instance_mse
 from featurelab.optim import Adam
 from featurelab.seeding import torch_generator
-from featurelab.studies.learnability import STUDY, family_tasks, padded_samples, task_streams
+from featurelab.studies.learnability.train import STUDY, family_tasks, padded_samples, task_streams
 
 ROOT = Path(__file__).resolve().parents[1]
 

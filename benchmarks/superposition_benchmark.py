@@ -25,10 +25,10 @@ def main() -> None:
     import yaml
     from pathlib import Path
 
-    from featurelab.analysis import superposition as A
+    from featurelab.studies.superposition import analysis as A
     from featurelab.devices import configure_torch, resolve_device
     from featurelab.io import load_arrays
-    from featurelab.studies import superposition as S
+    from featurelab.studies.superposition.train import train as S
 
     configure_torch(args.threads)
     device = resolve_device(args.device)

@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from featurelab.analysis.complexity import summarize
+from featurelab.studies.complexity.analysis import summarize
 from featurelab.io import read_frame, read_provenance, write_table
 from featurelab.provenance import provenance
 from featurelab.scripting import run

@@ -1,6 +1,6 @@
 """Rule complexity_analyze: add the normalised variance curves to one run's metrics."""
 
-from featurelab.analysis.complexity import normalize_variance_curves
+from featurelab.studies.complexity.analysis import normalize_variance_curves
 from featurelab.io import read_frame, read_provenance, write_table
 from featurelab.scripting import run
 

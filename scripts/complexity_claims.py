@@ -1,6 +1,6 @@
 """Rule complexity_claims: test the paper's claims against the measured runs."""
 
-from featurelab.analysis.complexity import evaluate_claims
+from featurelab.studies.complexity.analysis import evaluate_claims
 from featurelab.io import read_frame
 from featurelab.scripting import run, write_claims
 

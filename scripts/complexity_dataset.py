@@ -3,7 +3,7 @@
 from featurelab.io import save_arrays
 from featurelab.provenance import provenance
 from featurelab.scripting import run
-from featurelab.studies.complexity import make_splits, parse_pair
+from featurelab.studies.complexity.train import make_splits, parse_pair
 
 
 def main(smk) -> None:

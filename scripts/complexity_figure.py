@@ -1,8 +1,8 @@
 """Rule complexity_figure: draw one figure of the complexity study from the aggregated tables."""
 
 from featurelab.io import read_frame
-from featurelab.plotting.complexity import FIGURES
-from featurelab.plotting.style import apply_style, save_figure
+from featurelab.studies.complexity.figures import FIGURES
+from featurelab.plotting import apply_style, save_figure
 from featurelab.scripting import run
 
 

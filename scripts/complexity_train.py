@@ -6,7 +6,7 @@ of a job this short.
 
 from featurelab.io import load_arrays, save_torch, table_from_columns, write_table
 from featurelab.scripting import TorchJob, run
-from featurelab.studies.complexity import parse_pair, train_run
+from featurelab.studies.complexity.train import parse_pair, train_run
 from featurelab.training import checkpoint_every, checkpoint_path
 
 

@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from featurelab.analysis.dissociation_summary import summarize, transfer_probe
+from featurelab.studies.dissociation.analysis import summarize, transfer_probe
 from featurelab.io import read_frame, read_provenance, write_table
 from featurelab.provenance import provenance
 from featurelab.scripting import run

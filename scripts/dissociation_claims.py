@@ -1,6 +1,6 @@
 """Rule dissociation_claims: test the paper's claims against the measured runs."""
 
-from featurelab.analysis.dissociation_summary import evaluate_claims
+from featurelab.studies.dissociation.analysis import evaluate_claims
 from featurelab.io import read_frame, read_provenance
 from featurelab.scripting import run, write_claims
 

@@ -1,7 +1,7 @@
 """Rule dissociation_evaluate: manipulate one seed's network; exactness, input- and parameter-noise curves."""
 
 from featurelab.scripting import run
-from featurelab.studies.dissociation import evaluate_run, run_seed_job
+from featurelab.studies.dissociation.train import evaluate_run, run_seed_job
 
 
 def main(smk) -> None:

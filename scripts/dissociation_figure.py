@@ -1,8 +1,8 @@
 """Rule dissociation_figure: draw one figure of the dissociation study from the aggregated table."""
 
 from featurelab.io import read_frame, read_provenance
-from featurelab.plotting.dissociation import FIGURES
-from featurelab.plotting.style import apply_style, save_figure
+from featurelab.studies.dissociation.figures import FIGURES
+from featurelab.plotting import apply_style, save_figure
 from featurelab.scripting import run
 
 

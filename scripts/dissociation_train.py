@@ -5,7 +5,7 @@ Imports only torch, NumPy and pyarrow (no pandas, scikit-learn or matplotlib).
 
 from featurelab.io import load_arrays, save_torch, table_from_columns, write_table
 from featurelab.scripting import TorchJob, run
-from featurelab.studies.dissociation import train_run
+from featurelab.studies.dissociation.train import train_run
 from featurelab.training import checkpoint_every, checkpoint_path
 
 

@@ -1,7 +1,7 @@
 """Rule dissociation_transfer: rotation-probe transfer error of one seed's networks against sample budget."""
 
 from featurelab.scripting import run
-from featurelab.studies.dissociation import run_seed_job, transfer_record, transfer_run
+from featurelab.studies.dissociation.train import run_seed_job, transfer_record, transfer_run
 
 
 def main(smk) -> None:

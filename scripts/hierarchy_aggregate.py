@@ -3,7 +3,7 @@ over seeds; the width each depth needs; the 2-D feature directions for figure (e
 
 import pandas as pd
 
-from featurelab.analysis.hierarchy import directions, seed_finals, summarize, width_needed
+from featurelab.studies.hierarchy.analysis import directions, seed_finals, summarize, width_needed
 from featurelab.io import read_frame, read_provenance, write_table
 from featurelab.provenance import provenance
 from featurelab.scripting import run

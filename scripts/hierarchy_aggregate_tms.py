@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from featurelab.analysis.hierarchy import tms_tables
+from featurelab.studies.hierarchy.analysis import tms_tables
 from featurelab.io import read_frame, read_provenance, write_table
 from featurelab.provenance import provenance
 from featurelab.scripting import run

@@ -1,6 +1,6 @@
 """Rule hierarchy_claims: test the notebook's and the issue's claims against the measured runs."""
 
-from featurelab.analysis.hierarchy import evaluate_claims
+from featurelab.studies.hierarchy.analysis import evaluate_claims
 from featurelab.io import read_frame
 from featurelab.scripting import run, write_claims
 

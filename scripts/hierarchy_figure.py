@@ -1,8 +1,8 @@
 """Rule hierarchy_figure: draw one figure of the hierarchy study from its aggregated tables."""
 
 from featurelab.io import read_frame
-from featurelab.plotting.hierarchy import FIGURES
-from featurelab.plotting.style import apply_style, save_figure
+from featurelab.studies.hierarchy.figures import FIGURES
+from featurelab.plotting import apply_style, save_figure
 from featurelab.scripting import run
 
 

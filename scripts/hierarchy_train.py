@@ -5,7 +5,7 @@ Imports only torch, NumPy and pyarrow (no pandas, scikit-learn or matplotlib).
 
 from featurelab.io import table_from_columns, write_table
 from featurelab.scripting import TorchJob, run
-from featurelab.studies.hierarchy import train_depth
+from featurelab.studies.hierarchy.train import train_depth
 
 
 def main(smk) -> None:

@@ -1,6 +1,6 @@
 """Rule learnability_aggregate: mean, sd and a 95% CI over seeds of every task, step, input and metric."""
 
-from featurelab.analysis.learnability import summarize
+from featurelab.studies.learnability.analysis import summarize
 from featurelab.io import read_frame, read_provenance, write_table
 from featurelab.scripting import run
 

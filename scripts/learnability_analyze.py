@@ -7,7 +7,7 @@ import pyarrow.parquet as pq
 from featurelab.io import load_arrays, read_provenance, table_from_columns, write_table
 from featurelab.provenance import provenance
 from featurelab.scripting import run
-from featurelab.studies.learnability import threshold_columns
+from featurelab.studies.learnability.train import threshold_columns
 
 IDENTITY = ["condition", "study", "family", "generator", "params", "seed"]
 

@@ -1,6 +1,6 @@
 """Rule learnability_claims: each comment of notebook 002 as a measured, judged claim."""
 
-from featurelab.analysis.learnability import evaluate_claims
+from featurelab.studies.learnability.analysis import evaluate_claims
 from featurelab.io import read_frame
 from featurelab.scripting import run, write_claims
 

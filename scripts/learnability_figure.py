@@ -1,8 +1,8 @@
 """Rule learnability_figure: draw one figure of the learnability study from the aggregated table."""
 
 from featurelab.io import read_frame
-from featurelab.plotting.learnability import draw
-from featurelab.plotting.style import apply_style, save_figure
+from featurelab.studies.learnability.figures import draw
+from featurelab.plotting import apply_style, save_figure
 from featurelab.scripting import run
 
 

@@ -6,7 +6,7 @@ of a job this short.
 
 from featurelab.io import save_arrays, save_torch, table_from_columns, write_table
 from featurelab.scripting import TorchJob, run
-from featurelab.studies.learnability import train_family
+from featurelab.studies.learnability.train import train_family
 
 
 def main(smk) -> None:

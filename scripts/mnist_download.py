@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from featurelab.data.mnist import download_file
+from featurelab.mnist import download_file
 from featurelab.scripting import run
 
 

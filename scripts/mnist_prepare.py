@@ -2,7 +2,7 @@
 
 import logging
 
-from featurelab.data.mnist import prepare
+from featurelab.mnist import prepare
 from featurelab.io import save_arrays
 from featurelab.provenance import provenance
 from featurelab.scripting import run

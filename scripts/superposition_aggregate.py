@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from featurelab.analysis.superposition_summary import summarize, summarize_wtw
+from featurelab.studies.superposition.summary import summarize, summarize_wtw
 from featurelab.io import read_frame, read_provenance, write_table
 from featurelab.provenance import provenance
 from featurelab.scripting import run

@@ -5,12 +5,12 @@ import json
 
 import numpy as np
 
-from featurelab.analysis.superposition import analyze_run
+from featurelab.studies.superposition.analysis import analyze_run
 from featurelab.io import load_arrays, table_from_columns, write_table
 from featurelab.provenance import provenance
 from featurelab.scripting import run
 from featurelab.seeding import numpy_rng
-from featurelab.studies.superposition import STUDY
+from featurelab.studies.superposition.train import STUDY
 
 
 def main(smk) -> None:

@@ -7,7 +7,7 @@ import numpy as np
 
 from featurelab.io import load_arrays, save_arrays, table_from_columns, write_table
 from featurelab.scripting import TorchJob, run
-from featurelab.studies.superposition import train_autoencoder
+from featurelab.studies.superposition.train import train_autoencoder
 
 
 def main(smk) -> None:

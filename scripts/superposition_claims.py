@@ -1,6 +1,6 @@
 """Rule superposition_claims: the notebook's and the issue's claims against the measured runs."""
 
-from featurelab.analysis.superposition_summary import evaluate_claims
+from featurelab.studies.superposition.summary import evaluate_claims
 from featurelab.io import read_frame
 from featurelab.scripting import run, write_claims
 

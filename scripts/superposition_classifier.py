@@ -5,7 +5,7 @@ Imports only torch, NumPy and pyarrow (no pandas, scikit-learn or matplotlib).
 
 from featurelab.io import load_arrays, save_arrays, table_from_columns, write_table
 from featurelab.scripting import TorchJob, run
-from featurelab.studies.superposition import select_examples, train_classifier
+from featurelab.studies.superposition.train import select_examples, train_classifier
 
 
 def main(smk) -> None:

@@ -1,8 +1,8 @@
 """Rule superposition_figure: draw one figure of the superposition study from the aggregated tables."""
 
 from featurelab.io import read_frame
-from featurelab.plotting.style import apply_style, save_figure
-from featurelab.plotting.superposition import FIGURES
+from featurelab.plotting import apply_style, save_figure
+from featurelab.studies.superposition.figures import FIGURES
 from featurelab.scripting import run
 
 

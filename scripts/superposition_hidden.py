@@ -10,7 +10,7 @@ import numpy as np
 from featurelab.io import load_arrays, save_arrays
 from featurelab.provenance import provenance
 from featurelab.scripting import run
-from featurelab.studies.superposition import hidden_activations_numpy, select_examples
+from featurelab.studies.superposition.train import hidden_activations_numpy, select_examples
 
 
 def main(smk) -> None:

@@ -7,10 +7,10 @@ import itertools
 import numpy as np
 import pytest
 
-from featurelab.data.binary_features import (BIT_PATTERNS, FEATURES, HARD_FEATURES, alternating_labels,
+from featurelab.studies.complexity.data import (BIT_PATTERNS, FEATURES, HARD_FEATURES, alternating_labels,
                                              make_dataset, truth_table)
 from featurelab.seeding import numpy_rng
-from featurelab.studies.complexity import make_splits
+from featurelab.studies.complexity.train import make_splits
 
 EXPLICIT = {
     "and": lambda p, q: p and q,

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from featurelab import training
-from featurelab.studies import complexity, dissociation
+from featurelab.studies.complexity.train import train as complexity, dissociation
 from featurelab.training import Checkpoint, checkpoint_path, epoch_batches
 
 

@@ -7,8 +7,8 @@ import pytest
 import yaml
 
 from conftest import REPO, check_config, default_config, merged_config
-from featurelab.studies import complexity
-from featurelab.studies.complexity import EarlyStopping
+from featurelab.studies.complexity.train import train as complexity
+from featurelab.studies.complexity.train import EarlyStopping
 
 PATIENCE = {"enabled": True, "rule": "loss_patience", "patience": 50, "min_delta": 1e-4,
             "learned_accuracy": 0.99, "hold_epochs": 20}

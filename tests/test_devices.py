@@ -71,7 +71,7 @@ import resource, statistics, sys, torch
 from featurelab.devices import reuse_freed_memory
 torch.set_num_threads(1)  # as every job runs (config `threads: 1`)
 assert reuse_freed_memory()
-from featurelab.models.mlp import MLP
+from featurelab.studies.complexity.model import MLP
 model, x = MLP(32, [256, 128, 64, 64, 2]), torch.ones(1024, 32)
 faults = []
 for _ in range(50):  # training steps of the complexity MLP: megabyte-sized activations allocated and freed

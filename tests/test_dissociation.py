@@ -13,15 +13,15 @@ import pytest
 import torch
 import yaml
 
-from featurelab.analysis import dissociation as ad
-from featurelab.analysis.claims import CLAIM_COLUMNS
-from featurelab.analysis.dissociation_summary import evaluate_claims
+from featurelab.studies.dissociation import evaluate as ad
+from featurelab.claims import CLAIM_COLUMNS
+from featurelab.studies.dissociation.analysis import evaluate_claims
 from featurelab.config import ConfigError, schema_errors, validate_config
-from featurelab.data.mnist import load_idx_subset, to_arrays
+from featurelab.mnist import load_idx_subset, to_arrays
 from featurelab.io import read_frame, read_provenance
 from featurelab.manifest import read_manifest
-from featurelab.models import dissociation as md
-from featurelab.studies import dissociation as sd
+from featurelab.studies.dissociation import model as md
+from featurelab.studies.dissociation.train import train as sd
 
 from conftest import REPO, SCHEMA, snakemake
 
@@ -418,7 +418,7 @@ def test_untrained_network_makes_no_claim_pass(mini_data):
 
 
 def test_dead_nuisance_neurons_and_an_unlearning_probe_fail_their_preconditions(mini_trained):
-    from featurelab.analysis.dissociation_summary import preconditions
+    from featurelab.studies.dissociation.analysis import preconditions
 
     cfg = mini_config()
     runs = mini_trained[0]

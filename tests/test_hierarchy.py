@@ -9,9 +9,9 @@ import pytest
 import torch
 import yaml
 
-from featurelab.data.hierarchy import (check_branching_factor, expected_marginals, feature_levels, feature_parents,
+from featurelab.studies.hierarchy.data import (check_branching_factor, expected_marginals, feature_levels, feature_parents,
                                        n_features, pattern_counts, sample_tree, tree_patterns)
-from featurelab.models.hierarchy import BatchedTMS
+from featurelab.studies.hierarchy.model import BatchedTMS
 from featurelab.optim import Adam
 
 from conftest import REPO, SCHEMA, TINY_CONFIG, scheduled_rules, snakemake
@@ -112,7 +112,7 @@ def test_notebook_init_is_torch_xavier_on_the_3d_tensor(n_hidden, nf):
     """The notebook: nn.init.xavier_normal_(t.empty((n_instances, n_hidden, n_features))), 5 instances."""
     from torch import nn
 
-    from featurelab.models.hierarchy import init_std
+    from featurelab.studies.hierarchy.model import init_std
 
     t = torch.empty((5, n_hidden, nf))
     fan_in, fan_out = nn.init._calculate_fan_in_and_fan_out(t)  # torch's own fans: dim 1, dim 0, x dim 2
@@ -178,7 +178,7 @@ def test_batched_matches_unbatched_reference():
 
 
 def test_train_depth_deterministic_and_learns():
-    from featurelab.studies.hierarchy import train_depth
+    from featurelab.studies.hierarchy.train import train_depth
 
     tree = {"depths": [2], "branching_factor": 2, "sampling": "exclusive"}
     training = {"steps": 300, "batch_size": 256, "learning_rate": 0.01, "lr_schedule": "constant", "log_every": 100,
@@ -203,7 +203,7 @@ def test_train_depth_deterministic_and_learns():
 
 
 def test_train_tms_shapes():
-    from featurelab.studies.hierarchy import train_tms
+    from featurelab.studies.hierarchy.train import train_tms
 
     tms = {"n_features": 6, "n_hidden": 2, "importance_decay": 0.7, "sparsities": [0.0, 0.9],
            "represented_norm": 0.5,
@@ -226,8 +226,8 @@ def _study_runs(untrained: bool = False):
     learning rate 0, i.e. the init weights (what a run that never trained would hand to the claims)."""
     import pandas as pd
 
-    from featurelab.analysis.hierarchy import tms_tables
-    from featurelab.studies.hierarchy import train_depth, train_tms
+    from featurelab.studies.hierarchy.analysis import tms_tables
+    from featurelab.studies.hierarchy.train import train_depth, train_tms
 
     hi = _tiny_hierarchy()
     scale = {"learning_rate": 0.0, "steps": 1} if untrained else {}
@@ -242,7 +242,7 @@ def _study_runs(untrained: bool = False):
 
 
 def _claims(runs, features, **claims_cfg):
-    from featurelab.analysis.hierarchy import evaluate_claims, summarize, width_needed
+    from featurelab.studies.hierarchy.analysis import evaluate_claims, summarize, width_needed
 
     hi = _tiny_hierarchy()
     a = hi["analysis"]
@@ -294,7 +294,7 @@ def test_input_ignoring_model_would_pass_vacuously_without_the_precondition(untr
     """The bias-only model (W = 0, b = E[x]): its losses equal the baseline at every width (so "loss does
     not increase with width" holds) and no TMS feature is represented (so "dense: at most n_hidden" holds).
     The precondition fails both; with the precondition switched off (fraction 10) both would pass."""
-    from featurelab.analysis.hierarchy import constant_output_loss, tms_constant_output_loss
+    from featurelab.studies.hierarchy.analysis import constant_output_loss, tms_constant_output_loss
 
     runs, features = untrained_runs
     runs = runs.copy()
@@ -402,10 +402,10 @@ def test_semantic_errors_name_the_key():
 def test_workflow_tiny(tmp_path):
     import pandas as pd
 
-    from featurelab.analysis.claims import CLAIM_COLUMNS
+    from featurelab.claims import CLAIM_COLUMNS
     from featurelab.io import read_provenance
     from featurelab.manifest import read_manifest
-    from featurelab.studies.hierarchy import FIGURE_TABLES, METRIC_COLUMNS
+    from featurelab.studies.hierarchy.train import FIGURE_TABLES, METRIC_COLUMNS
 
     snakemake(tmp_path, "figures/hierarchy/all")
     rows = read_manifest(tmp_path / "figures/hierarchy/all")
@@ -444,7 +444,7 @@ def test_training_job_imports_stay_light():
     import subprocess
     import sys
 
-    code = ("import sys; import featurelab.studies.hierarchy, featurelab.models.hierarchy, featurelab.training, "
+    code = ("import sys; import featurelab.studies.hierarchy.train, featurelab.studies.hierarchy.model, featurelab.training, "
             "featurelab.optim, featurelab.devices, featurelab.io, featurelab.provenance, featurelab.scripting; "
             "print(sorted(m for m in ('pandas', 'matplotlib', 'sklearn', 'torch._dynamo') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,

@@ -12,7 +12,7 @@ import torch
 import yaml
 
 from featurelab.config import ConfigError, validate_config
-from featurelab.data.learnability import (Streams, expand_tasks, input_dim, input_names, resolve_task, sample,
+from featurelab.studies.learnability.data import (Streams, expand_tasks, input_dim, input_names, resolve_task, sample,
                                           task_name)
 from featurelab.seeding import numpy_rng, torch_generator
 
@@ -83,7 +83,7 @@ def test_expand_tasks_grid_and_errors():
 
 # --- batched model ------------------------------------------------------------------------------------
 def _reference(d: int, hidden: int, gen: torch.Generator) -> torch.nn.Sequential:
-    from featurelab.models.learnability import linear_init
+    from featurelab.studies.learnability.model import linear_init
 
     net = torch.nn.Sequential(torch.nn.Linear(d, hidden), torch.nn.ReLU(), torch.nn.Linear(hidden, 1))
     with torch.no_grad():
@@ -95,7 +95,7 @@ def _reference(d: int, hidden: int, gen: torch.Generator) -> torch.nn.Sequential
 def test_batched_model_matches_unbatched_reference_under_adam():
     """Instances of different input sizes in one padded batched model train exactly like separate
     torch.nn networks with their own Adam: the per-instance loss summed keeps gradients independent."""
-    from featurelab.models.learnability import BatchedMLP, per_instance_mse
+    from featurelab.studies.learnability.model import BatchedMLP, per_instance_mse
     from featurelab.optim import Adam
 
     dims, hidden, batch, steps = [1, 3, 7], 8, 4, 25
@@ -126,7 +126,7 @@ def test_batched_model_matches_unbatched_reference_under_adam():
 
 
 def test_init_follows_nn_linear_bounds_and_is_per_instance():
-    from featurelab.models.learnability import BatchedMLP
+    from featurelab.studies.learnability.model import BatchedMLP
 
     a = BatchedMLP([4, 100], 8, [torch_generator("t", "a"), torch_generator("t", "b")])
     b = BatchedMLP([100], 8, [torch_generator("t", "b")])
@@ -136,7 +136,7 @@ def test_init_follows_nn_linear_bounds_and_is_per_instance():
 
 def test_input_gradients_known_answer():
     """A net computing relu(x0) - relu(-x0) + 0*x1 = x0 has gradient (1, 0) everywhere."""
-    from featurelab.models.learnability import BatchedMLP, input_gradients
+    from featurelab.studies.learnability.model import BatchedMLP, input_gradients
 
     model = BatchedMLP([2], 2, [torch_generator("t")])
     with torch.no_grad():
@@ -150,7 +150,7 @@ def test_input_gradients_known_answer():
 
 # --- analysis ----------------------------------------------------------------------------------------
 def test_steps_to_threshold_known_answer():
-    from featurelab.studies.learnability import running_mean, steps_to_threshold
+    from featurelab.studies.learnability.train import running_mean, steps_to_threshold
 
     losses = np.array([[1.0, 1.0], [1.0, 1.0], [0.0, 1.0], [0.0, 1.0], [0.0, 1.0]])
     np.testing.assert_allclose(running_mean(losses, 2)[:, 0], [1, 1, 0.5, 0, 0])
@@ -162,7 +162,7 @@ def test_steps_to_threshold_known_answer():
 
 def test_train_family_deterministic_and_batch_independent():
     """Same config + seed = identical metrics; a task's numbers do not depend on its family's other tasks."""
-    from featurelab.studies.learnability import train_family
+    from featurelab.studies.learnability.train import train_family
 
     tr = {"learning_rate": 1e-2, "batch_size": 2, "steps_per_epoch": 30, "eval_every": 10, "n_eval": 32,
           "n_attribution": 16}
@@ -182,7 +182,7 @@ def test_train_family_deterministic_and_batch_independent():
 
 
 def test_threshold_columns_rows():
-    from featurelab.studies.learnability import METRIC_COLUMNS, threshold_columns
+    from featurelab.studies.learnability.train import METRIC_COLUMNS, threshold_columns
 
     run = {"study": ["learnability"] * 2, "family": ["f"] * 2, "condition": ["a", "b"], "generator": ["constant"] * 2,
            "params": ["{}"] * 2, "seed": [0, 0]}
@@ -217,8 +217,8 @@ def _fake_runs() -> pd.DataFrame:
 
 
 def test_claims_measure_and_judge():
-    from featurelab.analysis.claims import CLAIM_COLUMNS
-    from featurelab.analysis.learnability import evaluate_claims
+    from featurelab.claims import CLAIM_COLUMNS
+    from featurelab.studies.learnability.analysis import evaluate_claims
 
     cfg = yaml.safe_load((REPO / "config.yaml").read_text())["learnability"]["claims"]
     claims = evaluate_claims(_fake_runs(), cfg, 0.05).set_index("claim")
@@ -256,7 +256,7 @@ def _runs(values: dict[tuple[str, str, str], list[float]], attributions: dict | 
 def test_convergence_band_and_slower_factor():
     """'Does not converge' is far from 'converges': a task at 0.0125 is neither; 'slower' needs the stated
     factor (1.19x is not slower, exactly 1.5x is), and both need the reference/control to have trained."""
-    from featurelab.analysis.learnability import evaluate_claims
+    from featurelab.studies.learnability.analysis import evaluate_claims
 
     ra = "run_all"
     five = lambda v: [v] * 5  # noqa: E731
@@ -293,7 +293,7 @@ def _train_default_families(lr: float, seeds=(0, 1, 2)) -> pd.DataFrame:
     """Every family and task of the default config, trained for a short budget (40 steps an epoch, the
     config's epochs) at learning rate ``lr``; ``lr = 0`` is an untrained run (the losses stay at their
     initial values). Returns the analyze rule's runs table."""
-    from featurelab.studies.learnability import threshold_columns, train_family
+    from featurelab.studies.learnability.train import threshold_columns, train_family
 
     ln = _config()["learnability"]
     tr = {**ln["training"], "learning_rate": lr, "batch_size": 4, "steps_per_epoch": 40, "eval_every": 40,
@@ -323,7 +323,7 @@ def test_untrained_run_passes_no_claim(untrained_runs):
     """An untrained network (learning rate 0) makes no claim PASS: the ones it would pass vacuously
     ('x = y + 10 does not converge', 'the bad input is barely used', 'a big spike') fail on their
     precondition, with the reason."""
-    from featurelab.analysis.learnability import evaluate_claims
+    from featurelab.studies.learnability.analysis import evaluate_claims
 
     claims = evaluate_claims(untrained_runs, _claims_cfg(), 0.05).set_index("claim")
     assert len(claims) == 36 and claims.index.is_unique
@@ -355,7 +355,7 @@ VERDICT = ["passed", "precondition_met", "seeds_passing"]
 def test_verdicts_do_not_flip_with_last_bits(which, request):
     """Every value of the claims' inputs moved by 1e-6 of itself (random signs, 5 draws): no verdict, no
     precondition and no seed count changes."""
-    from featurelab.analysis.learnability import evaluate_claims
+    from featurelab.studies.learnability.analysis import evaluate_claims
 
     runs = request.getfixturevalue(f"{which}_runs")
     ref = evaluate_claims(runs, _claims_cfg(), 0.05)
@@ -367,7 +367,7 @@ def test_verdicts_do_not_flip_with_last_bits(which, request):
 def test_verdicts_at_the_thresholds_do_not_flip():
     """Values that sit on a threshold (within float rounding: an MSE of 0.01 * (1 +- 1e-6), an exact 1.5x
     step ratio, a gradient of exactly the 'unused' limit) get the same verdict on either side."""
-    from featurelab.analysis.learnability import evaluate_claims
+    from featurelab.studies.learnability.analysis import evaluate_claims
 
     ra, feat = "run_all", "features"
     five = lambda v: [v] * 5  # noqa: E731
@@ -391,7 +391,7 @@ def test_verdicts_at_the_thresholds_do_not_flip():
 
 def test_trained_run_passes_some_claims(trained_runs):
     """The precondition machinery does not fail everything: a (briefly) trained run passes claims."""
-    from featurelab.analysis.learnability import evaluate_claims
+    from featurelab.studies.learnability.analysis import evaluate_claims
 
     claims = evaluate_claims(trained_runs, _claims_cfg(), 0.05).set_index("claim")
     assert claims.loc["constant_converges", "passed"]
@@ -401,7 +401,7 @@ def test_trained_run_passes_some_claims(trained_runs):
 
 # --- figures -----------------------------------------------------------------------------------------
 def _summary_of(runs: pd.DataFrame) -> pd.DataFrame:
-    from featurelab.analysis.learnability import summarize
+    from featurelab.studies.learnability.analysis import summarize
 
     return summarize(runs)
 
@@ -409,8 +409,8 @@ def _summary_of(runs: pd.DataFrame) -> pd.DataFrame:
 def test_learning_curves_draw_every_task_without_repeating_colours(trained_runs):
     """Every task of every family is in exactly one panel, no colour repeats within a panel, and every
     legend lies outside every axes' data area."""
-    from featurelab.plotting.learnability import MAX_CURVES, curve_panels, learning_curves
-    from featurelab.plotting.style import apply_style
+    from featurelab.studies.learnability.figures import MAX_CURVES, curve_panels, learning_curves
+    from featurelab.plotting import apply_style
 
     summary = _summary_of(trained_runs)
     data = summary[(summary["metric"] == "log10_eval_mse") & (summary["step"] >= 0)]
@@ -489,10 +489,10 @@ def test_default_and_tiny_configs_validate():
 def test_workflow_tiny_end_to_end(tmp_path):
     import pyarrow.parquet as pq
 
-    from featurelab.analysis.claims import CLAIM_COLUMNS
+    from featurelab.claims import CLAIM_COLUMNS
     from featurelab.io import read_provenance
     from featurelab.manifest import read_manifest
-    from featurelab.studies.learnability import METRIC_COLUMNS
+    from featurelab.studies.learnability.train import METRIC_COLUMNS
 
     snakemake(tmp_path, "figures/learnability/all")
     names = ["learning_curves", "attribution_bars", "scale_shift_heatmap", "distractor_steps"]

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from featurelab.config import ConfigError, schema_errors, semantic_errors, validate_config
-from featurelab.data import mnist
+from featurelab import mnist
 from featurelab.io import load_arrays
 
 from conftest import REPO, SCHEMA, snakemake

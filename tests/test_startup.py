@@ -114,4 +114,4 @@ def test_the_code_closure_command_prints_what_a_rule_carries():
                           env={"PYTHONPATH": str(REPO / "src"), "PATH": ""})
     expected = CodeIndex(REPO / "src").code_hash(REPO / "scripts" / "complexity_claims.py", REPO)
     assert f"code={expected}" in proc.stdout
-    assert "featurelab.analysis.complexity: " in proc.stdout and "evaluate_claims" in proc.stdout
+    assert "featurelab.studies.complexity.analysis: " in proc.stdout and "evaluate_claims" in proc.stdout

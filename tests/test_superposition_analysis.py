@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from featurelab.analysis import superposition as A
+from featurelab.studies.superposition import analysis as A
 
 
 def polygon(k: int, scale: float = 1.0) -> np.ndarray:
@@ -155,8 +155,8 @@ def test_analyze_run_uses_one_importance_order_everywhere():
 def test_claims_table_on_made_up_runs():
     import pandas as pd
 
-    from featurelab.analysis.claims import CLAIM_COLUMNS
-    from featurelab.analysis.superposition_summary import evaluate_claims
+    from featurelab.claims import CLAIM_COLUMNS
+    from featurelab.studies.superposition.summary import evaluate_claims
 
     rows = []
     for seed in range(3):
@@ -181,7 +181,7 @@ def test_claims_table_on_made_up_runs():
 
 
 def test_arrow_epochs_keep_first_and_last():
-    from featurelab.plotting.superposition import arrow_epochs
+    from featurelab.studies.superposition.figures import arrow_epochs
 
     assert arrow_epochs([0, 1, 2, 5, 10, 15, 20]) == [0, 1, 2, 5, 10, 15, 20]
     assert arrow_epochs(list(range(21))) == [0, 3, 7, 10, 13, 17, 20]

@@ -10,10 +10,10 @@ import pytest
 import torch
 
 from conftest import default_config
-from featurelab.analysis.superposition import analyze_run
-from featurelab.analysis.superposition_summary import at_least, count_at_most, evaluate_claims
-from featurelab.studies import superposition as S
-from featurelab.studies.superposition import METRIC_COLUMNS
+from featurelab.studies.superposition.analysis import analyze_run
+from featurelab.studies.superposition.summary import at_least, count_at_most, evaluate_claims
+from featurelab.studies.superposition.train import train as S
+from featurelab.studies.superposition.train import METRIC_COLUMNS
 
 CLAIMS_CFG = default_config()["superposition"]["claims"]
 FEATURE_COLUMNS = ["study", "seed", "epoch", "feature", "importance_rank", "metric", "value"]

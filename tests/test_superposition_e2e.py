@@ -78,8 +78,8 @@ def test_bit_identical_rerun_and_claims_edit(tiny_run, tmp_path):
 def test_claims_have_preconditions_and_verdicts_survive_last_bit_perturbations(tiny_run):
     import numpy as np
 
-    from featurelab.analysis.claims import CLAIM_COLUMNS
-    from featurelab.analysis.superposition_summary import evaluate_claims
+    from featurelab.claims import CLAIM_COLUMNS
+    from featurelab.studies.superposition.summary import evaluate_claims
 
     workdir, _, config = tiny_run
     res = workdir / "results" / "superposition"

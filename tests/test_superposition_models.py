@@ -9,8 +9,8 @@ import torch
 
 from conftest import check_config, default_config, mutated_config
 from featurelab.config import ConfigError
-from featurelab.models.superposition import Autoencoder, Classifier
-from featurelab.studies import superposition as S
+from featurelab.studies.superposition.model import Autoencoder, Classifier
+from featurelab.studies.superposition.train import train as S
 
 CLF = dict(hidden_units=49, n_classes=10, learning_rate=3e-3, batch_size=32, epochs=2)
 AE = dict(code_dim=2, tied=False, learning_rate=3e-3, batch_size=32, epochs=3, record_epochs=[0, 1, 3])

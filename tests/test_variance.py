@@ -9,8 +9,8 @@ import torch
 from sklearn.linear_model import LinearRegression
 from sklearn.metrics import r2_score
 
-from featurelab.analysis.complexity import normalize_variance_curves
-from featurelab.analysis.variance import total_variance, variance_explained
+from featurelab.studies.complexity.analysis import normalize_variance_curves
+from featurelab.studies.complexity.variance import total_variance, variance_explained
 
 
 def sklearn_reference(fit_labels, fit_reps, test_labels, test_reps):

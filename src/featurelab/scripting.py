@@ -81,7 +81,7 @@ def write_claims(smk: Any, claims: Any, title: str, upstream: Mapping[str, str],
     other ``settings`` the claims read, and for each ``upstream`` table (name -> path) the config of the
     runs it was made from, read from that table's own provenance.
     """
-    from featurelab.analysis.claims import claims_markdown
+    from featurelab.claims import claims_markdown
     from featurelab.io import read_provenance, write_table, write_text
     from featurelab.provenance import provenance
 

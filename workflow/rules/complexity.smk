@@ -7,7 +7,7 @@ feature's accuracy and the share of the penultimate layer's variance its label e
 variance curves by the final total variance; aggregate over seeds; test the paper's claims; plot.
 """
 
-from featurelab.studies.complexity import pair_name
+from featurelab.studies.complexity.train import pair_name
 
 CX = config["complexity"]
 CX_PAIRS = [pair_name(p) for p in CX["feature_pairs"]]

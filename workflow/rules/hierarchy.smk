@@ -8,7 +8,7 @@ each depth. Companion: the classic TMS sparsity sweep (20 features, 5 hidden, im
 batched run per seed. Test the claims; plot.
 """
 
-from featurelab.studies.hierarchy import FIGURE_TABLES, TMS_CONDITION, depth_condition
+from featurelab.studies.hierarchy.train import FIGURE_TABLES, TMS_CONDITION, depth_condition
 
 HI = sorted_config(config["hierarchy"])
 HI_RUNS = expand(

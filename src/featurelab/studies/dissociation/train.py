@@ -102,7 +102,7 @@ def train_run(seed: int, data: Mapping[str, np.ndarray], model_cfg: Mapping[str,
     from it when restarted (bit-identical results)."""
     import torch
 
-    from featurelab.models.dissociation import forward, init_weights
+    from featurelab.studies.dissociation.model import forward, init_weights
     from featurelab.optim import SGD, learning_rate
     from featurelab.seeding import torch_generator
     from featurelab.training import Checkpoint, RunId, epoch_batches, state_key, train_loop
@@ -174,7 +174,7 @@ def build_variants(trained, cfg: Mapping[str, Any], seed: int, x_eval, device: s
     """
     import torch
 
-    from featurelab.models import dissociation as md
+    from featurelab.studies.dissociation import model as md
     from featurelab.seeding import torch_generator
 
     out = {}
@@ -204,11 +204,11 @@ def build_variants(trained, cfg: Mapping[str, Any], seed: int, x_eval, device: s
 def non_vacuity(variant: Variant, trained, manipulated, x) -> dict[str, float]:
     """What shows that a manipulation did something, for the claims' preconditions: the fraction of the
     images ``x`` on which the nuisance neurons are active (dead ones on every input would make the
-    manipulation vacuous; see :func:`featurelab.models.dissociation.add_nuisance_neurons`), and how far the
+    manipulation vacuous; see :func:`featurelab.studies.dissociation.model.add_nuisance_neurons`), and how far the
     null-space perturbation moved ``W1`` (0 when the images have no null space)."""
     import torch
 
-    from featurelab.models.dissociation import hidden
+    from featurelab.studies.dissociation.model import hidden
 
     if variant.kind == "nuisance":
         extra = hidden(manipulated, x)[:, trained[1].shape[0]:]
@@ -228,7 +228,7 @@ def evaluate_run(seed: int, state: Mapping[str, Any], data: Mapping[str, np.ndar
     noise and under parameter noise (batched over networks and noise levels)."""
     import torch
 
-    from featurelab.analysis import dissociation as ad
+    from featurelab.studies.dissociation import evaluate as ad
     from featurelab.seeding import torch_generator
 
     x = torch.as_tensor(data["x_test"], device=device)
@@ -275,10 +275,10 @@ def transfer_budgets(n_rotated: int, fractions) -> list[int]:
 def transfer_run(seed: int, state: Mapping[str, Any], data: Mapping[str, np.ndarray], cfg: Mapping[str, Any],
                  device: str) -> dict[str, list]:
     """Cross-validated rotation-probe error on the second hidden layer for each sample budget, by the probe
-    ``transfer.probe`` names (:func:`featurelab.analysis.dissociation.probe_settings`)."""
+    ``transfer.probe`` names (:func:`featurelab.studies.dissociation.evaluate.probe_settings`)."""
     import torch
 
-    from featurelab.analysis import dissociation as ad
+    from featurelab.studies.dissociation import evaluate as ad
     from featurelab.seeding import numpy_rng
 
     tcfg = cfg["transfer"]
@@ -301,7 +301,7 @@ def transfer_run(seed: int, state: Mapping[str, Any], data: Mapping[str, np.ndar
 
 def transfer_record(cfg: Mapping[str, Any]) -> dict[str, Any]:
     """What the transfer table's provenance adds to its config: the probe that made it (name + settings)."""
-    from featurelab.analysis.dissociation import probe_settings
+    from featurelab.studies.dissociation.evaluate import probe_settings
 
     return {"transfer_probe": probe_settings(cfg["transfer"])}
 

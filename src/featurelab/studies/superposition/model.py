@@ -18,7 +18,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from featurelab.models.init import torch_linear_default
+from featurelab.init import torch_linear_default
 
 
 def linear_init(n_out: int, n_in: int, generators: Sequence[torch.Generator]) -> tuple[torch.Tensor, torch.Tensor]:

@@ -11,7 +11,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from featurelab.data.binary_features import make_dataset
+from featurelab.studies.complexity.data import make_dataset
 from featurelab.seeding import numpy_rng
 
 STUDY = "complexity"
@@ -134,8 +134,8 @@ def train_run(pair: list[str], seed: int, data: Mapping[str, np.ndarray], model_
     """
     import torch
 
-    from featurelab.analysis.variance import total_variance, variance_explained
-    from featurelab.models.mlp import MLP
+    from featurelab.studies.complexity.variance import total_variance, variance_explained
+    from featurelab.studies.complexity.model import MLP
     from featurelab.optim import make_optimizer
     from featurelab.seeding import torch_generator
     from featurelab.training import Checkpoint, RunId, epoch_batches, state_key, train_loop

@@ -8,7 +8,7 @@ from typing import Callable, Mapping
 import numpy as np
 import pandas as pd
 
-from featurelab.plotting.style import PALETTE, band, panels
+from featurelab.plotting import PALETTE, band, panels
 
 
 def _per_feature(features: pd.DataFrame, seed: int, epoch: int) -> pd.DataFrame:

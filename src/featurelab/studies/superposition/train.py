@@ -91,7 +91,7 @@ def train_classifier(data: Mapping[str, np.ndarray], seeds: Sequence[int], cfg: 
     (before any update) and after every epoch. Returns (metric columns, batched state dict on CPU)."""
     import torch
 
-    from featurelab.models.superposition import Classifier
+    from featurelab.studies.superposition.model import Classifier
     from featurelab.optim import Adam
     from featurelab.seeding import torch_generator
     from featurelab.training import RunId, train_loop
@@ -138,7 +138,7 @@ def hidden_activations(state: Mapping[str, Any], x: np.ndarray, device: str) -> 
     """The frozen classifier's 49 hidden activations of ``x``: (I, N, n_hidden) float32."""
     import torch
 
-    from featurelab.models.superposition import batched_linear
+    from featurelab.studies.superposition.model import batched_linear
 
     w1, b1 = state["w1"].to(device), state["b1"].to(device)
     xt = torch.as_tensor(np.asarray(x, dtype=np.float32), device=device)
@@ -159,7 +159,7 @@ def train_autoencoder(h_train: np.ndarray, h_test: np.ndarray, seeds: Sequence[i
     """
     import torch
 
-    from featurelab.models.superposition import Autoencoder
+    from featurelab.studies.superposition.model import Autoencoder
     from featurelab.optim import Adam
     from featurelab.seeding import torch_generator
     from featurelab.training import RunId, train_loop

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Mapping
 
-from featurelab.data.hierarchy import (check_branching_factor, feature_levels, n_features, pattern_counts,
+from featurelab.studies.hierarchy.data import (check_branching_factor, feature_levels, n_features, pattern_counts,
                                        sample_tree, tree_patterns)
 from featurelab.seeding import numpy_rng, torch_generator
 
@@ -88,11 +88,11 @@ def train_depth(depth: int, seed: int, tree: Mapping[str, Any], model_cfg: Mappi
     """Train every width of one (depth, seed) as one batched model; return (metric columns, weight columns).
 
     ``model_cfg`` is the config's ``hierarchy.model``: ``n_hidden`` (the widths), ``init`` and
-    ``init_instances`` (see :mod:`featurelab.models.hierarchy`; the notebook's init is the default).
+    ``init_instances`` (see :mod:`featurelab.studies.hierarchy.model`; the notebook's init is the default).
     """
     import torch
 
-    from featurelab.models.hierarchy import BatchedTMS
+    from featurelab.studies.hierarchy.model import BatchedTMS
     from featurelab.optim import Adam
     from featurelab.training import RunId, train_loop
 
@@ -166,7 +166,7 @@ def train_tms(seed: int, tms: Mapping[str, Any], device: str) -> tuple[dict[str,
     """The classic TMS sparsity sweep for one seed: one instance per sparsity, trained together."""
     import torch
 
-    from featurelab.models.hierarchy import BatchedTMS
+    from featurelab.studies.hierarchy.model import BatchedTMS
     from featurelab.optim import Adam
     from featurelab.training import RunId, train_loop
 

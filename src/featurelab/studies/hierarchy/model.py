@@ -5,7 +5,7 @@ so one optimizer step trains a whole sweep. Instances may have different hidden 
 padded to the largest width and a fixed 0/1 row mask multiplies it in the forward pass, so padded rows
 get exactly zero gradient, exactly zero Adam updates, and stay exactly zero (tested).
 
-With the pattern trick (:mod:`featurelab.data.hierarchy`), the inputs are the P distinct patterns,
+With the pattern trick (:mod:`featurelab.studies.hierarchy.data`), the inputs are the P distinct patterns,
 shared by all instances, and each row carries a weight (its count in the step's batch / batch size).
 
 Initialisation (``init``, :data:`INIT_MODES`): W ~ N(0, std^2), b = 0, with

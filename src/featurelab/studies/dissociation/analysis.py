@@ -7,8 +7,8 @@ from typing import Any, Mapping
 
 import pandas as pd
 
-from featurelab.analysis.claims import claim_row, claims_frame, seeds_needed
-from featurelab.analysis.stats import summarize_over_seeds
+from featurelab.claims import claim_row, claims_frame, seeds_needed
+from featurelab.stats import summarize_over_seeds
 from featurelab.provenance import canonical_json
 
 SUMMARY_KEYS = ["evaluation", "condition", "model", "x_name", "x", "metric"]
@@ -145,7 +145,7 @@ def probe_label(probe: Mapping[str, Any] | None) -> str:
 
 
 def evaluate_claims(runs: pd.DataFrame, cfg: Mapping[str, Any], probe: Mapping[str, Any] | None = None) -> pd.DataFrame:
-    """The paper's claims, one :func:`~featurelab.analysis.claims.claim_row` each. A claim holds when at
+    """The paper's claims, one :func:`~featurelab.claims.claim_row` each. A claim holds when at
     least ``min_fraction_of_seeds`` of the seeds pass it *and* meet its precondition
     (:func:`preconditions`); ``measured`` summarises all seeds (worst case for exactness claims, mean for
     gaps). ``probe`` (the transfer table's provenance record) names the probe in the transfer claims.

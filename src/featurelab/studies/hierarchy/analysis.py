@@ -7,9 +7,9 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from featurelab.analysis.claims import claim_row, claims_frame, seeds_needed
-from featurelab.analysis.stats import summarize_over_seeds
-from featurelab.data.hierarchy import expected_marginals, feature_parents, sample_tree
+from featurelab.claims import claim_row, claims_frame, seeds_needed
+from featurelab.stats import summarize_over_seeds
+from featurelab.studies.hierarchy.data import expected_marginals, feature_parents, sample_tree
 from featurelab.seeding import numpy_rng
 
 STUDY = "hierarchy"

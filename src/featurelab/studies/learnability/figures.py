@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from featurelab.plotting.style import PALETTE, band, panels
+from featurelab.plotting import PALETTE, band, panels
 
 H1C_FAMILY = "features"
 

@@ -7,9 +7,9 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from featurelab.analysis.claims import claim_row, claims_frame, seeds_needed
-from featurelab.analysis.stats import summarize_over_seeds
-from featurelab.studies.complexity import VERDICT_TOLERANCE
+from featurelab.claims import claim_row, claims_frame, seeds_needed
+from featurelab.stats import summarize_over_seeds
+from featurelab.studies.complexity.train import VERDICT_TOLERANCE
 
 R2_METRICS = ("r2_weighted", "r2_unweighted")
 SUMMARY_KEYS = ["condition", "epoch", "split", "feature_index", "feature", "metric"]

@@ -1,7 +1,7 @@
 """The learnability study (notebook 002): which input features a small MLP picks up, and how fast.
 
 A run = one (task family, seed). Every task of the family (a grid of scales and shifts, a list of
-distractor counts, ...) is one instance of a :class:`~featurelab.models.learnability.BatchedMLP`, so one
+distractor counts, ...) is one instance of a :class:`~featurelab.studies.learnability.model.BatchedMLP`, so one
 optimizer step trains them all. Training follows the notebook's regime by default: fresh samples at
 every step, batch size 1, Adam 1e-3, ``epochs x 800`` steps. Recorded per task:
 
@@ -25,7 +25,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from featurelab.data.learnability import (Streams, expand_tasks, input_dim, input_names, sample, task_name,
+from featurelab.studies.learnability.data import (Streams, expand_tasks, input_dim, input_names, sample, task_name,
                                           task_params_json)
 from featurelab.seeding import numpy_rng
 
@@ -111,7 +111,7 @@ def train_family(family: str, family_cfg: Mapping[str, Any], seed: int, model_cf
     """
     import torch
 
-    from featurelab.models.learnability import BatchedMLP, input_gradients, per_instance_mse
+    from featurelab.studies.learnability.model import BatchedMLP, input_gradients, per_instance_mse
     from featurelab.optim import Adam
     from featurelab.seeding import torch_generator
     from featurelab.training import RunId, train_loop

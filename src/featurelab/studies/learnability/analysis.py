@@ -8,7 +8,7 @@ skipped (listed nowhere) rather than failing: the tiny test config runs only a f
 Claims that an untrained model would pass ("x = y + 10 doesn't converge", "the bad input is barely
 used", "a big spike at the beginning") carry a precondition that is checked per seed: a seed counts
 only when the precondition holds in it too, and the row is FAIL with the reason when the precondition
-holds in fewer than the required number of seeds (:func:`featurelab.analysis.claims.claim_row`). The
+holds in fewer than the required number of seeds (:func:`featurelab.claims.claim_row`). The
 rules (``PRECONDITIONS``):
 
 - "does not converge": the family's control task (:data:`CONTROL_TASKS`) converged in the same seed
@@ -31,8 +31,8 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from featurelab.analysis.claims import claim_row, claims_frame, seeds_needed
-from featurelab.analysis.stats import summarize_over_seeds
+from featurelab.claims import claim_row, claims_frame, seeds_needed
+from featurelab.stats import summarize_over_seeds
 
 #: The family names the claims refer to (the notebook's cells); a family not configured is skipped.
 FAMILIES = ("run_all", "scale_shift", "simplicity", "distractors", "features")

@@ -18,7 +18,7 @@ from typing import Sequence
 
 import torch
 
-from featurelab.models.init import torch_linear_default
+from featurelab.init import torch_linear_default
 
 
 def linear_init(fan_in: int, fan_out: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:

@@ -14,8 +14,8 @@ import pandas as pd
 from matplotlib.colors import LogNorm, TwoSlopeNorm
 from matplotlib.ticker import NullLocator
 
-from featurelab.plotting.style import PALETTE, PANEL_HEIGHT, PANEL_WIDTH, panels
-from featurelab.studies.hierarchy import FIGURE_TABLES  # noqa: F401  (re-exported)
+from featurelab.plotting import PALETTE, PANEL_HEIGHT, PANEL_WIDTH, panels
+from featurelab.studies.hierarchy.train import FIGURE_TABLES  # noqa: F401  (re-exported)
 
 #: Smallest loss shown on log scales (exact zeros, e.g. depth 1, are drawn at this floor).
 LOSS_FLOOR = 1e-12

@@ -31,7 +31,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import torch
 
-from featurelab.models.dissociation import Weights, forward, hidden
+from featurelab.studies.dissociation.model import Weights, forward, hidden
 
 #: Bytes of working memory a chunk of noise levels may take, by device type. On a CPU the sweep is bound
 #: by the second layer's matrix products, and small chunks that stay in cache are fastest (measured: 8-16

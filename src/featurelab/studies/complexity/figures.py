@@ -10,8 +10,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from featurelab.analysis.complexity import final_values
-from featurelab.plotting.style import PALETTE, PANEL_HEIGHT, PANEL_WIDTH, band, panels
+from featurelab.studies.complexity.analysis import final_values
+from featurelab.plotting import PALETTE, PANEL_HEIGHT, PANEL_WIDTH, band, panels
 
 
 def _feature_colors(summary: pd.DataFrame) -> dict[str, tuple]:

@@ -1,1 +1,0 @@
-"""Analyses of trained models and of their training curves."""

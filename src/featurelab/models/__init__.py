@@ -1,1 +1,0 @@
-"""Models. Each study's models live in their own module; all are plain ``torch.nn.Module``s."""

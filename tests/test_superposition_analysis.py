@@ -156,7 +156,7 @@ def test_claims_table_on_made_up_runs():
     import pandas as pd
 
     from featurelab.claims import CLAIM_COLUMNS
-    from featurelab.studies.superposition.summary import evaluate_claims
+    from featurelab.studies.superposition.claims import evaluate_claims
 
     rows = []
     for seed in range(3):

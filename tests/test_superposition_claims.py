@@ -11,7 +11,7 @@ import torch
 
 from conftest import default_config
 from featurelab.studies.superposition.analysis import analyze_run
-from featurelab.studies.superposition.summary import at_least, count_at_most, evaluate_claims
+from featurelab.studies.superposition.claims import at_least, count_at_most, evaluate_claims
 from featurelab.studies.superposition.train import train as S
 from featurelab.studies.superposition.train import METRIC_COLUMNS
 

@@ -79,7 +79,7 @@ def test_claims_have_preconditions_and_verdicts_survive_last_bit_perturbations(t
     import numpy as np
 
     from featurelab.claims import CLAIM_COLUMNS
-    from featurelab.studies.superposition.summary import evaluate_claims
+    from featurelab.studies.superposition.claims import evaluate_claims
 
     workdir, _, config = tiny_run
     res = workdir / "results" / "superposition"

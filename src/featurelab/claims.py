@@ -14,7 +14,7 @@ that never learned the hard one is no evidence for the paper (it would pass vacu
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Callable, Mapping
 
 import pandas as pd
 
@@ -65,3 +65,25 @@ def claims_markdown(claims: pd.DataFrame, title: str) -> str:
         lines.append(f"| {r.statement} | {r.condition} | {r.measured:.4g} ({r.measured_what}) | {r.threshold:.4g} | "
                      f"{r.seeds_passing}/{r.n_seeds} | {pre} | {result} |")
     return "\n".join(lines) + "\n"
+
+
+def claims_job(smk: Any, evaluate: Callable[[Mapping[str, pd.DataFrame], Mapping[str, Any]], pd.DataFrame],
+               title: str) -> None:
+    """The job of every claims rule (scripts/claims.py): ``evaluate(tables, params)`` of the rule's study,
+    written to ``output.table`` (parquet) and ``output.text`` (markdown under ``title``).
+
+    ``tables`` are the rule's named inputs read as DataFrames, ``params`` the rule's params (but
+    ``step``), with ``params["provenance"]`` each table's provenance record. The claims table's own
+    provenance records what the verdicts depend on: those params, and for each table the config of the
+    runs it was made from.
+    """
+    from featurelab.io import read_frame, read_provenance, write_table, write_text
+    from featurelab.provenance import provenance
+
+    tables = {name: read_frame(path) for name, path in smk.input.items()}
+    params = {k: v for k, v in smk.params.items() if k != "step"}
+    upstream = {name: read_provenance(path) for name, path in smk.input.items()}
+    claims = evaluate(tables, {**params, "provenance": upstream})
+    config = {**params, **{name: record.get("config") for name, record in upstream.items()}}
+    write_table(claims, smk.output.table, provenance(config, rule=smk.rule))
+    write_text(claims_markdown(claims, title), smk.output.text)

@@ -297,15 +297,19 @@ class CodeIndex:
         return names
 
     # -- closures ------------------------------------------------------------------------------------
-    def closure(self, script: str | os.PathLike) -> dict[str, set[str] | str]:
+    def closure(self, script: str | os.PathLike, entries: Iterable[str] = ()) -> dict[str, set[str] | str]:
         """Module -> the definitions of it that ``script`` can reach (``ALL`` for all of them).
 
+        ``entries`` are dotted names the script reaches at run time (the generic study scripts import
+        the function their rule names with :func:`importlib.import_module`, which static analysis of
+        the script cannot see): each is followed as if the script used it.
         A module present with an empty set contributes its preamble only.
         """
         found: dict[str, set[str]] = {}
         whole: set[str] = set()
         done: set[tuple[str, str]] = set()
         todo: list[tuple[str, str]] = [tuple(r) for r in self.analyse(Path(script), None)["preamble_refs"]]
+        todo.extend(("use", entry) for entry in entries)
 
         def execute(module: str) -> None:
             for i in range(1, module.count(".") + 2):  # a.b.c runs a/__init__, a/b/__init__, then a/b/c
@@ -348,13 +352,17 @@ class CodeIndex:
                     todo.extend(tuple(r) for r in record["units"][name][1])
         return {m: (ALL if m in whole else found[m]) for m in sorted(found)}
 
-    def code_hash(self, script: str | os.PathLike, relative_to: str | os.PathLike | None = None) -> str:
+    def code_hash(self, script: str | os.PathLike, relative_to: str | os.PathLike | None = None,
+                  entries: Iterable[str] = ()) -> str:
         """16 hex digits naming the code ``script`` runs: its own tree, and every preamble and definition
-        it reaches. The script is named by its path relative to ``relative_to`` (the workflow's base
-        directory), so the hash does not change when the clone moves.
+        it (and each of ``entries``, see :meth:`closure`) reaches. The script is named by its path
+        relative to ``relative_to`` (the workflow's base directory), so the hash does not change when the
+        clone moves.
         """
         script = Path(script)
+        entries = sorted(entries)
         label = os.path.relpath(script, relative_to) if relative_to is not None else script.name
+        label += "".join(f"+{entry}" for entry in entries)
         script_sha = hashlib.sha256(script.read_bytes()).hexdigest()
         self._current.add(script_sha)
         key = f"{label}:{script_sha}:{self.tree_digest()}"
@@ -363,7 +371,7 @@ class CodeIndex:
             self._used_hashes[key] = self._cached_hashes[key]
             return self._used_hashes[key]
         lines = [f"{label}:{self.analyse(script, None)['preamble']}"]
-        for module, names in self.closure(script).items():
+        for module, names in self.closure(script, entries).items():
             record = self._module(module)
             lines.append(f"{module}:{record['preamble']}")
             chosen = record["units"] if names == ALL else sorted(names)
@@ -372,25 +380,34 @@ class CodeIndex:
         return self._used_hashes[key]
 
 
-def main(argv: list[str] | None = None) -> int:
-    """``python -m featurelab.code_closure scripts/<x>.py ...``: what each script's code hash covers.
+def study_entry(step: str) -> str:
+    """The dotted name a rule's ``step("complexity.train:train_job")`` runs."""
+    return f"{PACKAGE}.studies.{step.replace(':', '.')}"
 
-    Prints the hash a rule's ``params.code`` carries (the value a dry run's "Params have changed" reason
-    shows before and now) and every module and definition it reaches, so an unexpected rerun can be
-    traced to the module that changed. Run it from the clone's root.
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m featurelab.code_closure scripts/<x>.py [--step <study>.<module>:<function>]``: what a
+    rule's code hash covers.
+
+    Prints the hash a rule's ``params`` carry (``code=``, or ``step=``'s ``code``: the value a dry run's
+    "Params have changed" reason shows before and now) and every module and definition it reaches, so
+    an unexpected rerun can be traced to the module that changed. Run it from the clone's root.
     """
     import argparse
 
     parser = argparse.ArgumentParser(prog="python -m featurelab.code_closure", description=main.__doc__)
-    parser.add_argument("scripts", nargs="+", help="scripts/<rule script>.py, relative to the clone")
+    parser.add_argument("script", help="scripts/<rule script>.py, relative to the clone")
+    parser.add_argument("--step", action="append", default=[],
+                        help="the rule's step entry, e.g. complexity.train:train_job (with scripts/step.py, "
+                             "figure.py or claims.py)")
     parser.add_argument("--src", default="src", help="the folder holding featurelab/ (default: src)")
     args = parser.parse_args(argv)
     index = CodeIndex(args.src)
-    for script in args.scripts:
-        print(f"{script}  code={index.code_hash(script, relative_to='.')}")
-        for module, names in index.closure(script).items():
-            reached = "all definitions" if names == ALL else (", ".join(sorted(names)) or "top level only")
-            print(f"    {module}: {reached}")
+    entries = [study_entry(step) for step in args.step]
+    print(f"{args.script}  code={index.code_hash(args.script, relative_to='.', entries=entries)}")
+    for module, names in index.closure(args.script, entries).items():
+        reached = "all definitions" if names == ALL else (", ".join(sorted(names)) or "top level only")
+        print(f"    {module}: {reached}")
     return 0
 
 

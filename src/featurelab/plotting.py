@@ -7,7 +7,7 @@ metadata so that the same data gives byte-identical files (the manifest's sha256
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, Callable
 
 import matplotlib
 
@@ -56,3 +56,17 @@ def save_figure(fig, pdf_path: str | os.PathLike, png_path: str | os.PathLike, d
     with atomic_path(png_path) as tmp:
         fig.savefig(tmp, format="png", dpi=dpi, metadata={"Software": None})
     plt.close(fig)
+
+
+def figure_job(smk: Any, draw: Callable[[str, dict[str, Any], dict[str, Any]], Any]) -> None:
+    """The job of every figure rule (scripts/figure.py): ``draw(figure, tables, params)`` of the rule's
+    study, saved as PDF + PNG. ``tables`` are the rule's named inputs read as DataFrames; ``params`` the
+    rule's params (but ``step``), with ``params["provenance"]`` each table's provenance record."""
+    from featurelab.io import read_frame, read_provenance
+
+    apply_style()
+    tables = {name: read_frame(path) for name, path in smk.input.items()}
+    params = {k: v for k, v in smk.params.items() if k != "step"}
+    params["provenance"] = {name: read_provenance(path) for name, path in smk.input.items()}
+    fig = draw(smk.wildcards.figure, tables, params)
+    save_figure(fig, smk.output.pdf, smk.output.png, dpi=params["figures"]["dpi"])

@@ -19,7 +19,7 @@ import logging
 import sys
 import time
 import traceback
-from typing import Any, Callable, Mapping
+from typing import Any, Callable
 
 log = logging.getLogger("featurelab")
 
@@ -72,20 +72,3 @@ class TorchJob:
 
     def done(self, what: str) -> None:
         log.info("%s on %s in %.1f s", what, self.device, time.perf_counter() - self._started)
-
-
-def write_claims(smk: Any, claims: Any, title: str, upstream: Mapping[str, str], **settings: Any) -> None:
-    """A study's claims table to ``output.table`` (parquet) and ``output.text`` (markdown under ``title``).
-
-    Its provenance records what the verdicts depend on: the claim thresholds (``params.claims``), any
-    other ``settings`` the claims read, and for each ``upstream`` table (name -> path) the config of the
-    runs it was made from, read from that table's own provenance.
-    """
-    from featurelab.claims import claims_markdown
-    from featurelab.io import read_provenance, write_table, write_text
-    from featurelab.provenance import provenance
-
-    config = {"claims": dict(smk.params.claims), **settings,
-              **{name: read_provenance(path).get("config") for name, path in upstream.items()}}
-    write_table(claims, smk.output.table, provenance(config, rule=smk.rule))
-    write_text(claims_markdown(claims, title), smk.output.text)

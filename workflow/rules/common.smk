@@ -1,6 +1,6 @@
 """Helpers shared by every study's rules: config access, target lists, resources, the figure registry."""
 
-from featurelab.code_closure import CodeIndex
+from featurelab.code_closure import CodeIndex, study_entry
 from featurelab.devices import cuda_visible_cheaply
 from featurelab.provenance import config_hash
 
@@ -33,19 +33,41 @@ CODE = CodeIndex(
 )
 
 
-def code_hash(script):
-    """Hash of the code a rule's script runs (the script and the featurelab code it reaches), for the
-    rule's `params: code=...`: Snakemake's params trigger then reruns the rule's jobs when that code
-    changes, which its script-mtime check alone does not see. `script` is relative to the Snakefile.
+def code_hash(script, entries=()):
+    """Hash of the code a rule's script runs (the script and the featurelab code it, and the dotted
+    `entries`, reach), for the rule's `params: code=...`: Snakemake's params trigger then reruns the
+    rule's jobs when that code changes, which its script-mtime check alone does not see. `script` is
+    relative to the Snakefile.
     """
     return CODE.code_hash(
-        os.path.join(workflow.basedir, script), relative_to=workflow.basedir
+        os.path.join(workflow.basedir, script),
+        relative_to=workflow.basedir,
+        entries=entries,
     )
+
+
+#: The three scripts every study rule runs (paths relative to workflow/rules/, where the rules live).
+STEP_SCRIPT = "../../scripts/step.py"
+FIGURE_SCRIPT = "../../scripts/figure.py"
+CLAIMS_SCRIPT = "../../scripts/claims.py"
+
+
+def step(entry):
+    """`params: step=step("complexity.train:train_job")`: the study function a rule's job runs
+    (featurelab.studies.complexity.train.train_job, called by the rule's generic script), and the hash
+    of the code it reaches, so that editing that code reruns the rule's jobs and nothing else. A
+    `<study>.figures:` entry runs under scripts/figure.py, a `<study>.claims:` one under
+    scripts/claims.py, any other under scripts/step.py.
+    """
+    role = entry.split(":")[0].rsplit(".", 1)[-1]
+    script = {"figures": "scripts/figure.py", "claims": "scripts/claims.py"}.get(role, "scripts/step.py")
+    return {"entry": entry, "code": code_hash(script, entries=[study_entry(entry)])}
 
 
 def sorted_config(node):
     """Config sub-tree with sorted keys: Snakemake's params check compares dicts order-sensitively, so
-    reordering keys in a config file (or a schema default being filled in) must not rerun jobs.
+    reordering keys in a config file (or a schema default being filled in) must not rerun jobs. Every
+    study's rule file reads its section through this.
     """
     if isinstance(node, dict):
         return {k: sorted_config(node[k]) for k in sorted(node)}
@@ -54,8 +76,16 @@ def sorted_config(node):
     return node
 
 
-def study_config(study):
-    return config[study]
+def entry_of(mapping, wildcard):
+    """Input/params function: the entry of `mapping` the job's `wildcard` names (e.g. one task family's
+    config for `{family}`)."""
+    return lambda wildcards: mapping[wildcards[wildcard]]
+
+
+def named_inputs(tables, by_figure):
+    """Input function for a figure rule: the `tables` (name -> path) that `{figure}` reads
+    (`by_figure`: figure -> table names), named so that the figure's `draw` gets them by name."""
+    return lambda wildcards: {name: tables[name] for name in by_figure[wildcards.figure]}
 
 
 def training_resources(study):
@@ -84,14 +114,34 @@ FIGURES = {}
 
 
 def register_figures(study, names, source, config_subtree):
-    stems = [f"figures/{study}/{name}" for name in names]
-    for stem in stems:
+    """Record the study's figures (`names`) for the manifests; `source` is the table each is drawn
+    from: one path for all, or figure -> table names (the first is the source) with `names` the
+    table paths by name."""
+    if isinstance(names, dict):
+        by_figure, tables = names, source
+        sources = {name: tables[by_figure[name][0]] for name in by_figure}
+    else:
+        sources = {name: source for name in names}
+    stems = []
+    for name, table in sources.items():
+        stem = f"figures/{study}/{name}"
         FIGURES[stem] = {
             "study": study,
-            "source": source,
+            "source": table,
             "config_hash": config_hash(config_subtree),
         }
+        stems.append(stem)
     return stems
+
+
+def one_of(names):
+    """Wildcard constraint: exactly one of `names`."""
+    return "|".join(names)
+
+
+def subtree(node, keys):
+    """The `keys` of a config node (a rule whose job reads only those must not rerun for the others)."""
+    return {k: node[k] for k in keys if k in node}
 
 
 def figure_files(stems):

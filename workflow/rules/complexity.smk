@@ -7,16 +7,17 @@ feature's accuracy and the share of the penultimate layer's variance its label e
 variance curves by the final total variance; aggregate over seeds; test the paper's claims; plot.
 """
 
-from featurelab.studies.complexity.train import pair_name
+from featurelab.studies.complexity.train import pair_names
 
-CX = config["complexity"]
-CX_PAIRS = [pair_name(p) for p in CX["feature_pairs"]]
+CX = sorted_config(config["complexity"])
+CX_PAIRS = pair_names(CX["feature_pairs"])
 CX_RUNS = expand(
     "results/complexity/{pair}/seed{seed}", pair=CX_PAIRS, seed=CX["seeds"]
 )
+CX_FIGURE_NAMES = ["variance_curves", "accuracy_curves", "final_variance"]
 CX_FIGURES = register_figures(
     "complexity",
-    ["variance_curves", "accuracy_curves", "final_variance"],
+    CX_FIGURE_NAMES,
     "results/complexity/summary.parquet",
     CX,
 )
@@ -31,10 +32,10 @@ rule complexity_dataset:
     conda:
         CONDA_ENV
     params:
-        code=code_hash("scripts/complexity_dataset.py"),
+        step=step("complexity.train:dataset_job"),
         dataset=CX["dataset"],
     script:
-        "../../scripts/complexity_dataset.py"
+        STEP_SCRIPT
 
 
 rule complexity_train:
@@ -54,12 +55,12 @@ rule complexity_train:
     resources:
         **training_resources("complexity"),
     params:
-        code=code_hash("scripts/complexity_train.py"),
+        step=step("complexity.train:train_job"),
         model=CX["model"],
         training=CX["training"],
         device=config["device"],
     script:
-        "../../scripts/complexity_train.py"
+        STEP_SCRIPT
 
 
 rule complexity_analyze:
@@ -73,9 +74,9 @@ rule complexity_analyze:
     conda:
         CONDA_ENV
     params:
-        code=code_hash("scripts/complexity_analyze.py"),
+        step=step("complexity.analysis:analyze_job"),
     script:
-        "../../scripts/complexity_analyze.py"
+        STEP_SCRIPT
 
 
 rule complexity_aggregate:
@@ -92,15 +93,15 @@ rule complexity_aggregate:
     conda:
         CONDA_ENV
     params:
-        code=code_hash("scripts/complexity_aggregate.py"),
+        step=step("complexity.analysis:aggregate_job"),
     script:
-        "../../scripts/complexity_aggregate.py"
+        STEP_SCRIPT
 
 
 rule complexity_claims:
     """The paper's claims, each with the measured number, threshold and pass/fail."""
     input:
-        rules.complexity_aggregate.output.runs,
+        runs=rules.complexity_aggregate.output.runs,
     output:
         table="results/complexity/claims.parquet",
         text=report(
@@ -114,10 +115,10 @@ rule complexity_claims:
     conda:
         CONDA_ENV
     params:
-        code=code_hash("scripts/complexity_claims.py"),
+        step=step("complexity.claims:evaluate"),
         claims=CX["claims"],
     script:
-        "../../scripts/complexity_claims.py"
+        CLAIMS_SCRIPT
 
 
 rule complexity_figure:
@@ -136,14 +137,14 @@ rule complexity_figure:
     log:
         f"{LOGS}/complexity/figure_{{figure}}.log",
     wildcard_constraints:
-        figure="variance_curves|accuracy_curves|final_variance",
+        figure=one_of(CX_FIGURE_NAMES),
     conda:
         CONDA_ENV
     params:
-        code=code_hash("scripts/complexity_figure.py"),
+        step=step("complexity.figures:draw"),
         figures=config["figures"],
     script:
-        "../../scripts/complexity_figure.py"
+        FIGURE_SCRIPT
 
 
 rule complexity_all:

@@ -9,7 +9,7 @@ and how well a rotation probe on its second hidden layer transfers; aggregate ov
 paper's claims; plot.
 """
 
-DS = config["dissociation"]
+DS = sorted_config(config["dissociation"])
 DS_RUNS = expand("results/dissociation/seed{seed}", seed=DS["seeds"])
 DS_FIGURE_NAMES = ["input_noise", "parameter_noise", "transfer"]
 DS_FIGURES = register_figures(
@@ -34,12 +34,12 @@ rule dissociation_train:
     resources:
         **training_resources("dissociation"),
     params:
-        code=code_hash("scripts/dissociation_train.py"),
+        step=step("dissociation.train:train_job"),
         model=DS["model"],
         training=DS["training"],
         device=config["device"],
     script:
-        "../../scripts/dissociation_train.py"
+        STEP_SCRIPT
 
 
 rule dissociation_evaluate:
@@ -60,12 +60,12 @@ rule dissociation_evaluate:
     resources:
         **training_resources("dissociation"),
     params:
-        code=code_hash("scripts/dissociation_evaluate.py"),
+        step=step("dissociation.train:evaluate_job"),
         manipulations=DS["manipulations"],
         evaluation=DS["evaluation"],
         device=config["device"],
     script:
-        "../../scripts/dissociation_evaluate.py"
+        STEP_SCRIPT
 
 
 rule dissociation_transfer:
@@ -85,12 +85,12 @@ rule dissociation_transfer:
     resources:
         **training_resources("dissociation"),
     params:
-        code=code_hash("scripts/dissociation_transfer.py"),
+        step=step("dissociation.train:transfer_job"),
         manipulations=DS["manipulations"],
         transfer=DS["transfer"],
         device=config["device"],
     script:
-        "../../scripts/dissociation_transfer.py"
+        STEP_SCRIPT
 
 
 rule dissociation_aggregate:
@@ -109,15 +109,15 @@ rule dissociation_aggregate:
     conda:
         CONDA_ENV
     params:
-        code=code_hash("scripts/dissociation_aggregate.py"),
+        step=step("dissociation.analysis:aggregate_job"),
     script:
-        "../../scripts/dissociation_aggregate.py"
+        STEP_SCRIPT
 
 
 rule dissociation_claims:
     """The paper's claims, each with the measured number, threshold and pass/fail."""
     input:
-        rules.dissociation_aggregate.output.runs,
+        runs=rules.dissociation_aggregate.output.runs,
     output:
         table="results/dissociation/claims.parquet",
         text=report(
@@ -131,16 +131,16 @@ rule dissociation_claims:
     conda:
         CONDA_ENV
     params:
-        code=code_hash("scripts/dissociation_claims.py"),
+        step=step("dissociation.claims:evaluate"),
         claims=DS["claims"],
     script:
-        "../../scripts/dissociation_claims.py"
+        CLAIMS_SCRIPT
 
 
 rule dissociation_figure:
     """One figure (PDF + PNG) drawn from the aggregated table only."""
     input:
-        rules.dissociation_aggregate.output.summary,
+        summary=rules.dissociation_aggregate.output.summary,
     output:
         pdf="figures/dissociation/{figure}.pdf",
         png=report(
@@ -156,11 +156,11 @@ rule dissociation_figure:
     conda:
         CONDA_ENV
     params:
-        code=code_hash("scripts/dissociation_figure.py"),
+        step=step("dissociation.figures:draw"),
         figures=config["figures"],
         band=DS["plot"]["band"],
     script:
-        "../../scripts/dissociation_figure.py"
+        FIGURE_SCRIPT
 
 
 rule dissociation_all:

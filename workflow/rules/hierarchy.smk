@@ -25,12 +25,8 @@ HI_TABLES = {
     "tms_features": "results/hierarchy/tms/features.parquet",
     "tms_gram": "results/hierarchy/tms/gram.parquet",
 }
-HI_FIGURES = register_figures(
-    "hierarchy", list(FIGURE_TABLES), "results/hierarchy/summary.parquet", HI
-)
-# each figure's manifest entry names the table it is drawn from
-for _stem in HI_FIGURES:
-    FIGURES[_stem]["source"] = HI_TABLES[FIGURE_TABLES[_stem.rsplit("/", 1)[1]][0]]
+# each figure's manifest entry names the first table it is drawn from
+HI_FIGURES = register_figures("hierarchy", FIGURE_TABLES, HI_TABLES, HI)
 
 
 rule hierarchy_train:
@@ -50,7 +46,7 @@ rule hierarchy_train:
     resources:
         **training_resources("hierarchy"),
     params:
-        code=code_hash("scripts/hierarchy_train.py"),
+        step=step("hierarchy.train:train_job"),
         # the tree's shape settings, not the list of depths: adding a depth trains only the new depth
         tree={k: v for k, v in HI["tree"].items() if k != "depths"},
         model=HI["model"],
@@ -58,7 +54,7 @@ rule hierarchy_train:
         evaluation=HI["evaluation"],
         device=config["device"],
     script:
-        "../../scripts/hierarchy_train.py"
+        STEP_SCRIPT
 
 
 rule hierarchy_train_tms:
@@ -76,12 +72,12 @@ rule hierarchy_train_tms:
     resources:
         **training_resources("hierarchy"),
     params:
-        code=code_hash("scripts/hierarchy_train_tms.py"),
+        step=step("hierarchy.train:train_tms_job"),
         # everything but the list of seeds: adding a seed trains only the new seed
         tms={k: v for k, v in HI["tms"].items() if k != "seeds"},
         device=config["device"],
     script:
-        "../../scripts/hierarchy_train_tms.py"
+        STEP_SCRIPT
 
 
 rule hierarchy_aggregate:
@@ -105,10 +101,10 @@ rule hierarchy_aggregate:
     conda:
         CONDA_ENV
     params:
-        code=code_hash("scripts/hierarchy_aggregate.py"),
+        step=step("hierarchy.analysis:aggregate_job"),
         analysis=HI["analysis"],
     script:
-        "../../scripts/hierarchy_aggregate.py"
+        STEP_SCRIPT
 
 
 rule hierarchy_aggregate_tms:
@@ -124,9 +120,9 @@ rule hierarchy_aggregate_tms:
     conda:
         CONDA_ENV
     params:
-        code=code_hash("scripts/hierarchy_aggregate_tms.py"),
+        step=step("hierarchy.analysis:aggregate_tms_job"),
     script:
-        "../../scripts/hierarchy_aggregate_tms.py"
+        STEP_SCRIPT
 
 
 rule hierarchy_claims:
@@ -149,21 +145,19 @@ rule hierarchy_claims:
     conda:
         CONDA_ENV
     params:
-        code=code_hash("scripts/hierarchy_claims.py"),
+        step=step("hierarchy.claims:evaluate"),
         claims=HI["claims"],
         tree=HI["tree"],
         analysis=HI["analysis"],
-        tms={
-            k: v for k, v in HI["tms"].items() if k in ("n_hidden", "represented_norm")
-        },
+        tms=subtree(HI["tms"], ("n_hidden", "represented_norm")),
     script:
-        "../../scripts/hierarchy_claims.py"
+        CLAIMS_SCRIPT
 
 
 rule hierarchy_figure:
     """One figure (PDF + PNG) drawn from the aggregated tables only."""
     input:
-        unpack(lambda wc: {name: HI_TABLES[name] for name in FIGURE_TABLES[wc.figure]}),
+        unpack(named_inputs(HI_TABLES, FIGURE_TABLES)),
     output:
         pdf="figures/hierarchy/{figure}.pdf",
         png=report(
@@ -175,15 +169,15 @@ rule hierarchy_figure:
     log:
         f"{LOGS}/hierarchy/figure_{{figure}}.log",
     wildcard_constraints:
-        figure="|".join(FIGURE_TABLES),
+        figure=one_of(FIGURE_TABLES),
     conda:
         CONDA_ENV
     params:
-        code=code_hash("scripts/hierarchy_figure.py"),
+        step=step("hierarchy.figures:draw"),
         figures=config["figures"],
         analysis=HI["analysis"],
     script:
-        "../../scripts/hierarchy_figure.py"
+        FIGURE_SCRIPT
 
 
 rule hierarchy_all:

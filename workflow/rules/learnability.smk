@@ -8,25 +8,20 @@ until the running loss falls below a threshold, and the final input-gradient att
 aggregate over seeds; turn the notebook's comments into a claims table; plot.
 """
 
-LN = config["learnability"]
-LN_FAMILIES = list(LN["families"])
+from featurelab.studies.learnability import figure_names
+
+#: Families in config order (the aggregated table keeps it); everything else reads the sorted section.
+LN_FAMILIES = list(config["learnability"]["families"])
+LN = sorted_config(config["learnability"])
 LN_RUNS = expand(
     "results/learnability/{family}/seed{seed}", family=LN_FAMILIES, seed=LN["seeds"]
 )
-LN_FIGURE_NAMES = ["learning_curves", "attribution_bars"]
-if any(
-    t["generator"] == "scale_shift" for f in LN["families"].values() for t in f["tasks"]
-):
-    LN_FIGURE_NAMES.append("scale_shift_heatmap")
-if any(
-    t["generator"] == "distractors" for f in LN["families"].values() for t in f["tasks"]
-):
-    LN_FIGURE_NAMES.append("distractor_steps")
+LN_FIGURE_NAMES = figure_names(LN["families"])
 LN_FIGURES = register_figures(
     "learnability", LN_FIGURE_NAMES, "results/learnability/summary.parquet", LN
 )
 #: Rule-level (not global) so that other studies' wildcards of the same name are unaffected.
-LN_FAMILY_REGEX = "|".join(LN_FAMILIES)
+LN_FAMILY_REGEX = one_of(LN_FAMILIES)
 
 
 rule learnability_train:
@@ -49,13 +44,13 @@ rule learnability_train:
     resources:
         **training_resources("learnability"),
     params:
-        code=code_hash("scripts/learnability_train.py"),
-        family=lambda wc: LN["families"][wc.family],
+        step=step("learnability.train:train_job"),
+        family=entry_of(LN["families"], "family"),
         model=LN["model"],
         training=LN["training"],
         device=config["device"],
     script:
-        "../../scripts/learnability_train.py"
+        STEP_SCRIPT
 
 
 rule learnability_analyze:
@@ -74,10 +69,10 @@ rule learnability_analyze:
     conda:
         CONDA_ENV
     params:
-        code=code_hash("scripts/learnability_analyze.py"),
+        step=step("learnability.train:analyze_job"),
         analysis=LN["analysis"],
     script:
-        "../../scripts/learnability_analyze.py"
+        STEP_SCRIPT
 
 
 rule learnability_aggregate:
@@ -93,15 +88,15 @@ rule learnability_aggregate:
     conda:
         CONDA_ENV
     params:
-        code=code_hash("scripts/learnability_aggregate.py"),
+        step=step("learnability.analysis:aggregate_job"),
     script:
-        "../../scripts/learnability_aggregate.py"
+        STEP_SCRIPT
 
 
 rule learnability_claims:
     """The notebook's comments, each with the measured number, threshold and pass/fail."""
     input:
-        rules.learnability_analyze.output,
+        runs=rules.learnability_analyze.output[0],
     output:
         table="results/learnability/claims.parquet",
         text=report(
@@ -115,17 +110,17 @@ rule learnability_claims:
     conda:
         CONDA_ENV
     params:
-        code=code_hash("scripts/learnability_claims.py"),
+        step=step("learnability.claims:evaluate"),
         claims=LN["claims"],
         loss_threshold=LN["analysis"]["loss_threshold"],
     script:
-        "../../scripts/learnability_claims.py"
+        CLAIMS_SCRIPT
 
 
 rule learnability_figure:
     """One figure (PDF + PNG) drawn from the aggregated table only."""
     input:
-        rules.learnability_aggregate.output,
+        summary=rules.learnability_aggregate.output[0],
     output:
         pdf="figures/learnability/{figure}.pdf",
         png=report(
@@ -137,15 +132,15 @@ rule learnability_figure:
     log:
         f"{LOGS}/learnability/figure_{{figure}}.log",
     wildcard_constraints:
-        figure="|".join(LN_FIGURE_NAMES),
+        figure=one_of(LN_FIGURE_NAMES),
     conda:
         CONDA_ENV
     params:
-        code=code_hash("scripts/learnability_figure.py"),
+        step=step("learnability.figures:draw"),
         figures=config["figures"],
         claims=LN["claims"],
     script:
-        "../../scripts/learnability_figure.py"
+        FIGURE_SCRIPT
 
 
 rule learnability_all:

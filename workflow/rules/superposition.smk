@@ -7,7 +7,7 @@ the configured epochs; per seed and recorded epoch measure each feature's import
 claims; plot.
 """
 
-SP = config["superposition"]
+SP = sorted_config(config["superposition"])
 SP_RUNS = expand("results/superposition/seed{seed}", seed=SP["seeds"])
 SP_FIGURE_NAMES = ["feature_arrows", "feature_geometry", "wdec_wenc", "training_curves"]
 SP_FIGURES = register_figures(
@@ -32,12 +32,12 @@ rule superposition_classifier:
     resources:
         **training_resources("superposition"),
     params:
-        code=code_hash("scripts/superposition_classifier.py"),
+        step=step("superposition.train:classifier_job"),
         data=SP["data"],
         classifier=SP["classifier"],
         device=config["device"],
     script:
-        "../../scripts/superposition_classifier.py"
+        STEP_SCRIPT
 
 
 rule superposition_hidden:
@@ -53,10 +53,10 @@ rule superposition_hidden:
         CONDA_ENV
     threads: 1
     params:
-        code=code_hash("scripts/superposition_hidden.py"),
+        step=step("superposition.train:hidden_job"),
         data=SP["data"],
     script:
-        "../../scripts/superposition_hidden.py"
+        STEP_SCRIPT
 
 
 rule superposition_autoencoder:
@@ -77,11 +77,11 @@ rule superposition_autoencoder:
     resources:
         **training_resources("superposition"),
     params:
-        code=code_hash("scripts/superposition_autoencoder.py"),
+        step=step("superposition.train:autoencoder_job"),
         autoencoder=SP["autoencoder"],
         device=config["device"],
     script:
-        "../../scripts/superposition_autoencoder.py"
+        STEP_SCRIPT
 
 
 rule superposition_analyze:
@@ -100,10 +100,10 @@ rule superposition_analyze:
     conda:
         CONDA_ENV
     params:
-        code=code_hash("scripts/superposition_analyze.py"),
+        step=step("superposition.analysis:analyze_job"),
         analysis=SP["analysis"],
     script:
-        "../../scripts/superposition_analyze.py"
+        STEP_SCRIPT
 
 
 rule superposition_aggregate:
@@ -124,9 +124,9 @@ rule superposition_aggregate:
     conda:
         CONDA_ENV
     params:
-        code=code_hash("scripts/superposition_aggregate.py"),
+        step=step("superposition.analysis:aggregate_job"),
     script:
-        "../../scripts/superposition_aggregate.py"
+        STEP_SCRIPT
 
 
 rule superposition_claims:
@@ -147,11 +147,11 @@ rule superposition_claims:
     conda:
         CONDA_ENV
     params:
-        code=code_hash("scripts/superposition_claims.py"),
+        step=step("superposition.claims:evaluate"),
         claims=SP["claims"],
         importance_mass=SP["analysis"]["importance_mass"],
     script:
-        "../../scripts/superposition_claims.py"
+        CLAIMS_SCRIPT
 
 
 rule superposition_figure:
@@ -175,10 +175,10 @@ rule superposition_figure:
     conda:
         CONDA_ENV
     params:
-        code=code_hash("scripts/superposition_figure.py"),
+        step=step("superposition.figures:draw"),
         figures=config["figures"],
     script:
-        "../../scripts/superposition_figure.py"
+        FIGURE_SCRIPT
 
 
 rule superposition_all:

@@ -7,11 +7,8 @@ but the easy one explains most of the penultimate layer's variance. A run = one 
 
 from __future__ import annotations
 
-from featurelab.config import config_check
-
-
-@config_check("complexity")
 def config_errors(config: dict) -> list[str]:
+    """What the schema cannot check of this study's section: one message per problem, naming the key."""
     cx = config["complexity"]
     pairs = [list(p) for p in cx["feature_pairs"]]
     ref = list(cx["claims"]["reference_pair"])

@@ -4,7 +4,7 @@ disagree or stop at different epochs under early stopping stay visible)."""
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable, Mapping
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -169,3 +169,8 @@ FIGURES: dict[str, Callable[[pd.DataFrame, pd.DataFrame], object]] = {
     "accuracy_curves": accuracy_curves,
     "final_variance": final_variance,
 }
+
+
+def draw(figure: str, tables: Mapping[str, pd.DataFrame], params: Mapping[str, Any]):
+    """Figure ``figure`` from the rule's tables (its named inputs) and params (scripts/figure.py)."""
+    return FIGURES[figure](tables["summary"], tables["runs"])

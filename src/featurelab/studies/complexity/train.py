@@ -31,6 +31,11 @@ def pair_name(pair: list[str] | tuple[str, ...]) -> str:
     return PAIR_SEPARATOR.join(pair)
 
 
+def pair_names(pairs: list[list[str]]) -> list[str]:
+    """The condition names of the configured feature pairs, in config order."""
+    return [pair_name(pair) for pair in pairs]
+
+
 def parse_pair(condition: str) -> list[str]:
     return condition.split(PAIR_SEPARATOR)
 
@@ -212,3 +217,41 @@ def train_run(pair: list[str], seed: int, data: Mapping[str, np.ndarray], model_
     train_loop(optimizer, compute_loss, n_steps, run, eval_every=batch_indices.steps_per_epoch, evaluate=evaluate,
                checkpoint=checkpoint)
     return log.columns, {k: v.detach().cpu() for k, v in model.state_dict().items()}
+
+
+def dataset_job(smk: Any) -> None:
+    """Write the three binary-feature splits of one (pair, seed).
+
+    The job of rule ``complexity_dataset``.
+    """
+    from featurelab.io import save_arrays
+    from featurelab.provenance import provenance
+
+    pair, seed = parse_pair(smk.wildcards.pair), int(smk.wildcards.seed)
+    arrays = make_splits(pair, seed, smk.params.dataset)
+    config = {"dataset": dict(smk.params.dataset), "pair": pair, "seed": seed}
+    save_arrays(smk.output[0], provenance(config, rule=smk.rule), **arrays)
+
+
+def train_job(smk: Any) -> None:
+    """Train one (pair, seed) and record per-epoch metrics.
+
+    Imports only torch, NumPy and pyarrow (no pandas, scikit-learn or matplotlib): start-up is a real share
+    of a job this short.
+
+    The job of rule ``complexity_train``.
+    """
+    from featurelab.io import load_arrays, save_torch, table_from_columns, write_table
+    from featurelab.scripting import TorchJob
+    from featurelab.training import checkpoint_every, checkpoint_path
+
+    job = TorchJob(smk)
+    pair, seed = parse_pair(smk.wildcards.pair), int(smk.wildcards.seed)
+    columns, state = train_run(pair, seed, load_arrays(smk.input[0]), smk.params.model, smk.params.training,
+                               job.device, checkpoint_to=checkpoint_path(smk.output.metrics),
+                               checkpoint_every=checkpoint_every(smk.config))
+    record = job.provenance({"model": dict(smk.params.model), "training": dict(smk.params.training), "pair": pair,
+                             "seed": seed})
+    save_torch({"state_dict": state, "provenance": record}, smk.output.model)
+    write_table(table_from_columns(columns), smk.output.metrics, record)
+    job.done(f"trained {smk.wildcards.pair} seed {seed}")

@@ -8,11 +8,8 @@ visible to parameter-noise robustness and to transfer (a probe on the second hid
 
 from __future__ import annotations
 
-from featurelab.config import config_check
-
-
-@config_check("dissociation")
 def config_errors(config: dict) -> list[str]:
+    """What the schema cannot check of this study's section: one message per problem, naming the key."""
     ds, errors = config["dissociation"], []
     for grid in ("input_noise", "parameter_noise"):
         spec = ds["evaluation"][grid]

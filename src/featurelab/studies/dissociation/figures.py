@@ -93,3 +93,10 @@ def transfer(summary: pd.DataFrame, band_kind: str = "sd", probe: Mapping[str, A
 
 FIGURES: dict[str, Callable[..., object]] = {"input_noise": input_noise, "parameter_noise": parameter_noise,
                                              "transfer": transfer}
+
+
+def draw(figure: str, tables: Mapping[str, pd.DataFrame], params: Mapping[str, Any]):
+    """Figure ``figure`` from the rule's tables (its named inputs) and params (scripts/figure.py)."""
+    # the transfer panel names the probe that made it (recorded in the summary's provenance)
+    extra = {"probe": params["provenance"]["summary"].get("config", {}).get("transfer_probe")} if figure == "transfer" else {}
+    return FIGURES[figure](tables["summary"], band_kind=params["band"], **extra)

@@ -324,3 +324,43 @@ def run_seed_job(smk: Any, job: Callable[..., dict[str, list]], sections: tuple[
     extra = record(cfg) if record is not None else {}
     write_table(table_from_columns(columns), smk.output[0], torch_job.provenance({**cfg, **extra, "seed": seed}))
     torch_job.done(f"{what} of seed {seed}")
+
+
+def train_job(smk: Any) -> None:
+    """Train one seed's MLP on MNIST and record per-epoch metrics.
+
+    Imports only torch, NumPy and pyarrow (no pandas, scikit-learn or matplotlib).
+
+    The job of rule ``dissociation_train``.
+    """
+    from featurelab.io import load_arrays, save_torch, table_from_columns, write_table
+    from featurelab.scripting import TorchJob
+    from featurelab.training import checkpoint_every, checkpoint_path
+
+    job = TorchJob(smk)
+    seed = int(smk.wildcards.seed)
+    columns, state = train_run(seed, load_arrays(smk.input.mnist), smk.params.model, smk.params.training,
+                               job.device, checkpoint_to=checkpoint_path(smk.output.metrics),
+                               checkpoint_every=checkpoint_every(smk.config))
+    record = job.provenance({"model": dict(smk.params.model), "training": dict(smk.params.training), "seed": seed})
+    save_torch({"state_dict": state, "provenance": record}, smk.output.model)
+    write_table(table_from_columns(columns), smk.output.metrics, record)
+    job.done(f"trained seed {seed}")
+
+
+def evaluate_job(smk: Any) -> None:
+    """Manipulate one seed's network; exactness, input- and parameter-noise curves.
+
+    The job of rule ``dissociation_evaluate``.
+    """
+
+    run_seed_job(smk, evaluate_run, ("manipulations", "evaluation"), "evaluation")
+
+
+def transfer_job(smk: Any) -> None:
+    """Rotation-probe transfer error of one seed's networks against sample budget.
+
+    The job of rule ``dissociation_transfer``.
+    """
+
+    run_seed_job(smk, transfer_run, ("manipulations", "transfer"), "transfer", record=transfer_record)

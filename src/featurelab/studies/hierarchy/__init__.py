@@ -7,11 +7,8 @@ feature directions; with the classic TMS sparsity sweep as a companion (conditio
 
 from __future__ import annotations
 
-from featurelab.config import config_check
-
-
-@config_check("hierarchy")
 def config_errors(config: dict) -> list[str]:
+    """What the schema cannot check of this study's section: one message per problem, naming the key."""
     hi, errors = config["hierarchy"], []
     depths = list(hi["tree"]["depths"])
     if hi["analysis"]["directions_depth"] not in depths:

@@ -221,3 +221,8 @@ FIGURES: dict[str, Callable] = {
     "tms_sparsity": tms_sparsity,
     "feature_directions_2d": feature_directions_2d,
 }
+
+
+def draw(figure: str, tables: Mapping[str, pd.DataFrame], params: Mapping[str, Any]):
+    """Figure ``figure`` from the rule's tables (its named inputs) and params (scripts/figure.py)."""
+    return FIGURES[figure](tables, params["analysis"])

@@ -209,3 +209,44 @@ def train_tms(seed: int, tms: Mapping[str, Any], device: str) -> tuple[dict[str,
     imp = importance.numpy()
     instances = [(i, (STUDY, TMS_CONDITION, seed, s), nh) for i, s in enumerate(sparsities)]
     return metrics, _weight_rows(model, TMS_WEIGHT_COLUMNS, instances, lambda f: float(imp[f]))
+
+
+def train_job(smk: Any) -> None:
+    """Train every n_hidden of one (tree depth, seed) as one batched TMS model.
+
+    Imports only torch, NumPy and pyarrow (no pandas, scikit-learn or matplotlib).
+
+    The job of rule ``hierarchy_train``.
+    """
+    from featurelab.io import table_from_columns, write_table
+    from featurelab.scripting import TorchJob
+
+    job = TorchJob(smk)
+    depth, seed = int(smk.wildcards.depth), int(smk.wildcards.seed)
+    p = smk.params
+    metrics, weights = train_depth(depth, seed, p.tree, p.model, p.training, p.evaluation, job.device)
+    record = job.provenance({"tree": dict(p.tree), "model": dict(p.model), "training": dict(p.training),
+                             "evaluation": dict(p.evaluation), "depth": depth, "seed": seed})
+    write_table(table_from_columns(metrics), smk.output.metrics, record)
+    write_table(table_from_columns(weights), smk.output.weights, record)
+    job.done(f"trained depth {depth} seed {seed}")
+
+
+def train_tms_job(smk: Any) -> None:
+    """The classic TMS sparsity sweep for one seed, batched over sparsities.
+
+    Imports only torch, NumPy and pyarrow (no pandas, scikit-learn or matplotlib).
+
+    The job of rule ``hierarchy_train_tms``.
+    """
+    from featurelab.io import table_from_columns, write_table
+    from featurelab.scripting import TorchJob
+
+    job = TorchJob(smk)
+    seed = int(smk.wildcards.seed)
+    tms = dict(smk.params.tms)
+    metrics, weights = train_tms(seed, tms, job.device)
+    record = job.provenance({"tms": tms, "seed": seed})
+    write_table(table_from_columns(metrics), smk.output.metrics, record)
+    write_table(table_from_columns(weights), smk.output.weights, record)
+    job.done(f"trained the TMS sweep, seed {seed},")

@@ -7,11 +7,8 @@ claims, with input-gradient attribution.
 
 from __future__ import annotations
 
-from featurelab.config import config_check
-
-
-@config_check("learnability")
 def config_errors(config: dict) -> list[str]:
+    """What the schema cannot check of this study's section: one message per problem, naming the key."""
     lc, errors = config["learnability"]["claims"], []
     lo, hi = lc["best_scale_range"]
     if lo > hi:
@@ -23,3 +20,13 @@ def config_errors(config: dict) -> list[str]:
         errors.append(f"config key 'learnability.claims.much_slower_factor': {lc['much_slower_factor']} must be at "
                       f"least learnability.claims.slower_factor = {lc['slower_factor']}")
     return errors
+
+
+def figure_names(families: dict) -> list[str]:
+    """The figures the configured families can fill: the scale x shift heatmap needs a scale_shift task,
+    the distractor panel a distractors task."""
+    generators = {task["generator"] for family in families.values() for task in family["tasks"]}
+    names = ["learning_curves", "attribution_bars"]
+    names += [name for name, needs in (("scale_shift_heatmap", "scale_shift"), ("distractor_steps", "distractors"))
+              if needs in generators]
+    return names

@@ -277,6 +277,7 @@ FIGURES: dict[str, Callable[[pd.DataFrame], object]] = {
 WITH_CLAIMS = {"learning_curves"}
 
 
-def draw(name: str, summary: pd.DataFrame, claims: Mapping[str, Any] | None = None):
-    """Figure ``name`` from the summary table (and the claims' thresholds where it draws them)."""
-    return FIGURES[name](summary, claims) if name in WITH_CLAIMS else FIGURES[name](summary)
+def draw(figure: str, tables: Mapping[str, pd.DataFrame], params: Mapping[str, Any]):
+    """Figure ``figure`` from the summary table (and the claims' thresholds where it draws them)."""
+    summary = tables["summary"]
+    return FIGURES[figure](summary, params["claims"]) if figure in WITH_CLAIMS else FIGURES[figure](summary)

@@ -218,3 +218,52 @@ def _to_cpu(obj: Any) -> Any:
     if isinstance(obj, dict):
         return {k: _to_cpu(v) for k, v in obj.items()}
     return obj
+
+
+def train_job(smk: Any) -> None:
+    """Train every task of one family for one seed as one batched model.
+
+    Imports only torch, NumPy and pyarrow (no pandas, scikit-learn or matplotlib): start-up is a real share
+    of a job this short.
+
+    The job of rule ``learnability_train``.
+    """
+    from featurelab.io import save_arrays, save_torch, table_from_columns, write_table
+    from featurelab.scripting import TorchJob
+
+    job = TorchJob(smk)
+    family, seed = smk.wildcards.family, int(smk.wildcards.seed)
+    columns, state, per_step = train_family(family, smk.params.family, seed, smk.params.model,
+                                            smk.params.training, job.device)
+    record = job.provenance({"family": dict(smk.params.family), "model": dict(smk.params.model),
+                             "training": dict(smk.params.training), "family_name": family, "seed": seed})
+    save_torch({"state": state, "provenance": record}, smk.output.model)
+    write_table(table_from_columns(columns), smk.output.metrics, record)
+    save_arrays(smk.output.losses, record, **per_step)
+    job.done(f"trained family {family} seed {seed} ({len(state['tasks'])} tasks)")
+
+
+IDENTITY = ["condition", "study", "family", "generator", "params", "seed"]
+
+
+def analyze_job(smk: Any) -> None:
+    """Every run's metrics in one table, plus the rows read off its per-step losses
+    (steps to the loss threshold, epoch-1 peak, final running loss). NumPy and pyarrow only.
+
+    The job of rule ``learnability_analyze``.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from featurelab.io import load_arrays, read_provenance, table_from_columns, write_table
+    from featurelab.provenance import provenance
+
+    tables, runs = [], []
+    for metrics_path, losses_path in zip(smk.input.metrics, smk.input.losses):
+        metrics = pq.read_table(metrics_path).replace_schema_metadata(None)
+        extra = threshold_columns(metrics.select(IDENTITY).to_pydict(), load_arrays(losses_path), smk.params.analysis)
+        tables += [metrics, table_from_columns(extra).cast(metrics.schema)]
+        p = read_provenance(metrics_path)
+        runs.append({"family": p["config"]["family_name"], "seed": p["config"]["seed"],
+                     "config_hash": p["config_hash"]})
+    record = provenance({"analysis": dict(smk.params.analysis), "runs": runs}, rule=smk.rule)
+    write_table(pa.concat_tables(tables), smk.output[0], record)

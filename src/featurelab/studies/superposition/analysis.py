@@ -11,9 +11,14 @@ with a Python loop over features and the data.
 
 from __future__ import annotations
 
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 
 import numpy as np
+
+from featurelab.stats import spearman, summarize_over_seeds
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: Examples per chunk of the (N, n, n) perturbed-reconstruction tensor: small enough that the chunk
 #: (64 * 49 * 49 doubles = 1.2 MB) stays in cache; larger chunks were 3-5x slower (memory-bound).
@@ -166,24 +171,6 @@ def participation_ratio(share: np.ndarray) -> float:
     return float(pos.sum() ** 2 / s2) if s2 > 0 else 0.0
 
 
-def spearman(a: np.ndarray, b: np.ndarray) -> float:
-    """Spearman rank correlation (average ranks for ties), without SciPy."""
-    def ranks(x: np.ndarray) -> np.ndarray:
-        x = np.asarray(x, dtype=np.float64)
-        order = np.argsort(x, kind="stable")
-        r = np.empty(len(x))
-        r[order] = np.arange(len(x), dtype=np.float64)
-        for v in np.unique(x):  # average the ranks of ties
-            tie = x == v
-            if tie.sum() > 1:
-                r[tie] = r[tie].mean()
-        return r
-    ra, rb = ranks(a), ranks(b)
-    ra, rb = ra - ra.mean(), rb - rb.mean()
-    denom = np.sqrt((ra ** 2).sum() * (rb ** 2).sum())
-    return float((ra * rb).sum() / denom) if denom > 0 else float("nan")
-
-
 # --------------------------------------------------------------------------------------------------------
 # One run's analysis tables (pure NumPy; written with pyarrow by the script)
 
@@ -255,3 +242,85 @@ def analyze_run(study: str, seed: int, h: np.ndarray, snapshots: Mapping[str, np
             wtw["row_feature"] += np.repeat(order, n).tolist(); wtw["col_feature"] += np.tile(order, n).tolist()
             wtw["value"] += m.ravel().tolist()
     return feats, wtw
+
+
+# --------------------------------------------------------------------------------------------------------
+# Aggregation over seeds (pandas, imported where it is used: the per-run analysis above needs only NumPy)
+
+#: summary.parquet: training curves (kind 'training') and per-importance-rank features at every recorded
+#: epoch (kind 'by_rank'); unused keys are '' / -1.
+SUMMARY_COLUMNS = ("kind", "phase", "split", "epoch", "importance_rank", "metric", "mean", "sd", "n", "ci_low",
+                   "ci_high")
+WTW_SUMMARY_COLUMNS = ("epoch", "row_rank", "col_rank", "mean", "sd", "n", "ci_low", "ci_high")
+
+
+def summarize(training: pd.DataFrame, features: pd.DataFrame) -> pd.DataFrame:
+    """Mean and 95% CI over seeds of the training curves and of each feature metric by importance rank."""
+    import pandas as pd
+
+    curves = summarize_over_seeds(training, ["phase", "split", "epoch", "metric"])
+    curves["kind"], curves["importance_rank"] = "training", -1
+    ranks = summarize_over_seeds(features, ["epoch", "importance_rank", "metric"])
+    ranks["kind"], ranks["phase"], ranks["split"] = "by_rank", "autoencoder", "analysis"
+    out = pd.concat([curves, ranks], ignore_index=True)
+    out["importance_rank"] = out["importance_rank"].astype("int64")
+    out["epoch"] = out["epoch"].astype("int64")
+    return out[list(SUMMARY_COLUMNS)]
+
+
+def summarize_wtw(wtw: pd.DataFrame) -> pd.DataFrame:
+    """W_dec W_enc averaged over seeds cell by cell in importance-rank coordinates."""
+    return summarize_over_seeds(wtw, ["epoch", "row_rank", "col_rank"])[list(WTW_SUMMARY_COLUMNS)]
+
+
+def analyze_job(smk: Any) -> None:
+    """Importance, 2-D directions, ||W_i||, bias, interference, dimensionality and
+    W_dec W_enc of one seed at every recorded autoencoder epoch (NumPy + pyarrow only).
+
+    The job of rule ``superposition_analyze``.
+    """
+    import json
+    import numpy as np
+    from featurelab.io import load_arrays, table_from_columns, write_table
+    from featurelab.provenance import provenance
+    from featurelab.seeding import numpy_rng
+    from featurelab.studies.superposition.train import STUDY
+
+    cfg = smk.params.analysis
+    seed = int(smk.wildcards.seed)
+    h = load_arrays(smk.input.hidden)[f"h_{cfg['split']}"]
+    if cfg["max_examples"] and cfg["max_examples"] < h.shape[0]:  # the same images for every seed
+        h = h[np.sort(numpy_rng(STUDY, "analysis", cfg["split"]).permutation(h.shape[0])[:cfg["max_examples"]])]
+    snaps = load_arrays(smk.input.snapshots)
+    # the script stores one instance: add the instance axis back for analyze_run
+    snaps = {k: (v if k == "epochs" else v[None]) for k, v in snaps.items()}
+    feats, wtw = analyze_run(STUDY, seed, h, snaps, 0, float(cfg["importance_mass"]))
+    with np.load(smk.input.snapshots) as f:
+        upstream = json.loads(str(f["_provenance"]))
+    record = provenance({"analysis": dict(cfg), "seed": seed, "autoencoder": upstream.get("config")}, rule=smk.rule)
+    write_table(table_from_columns(feats), smk.output.features, record)
+    write_table(table_from_columns(wtw), smk.output.wtw, record)
+
+
+def aggregate_job(smk: Any) -> None:
+    """Every seed's tables in one, and means with 95% CIs over seeds.
+
+    The job of rule ``superposition_aggregate``.
+    """
+    import pandas as pd
+    from featurelab.io import read_frame, read_provenance, write_table
+    from featurelab.provenance import provenance
+
+    def cat(paths):
+        return pd.concat([read_frame(p) for p in paths], ignore_index=True)
+
+    training = cat([*smk.input.classifier, *smk.input.autoencoder])
+    features, wtw = cat(smk.input.features), cat(smk.input.wtw)
+    runs = [read_provenance(p) for p in smk.input.features]
+    record = provenance(runs[0]["config"] | {"seed": None}, rule=smk.rule,
+                        runs=[{"seed": r["config"]["seed"], "config_hash": r["config_hash"]} for r in runs])
+    write_table(training, smk.output.training, record)
+    write_table(features, smk.output.features, record)
+    write_table(wtw, smk.output.wtw, record)
+    write_table(summarize(training, features), smk.output.summary, record)
+    write_table(summarize_wtw(wtw), smk.output.wtw_summary, record)

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Callable, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -201,3 +201,8 @@ FIGURES: dict[str, Callable[[Mapping[str, pd.DataFrame]], object]] = {
     "wdec_wenc": wdec_wenc,
     "training_curves": training_curves,
 }
+
+
+def draw(figure: str, tables: Mapping[str, pd.DataFrame], params: Mapping[str, Any]):
+    """Figure ``figure`` from the rule's tables (its named inputs) and params (scripts/figure.py)."""
+    return FIGURES[figure](tables)

@@ -212,3 +212,70 @@ def hidden_activations_numpy(state: Mapping[str, np.ndarray], x: np.ndarray, chu
         for a in range(0, x.shape[0], chunk):
             out[k, a:a + chunk] = np.maximum(np.tanh(x[a:a + chunk] @ w1[k].T + b1[k]), 0.0)
     return out
+
+
+def classifier_job(smk: Any) -> None:
+    """Phase 1, train the 784 -> 49 -> 10 MNIST classifier of one seed.
+
+    Imports only torch, NumPy and pyarrow (no pandas, scikit-learn or matplotlib).
+
+    The job of rule ``superposition_classifier``.
+    """
+    from featurelab.io import load_arrays, save_arrays, table_from_columns, write_table
+    from featurelab.scripting import TorchJob
+
+    job = TorchJob(smk)
+    seed = int(smk.wildcards.seed)
+    data = select_examples(load_arrays(smk.input[0]), int(smk.params.data["n_train"]), int(smk.params.data["n_test"]))
+    columns, state = train_classifier(data, [seed], smk.params.classifier, job.device)
+    record = job.provenance({"data": dict(smk.params.data), "classifier": dict(smk.params.classifier), "seed": seed})
+    # NumPy arrays (not a torch pickle) so that the hidden-activation job needs no torch import
+    save_arrays(smk.output.model, record, **{k: v.numpy() for k, v in state.items()})
+    write_table(table_from_columns(columns), smk.output.metrics, record)
+    job.done(f"classifier seed {seed}")
+
+
+def hidden_job(smk: Any) -> None:
+    """The frozen classifier's 49 hidden activations of the train and test images.
+
+    NumPy only (no torch import): the job is a single matrix product per split.
+
+    The job of rule ``superposition_hidden``.
+    """
+    import json
+    import numpy as np
+    from featurelab.io import load_arrays, save_arrays
+    from featurelab.provenance import provenance
+
+    data = select_examples(load_arrays(smk.input.mnist), int(smk.params.data["n_train"]), int(smk.params.data["n_test"]))
+    state = load_arrays(smk.input.model)
+    with np.load(smk.input.model) as f:
+        upstream = json.loads(str(f["_provenance"]))
+    arrays = {f"h_{split}": hidden_activations_numpy(state, data[f"x_{split}"])[0] for split in ("train", "test")}
+    config = {"data": dict(smk.params.data), "classifier": upstream.get("config"), "seed": int(smk.wildcards.seed)}
+    save_arrays(smk.output[0], provenance(config, rule=smk.rule), **arrays)
+
+
+def autoencoder_job(smk: Any) -> None:
+    """Phase 2, compress one seed's 49 hidden activations to 2-D and back,
+    recording the parameters at the configured epochs. Imports no pandas/matplotlib/scikit-learn.
+
+    The job of rule ``superposition_autoencoder``.
+    """
+    import json
+    import numpy as np
+    from featurelab.io import load_arrays, save_arrays, table_from_columns, write_table
+    from featurelab.scripting import TorchJob
+
+    job = TorchJob(smk)
+    seed = int(smk.wildcards.seed)
+    hidden = load_arrays(smk.input[0])
+    with np.load(smk.input[0]) as f:
+        upstream = json.loads(str(f["_provenance"]))
+    columns, snaps = train_autoencoder(hidden["h_train"][None], hidden["h_test"][None], [seed],
+                                       smk.params.autoencoder, job.device)
+    record = job.provenance({"autoencoder": dict(smk.params.autoencoder), "seed": seed,
+                             "hidden": upstream.get("config")})
+    save_arrays(smk.output.snapshots, record, **{k: v[0] if k != "epochs" else v for k, v in snaps.items()})
+    write_table(table_from_columns(columns), smk.output.metrics, record)
+    job.done(f"autoencoder seed {seed}")

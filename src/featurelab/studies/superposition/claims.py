@@ -1,38 +1,11 @@
-"""Aggregation over seeds and the claims table of the superposition study (pandas; not imported by
-training jobs)."""
+"""The claims of notebook 001 (Elhage et al. 2022 on MNIST), measured on the superposition study's runs."""
 
 from __future__ import annotations
-
 import math
 from typing import Any, Mapping
-
 import pandas as pd
-
 from featurelab.claims import claim_row, claims_frame, seeds_needed
-from featurelab.stats import summarize_over_seeds
 
-#: summary.parquet: training curves (kind 'training') and per-importance-rank features at every recorded
-#: epoch (kind 'by_rank'); unused keys are '' / -1.
-SUMMARY_COLUMNS = ("kind", "phase", "split", "epoch", "importance_rank", "metric", "mean", "sd", "n", "ci_low",
-                   "ci_high")
-WTW_SUMMARY_COLUMNS = ("epoch", "row_rank", "col_rank", "mean", "sd", "n", "ci_low", "ci_high")
-
-
-def summarize(training: pd.DataFrame, features: pd.DataFrame) -> pd.DataFrame:
-    """Mean and 95% CI over seeds of the training curves and of each feature metric by importance rank."""
-    curves = summarize_over_seeds(training, ["phase", "split", "epoch", "metric"])
-    curves["kind"], curves["importance_rank"] = "training", -1
-    ranks = summarize_over_seeds(features, ["epoch", "importance_rank", "metric"])
-    ranks["kind"], ranks["phase"], ranks["split"] = "by_rank", "autoencoder", "analysis"
-    out = pd.concat([curves, ranks], ignore_index=True)
-    out["importance_rank"] = out["importance_rank"].astype("int64")
-    out["epoch"] = out["epoch"].astype("int64")
-    return out[list(SUMMARY_COLUMNS)]
-
-
-def summarize_wtw(wtw: pd.DataFrame) -> pd.DataFrame:
-    """W_dec W_enc averaged over seeds cell by cell in importance-rank coordinates."""
-    return summarize_over_seeds(wtw, ["epoch", "row_rank", "col_rank"])[list(WTW_SUMMARY_COLUMNS)]
 
 
 #: Continuous measured values are compared with their thresholds at this many decimals (the numbers of
@@ -148,3 +121,11 @@ def evaluate_claims(training: pd.DataFrame, features: pd.DataFrame, cfg: Mapping
                             f"mean number of top features holding {mass:.0%} of importance", need, pre_both,
                             clf_trained & ae_trained))
     return claims_frame(rows)
+
+
+TITLE = "superposition: claims of notebook 001 (Elhage et al. 2022 on MNIST)"
+
+
+def evaluate(tables: Mapping[str, pd.DataFrame], params: Mapping[str, Any]) -> pd.DataFrame:
+    """The claims table from the rule's tables (its named inputs) and params (scripts/claims.py)."""
+    return evaluate_claims(tables["training"], tables["features"], params["claims"], params["importance_mass"])

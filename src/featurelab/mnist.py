@@ -254,12 +254,6 @@ def download_file(name: str, dest_folder: str | os.PathLike, mirrors: Sequence[s
                      f"again; files there with the published MD5 are used as they are")
 
 
-def download_subsets(dest_folder: str | os.PathLike, subsets: Sequence[str], mirrors: Sequence[str],
-                     retries: int = 3, timeout_s: float = 60.0) -> list[Path]:
-    return [download_file(IDX_NAMES[(s, k)] + ".gz", dest_folder, mirrors, retries, timeout_s)
-            for s in subsets for k in ("images", "labels")]
-
-
 # ---------------------------------------------------------------------------------------------------
 # the prepared arrays
 

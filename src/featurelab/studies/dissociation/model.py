@@ -19,24 +19,12 @@ null-space one, on ``W1``, and leaves the network's function unchanged:
 
 from __future__ import annotations
 
-from typing import Sequence
 
 import numpy as np
 import torch
 
+
 Weights = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
-
-
-def init_weights(sizes: Sequence[int], generator: torch.Generator) -> Weights:
-    """Weights of ``sizes`` (e.g. [784, 1024, 1024, 10]) drawn U(-1/sqrt(fan_in), 1/sqrt(fan_in)), the
-    default of torch.nn.Linear and equinox.nn.Linear (the notebook's model); drawn on the CPU generator so
-    the initial network is the same on every device."""
-    out = []
-    for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
-        bound = 1.0 / np.sqrt(fan_in)
-        w = torch.rand(fan_out, fan_in, generator=generator, dtype=torch.float32) * (2 * bound) - bound
-        out.append(w)
-    return tuple(out)  # type: ignore[return-value]
 
 
 def hidden(weights: Weights, x: torch.Tensor) -> torch.Tensor:

@@ -17,11 +17,13 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
+from featurelab.io import MetricRows
+
 STUDY = "dissociation"
 #: Long-format schema of every per-seed table (training, evaluation and transfer).
 RESULT_COLUMNS = ("study", "condition", "model", "seed", "evaluation", "x_name", "x", "metric", "value")
-#: Legend names, in drawing order.
 N_CLASSES = 10
+#: Legend names, in drawing order.
 MODELS = ("trained", "scaled", "duplicated", "nuisance", "null-space perturbed")
 
 
@@ -71,23 +73,16 @@ def log_grid(spec: Mapping[str, Any]) -> np.ndarray:
     return np.logspace(math.log10(float(spec["min"])), math.log10(float(spec["max"])), int(spec["n"]))
 
 
-class _Rows:
-    """Long-format rows as flat Python lists (cheap to turn into a pyarrow table, no pandas)."""
-
-    def __init__(self, seed: int) -> None:
-        self.seed = seed
-        self.columns: dict[str, list] = {c: [] for c in RESULT_COLUMNS}
-
-    def add(self, variant: Variant | str, evaluation: str, x_name: str, xs, metric: str, values) -> None:
-        condition, model = (variant.condition, variant.model) if isinstance(variant, Variant) else (variant, variant)
-        xs, values = np.atleast_1d(np.asarray(xs, np.float64)), np.atleast_1d(np.asarray(values, np.float64))
-        if xs.size == 1 and values.size > 1:
-            xs = np.repeat(xs, values.size)
-        c = self.columns
-        for x, v in zip(xs.tolist(), values.tolist()):
-            c["study"].append(STUDY); c["condition"].append(condition); c["model"].append(model)
-            c["seed"].append(self.seed); c["evaluation"].append(evaluation); c["x_name"].append(x_name)
-            c["x"].append(x); c["metric"].append(metric); c["value"].append(v)
+def _add_rows(rows: MetricRows, variant: Variant | str, evaluation: str, x_name: str, xs: Any, metric: str,
+              values: Any) -> None:
+    """Rows of one network's curve (or single value) into ``rows``; a single x is shared by all values."""
+    condition, model = (variant.condition, variant.model) if isinstance(variant, Variant) else (variant, variant)
+    xs, values = np.atleast_1d(np.asarray(xs, np.float64)), np.atleast_1d(np.asarray(values, np.float64))
+    if xs.size == 1 and values.size > 1:
+        xs = np.repeat(xs, values.size)
+    n = min(xs.size, values.size)
+    rows.extend(condition=condition, model=model, evaluation=evaluation, x_name=x_name, x=xs.tolist()[:n],
+                metric=metric, value=values.tolist()[:n])
 
 
 # -------------------------------------------------------------------------------------------- training
@@ -102,7 +97,8 @@ def train_run(seed: int, data: Mapping[str, np.ndarray], model_cfg: Mapping[str,
     from it when restarted (bit-identical results)."""
     import torch
 
-    from featurelab.studies.dissociation.model import forward, init_weights
+    from featurelab.init import uniform_fan_in_weights
+    from featurelab.studies.dissociation.model import forward
     from featurelab.optim import SGD, learning_rate
     from featurelab.seeding import torch_generator
     from featurelab.training import Checkpoint, RunId, epoch_batches, state_key, train_loop
@@ -113,13 +109,13 @@ def train_run(seed: int, data: Mapping[str, np.ndarray], model_cfg: Mapping[str,
     x_test = torch.as_tensor(data["x_test"], device=device)
     y_test = torch.as_tensor(data["y_test"], device=device)
     sizes = [x.shape[1], *model_cfg["hidden_widths"], N_CLASSES]
-    weights = [torch.nn.Parameter(w.to(device)) for w in init_weights(sizes, torch_generator(STUDY, "init", seed))]
+    weights = [torch.nn.Parameter(w.to(device)) for w in uniform_fan_in_weights(sizes, torch_generator(STUDY, "init", seed))]
     optimizer = SGD(weights, lr=float(training_cfg["learning_rate"]))
     batch_indices = epoch_batches(x.shape[0], int(training_cfg["batch_size"]),
                                   torch_generator(STUDY, "shuffle", seed), device)
     per_epoch = batch_indices.steps_per_epoch
     n_steps = int(training_cfg["epochs"]) * per_epoch
-    rows = _Rows(seed)
+    rows = MetricRows(RESULT_COLUMNS, study=STUDY, seed=seed)
     running = {"loss": torch.zeros((), device=device), "n": 0}
 
     def compute_loss(step: int) -> torch.Tensor:
@@ -133,9 +129,9 @@ def train_run(seed: int, data: Mapping[str, np.ndarray], model_cfg: Mapping[str,
     def evaluate(step: int) -> bool:
         epoch = step // per_epoch
         error = float((forward(tuple(weights), x_test).argmax(-1) != y_test).float().mean())
-        rows.add("trained", "training", "epoch", epoch, "test_error", error)
+        _add_rows(rows, "trained", "training", "epoch", epoch, "test_error", error)
         if running["n"]:
-            rows.add("trained", "training", "epoch", epoch, "train_loss", float(running["loss"]) / running["n"])
+            _add_rows(rows, "trained", "training", "epoch", epoch, "train_loss", float(running["loss"]) / running["n"])
             running["loss"].zero_(); running["n"] = 0
         return False
 
@@ -235,13 +231,13 @@ def evaluate_run(seed: int, state: Mapping[str, Any], data: Mapping[str, np.ndar
     y = torch.as_tensor(data["y_test"], device=device)
     trained = load_weights(state, device)
     nets = build_variants(trained, cfg, seed, data["x_test"], device)
-    rows = _Rows(seed)
+    rows = MetricRows(RESULT_COLUMNS, study=STUDY, seed=seed)
     for v, w in nets.items():
         for metric, value in ad.exactness(trained, w, x).items():
-            rows.add(v, "exactness", "none", 0.0, metric, value)
-        rows.add(v, "exactness", "none", 0.0, "clean_error", float((ad.forward(w, x).argmax(-1) != y).float().mean()))
+            _add_rows(rows, v, "exactness", "none", 0.0, metric, value)
+        _add_rows(rows, v, "exactness", "none", 0.0, "clean_error", float((ad.forward(w, x).argmax(-1) != y).float().mean()))
         for metric, value in non_vacuity(v, trained, w, x).items():
-            rows.add(v, "exactness", "none", 0.0, metric, value)
+            _add_rows(rows, v, "exactness", "none", 0.0, metric, value)
 
     ev = cfg["evaluation"]
     sig_in = log_grid(ev["input_noise"])
@@ -251,7 +247,7 @@ def evaluate_run(seed: int, state: Mapping[str, Any], data: Mapping[str, np.ndar
                                  reference="trained")
     for v in nets:
         for metric, values in sweep.get(v.condition, {}).items():
-            rows.add(v, "input_noise", "noise_scale", sig_in, metric, values.cpu().numpy())
+            _add_rows(rows, v, "input_noise", "noise_scale", sig_in, metric, values.cpu().numpy())
 
     sig_p = log_grid(ev["parameter_noise"])
     chosen = {v.condition: nets[v] for v in nets if "parameter_noise" in v.evaluations}
@@ -264,7 +260,7 @@ def evaluate_run(seed: int, state: Mapping[str, Any], data: Mapping[str, np.ndar
     errors = ad.parameter_noise_errors(chosen, x, y, torch.as_tensor(sig_p, dtype=torch.float32, device=device), draws)
     for v in nets:
         if v.condition in errors:
-            rows.add(v, "parameter_noise", "noise_scale", sig_p, "test_error", errors[v.condition].cpu().numpy())
+            _add_rows(rows, v, "parameter_noise", "noise_scale", sig_p, "test_error", errors[v.condition].cpu().numpy())
     return rows.columns
 
 
@@ -292,10 +288,10 @@ def transfer_run(seed: int, state: Mapping[str, Any], data: Mapping[str, np.ndar
     chosen = {v.condition: nets[v] for v in nets if "transfer" in v.evaluations}
     errs = ad.transfer_errors(chosen, torch.as_tensor(images, device=device), torch.as_tensor(labels, device=device),
                               budgets, int(tcfg["folds"]), ad.probe_settings(tcfg))
-    rows = _Rows(seed)
+    rows = MetricRows(RESULT_COLUMNS, study=STUDY, seed=seed)
     for v in nets:
         if v.condition in errs:
-            rows.add(v, "transfer", "sample_budget", budgets, "transfer_error", errs[v.condition])
+            _add_rows(rows, v, "transfer", "sample_budget", budgets, "transfer_error", errs[v.condition])
     return rows.columns
 
 

@@ -18,13 +18,7 @@ from typing import Sequence
 
 import torch
 
-from featurelab.init import torch_linear_default
-
-
-def linear_init(fan_in: int, fan_out: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """``nn.Linear(fan_in, fan_out)``'s default init as (weight ``(fan_in, fan_out)``, bias ``(fan_out,)``)."""
-    weight, bias = torch_linear_default(fan_out, fan_in, generator)  # nn.Linear's (out, in) order
-    return weight.T.contiguous(), bias
+from featurelab.init import in_out_linear_default
 
 
 class BatchedMLP(torch.nn.Module):
@@ -41,8 +35,8 @@ class BatchedMLP(torch.nn.Module):
         w2 = torch.zeros(n, hidden, 1)
         b2 = torch.zeros(n, 1)
         for i, (d, gen) in enumerate(zip(self.input_dims, generators)):
-            w1[i, :d], b1[i] = linear_init(d, hidden, gen)
-            w2[i], b2[i] = linear_init(hidden, 1, gen)
+            w1[i, :d], b1[i] = in_out_linear_default(d, hidden, gen)
+            w2[i], b2[i] = in_out_linear_default(hidden, 1, gen)
         self.w1, self.b1 = torch.nn.Parameter(w1), torch.nn.Parameter(b1)
         self.w2, self.b2 = torch.nn.Parameter(w2), torch.nn.Parameter(b2)
 

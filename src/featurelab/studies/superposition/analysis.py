@@ -11,7 +11,7 @@ with a Python loop over features and the data.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 import numpy as np
 
@@ -25,10 +25,16 @@ if TYPE_CHECKING:
 CHUNK = 64
 
 
+def relu_tanh_numpy(x: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """:func:`~featurelab.studies.superposition.model.relu_tanh` of one instance in NumPy: ``x`` (..., n_in),
+    ``weight`` (n_out, n_in), ``bias`` (n_out,) -> (..., n_out)."""
+    return np.maximum(np.tanh(x @ weight.T + bias), 0.0)
+
+
 def reconstruct(h: np.ndarray, p: Mapping[str, np.ndarray]) -> np.ndarray:
     """The autoencoder's output for inputs ``h`` (..., n)."""
     code = np.tanh(h @ p["w_enc"].T + p["b_enc"])
-    return np.maximum(np.tanh(code @ p["w_dec"].T + p["b_dec"]), 0.0)
+    return relu_tanh_numpy(code, p["w_dec"], p["b_dec"])
 
 
 def reconstruction_loss(h: np.ndarray, p: Mapping[str, np.ndarray]) -> float:
@@ -60,7 +66,7 @@ def importance(h: np.ndarray, p: Mapping[str, np.ndarray], chunk: int = CHUNK) -
         pre = pre.reshape(b, n, n)
         pre -= x[:, None, :]
         total += np.einsum("bij,bij->i", pre, pre)
-        base += float(((np.maximum(np.tanh(np.tanh(z) @ w_dec.T + b_dec), 0.0) - x) ** 2).sum())
+        base += float(((relu_tanh_numpy(np.tanh(z), w_dec, b_dec) - x) ** 2).sum())
     return (total - base) / (n_examples * n)
 
 

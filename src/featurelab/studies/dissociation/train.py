@@ -325,8 +325,6 @@ def run_seed_job(smk: Any, job: Callable[..., dict[str, list]], sections: tuple[
 def train_job(smk: Any) -> None:
     """Train one seed's MLP on MNIST and record per-epoch metrics.
 
-    Imports only torch, NumPy and pyarrow (no pandas, scikit-learn or matplotlib).
-
     The job of rule ``dissociation_train``.
     """
     from featurelab.io import load_arrays, save_torch, table_from_columns, write_table

@@ -208,8 +208,6 @@ def train_tms(seed: int, tms: Mapping[str, Any], device: str) -> tuple[dict[str,
 def train_job(smk: Any) -> None:
     """Train every n_hidden of one (tree depth, seed) as one batched TMS model.
 
-    Imports only torch, NumPy and pyarrow (no pandas, scikit-learn or matplotlib).
-
     The job of rule ``hierarchy_train``.
     """
     from featurelab.io import table_from_columns, write_table
@@ -228,8 +226,6 @@ def train_job(smk: Any) -> None:
 
 def train_tms_job(smk: Any) -> None:
     """The classic TMS sparsity sweep for one seed, batched over sparsities.
-
-    Imports only torch, NumPy and pyarrow (no pandas, scikit-learn or matplotlib).
 
     The job of rule ``hierarchy_train_tms``.
     """

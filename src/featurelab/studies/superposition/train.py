@@ -213,8 +213,6 @@ def hidden_activations_numpy(state: Mapping[str, np.ndarray], x: np.ndarray, chu
 def classifier_job(smk: Any) -> None:
     """Phase 1, train the 784 -> 49 -> 10 MNIST classifier of one seed.
 
-    Imports only torch, NumPy and pyarrow (no pandas, scikit-learn or matplotlib).
-
     The job of rule ``superposition_classifier``.
     """
     from featurelab.io import load_arrays, save_arrays, table_from_columns, write_table

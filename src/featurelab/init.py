@@ -34,9 +34,10 @@ def variance_scaling_(weight: torch.Tensor, scale: float = 1.0, generator: torch
 
 
 def uniform_fan_in_weights(sizes: Sequence[int], generator: torch.Generator) -> tuple[torch.Tensor, ...]:
-    """Weights of ``sizes`` (e.g. [784, 1024, 1024, 10]) drawn U(-1/sqrt(fan_in), 1/sqrt(fan_in)), the
-    default of torch.nn.Linear and equinox.nn.Linear (the notebook's model); drawn on the CPU generator so
-    the initial network is the same on every device."""
+    """Bias-free weights of ``sizes`` (e.g. [784, 1024, 1024, 10]): ``len(sizes) - 1`` float32 matrices,
+    layer k ``(sizes[k + 1], sizes[k])`` in nn.Linear's (out, in) order, drawn U(-1/sqrt(fan_in),
+    1/sqrt(fan_in)), the default of torch.nn.Linear and equinox.nn.Linear (the notebook's model); drawn on
+    the CPU generator so the initial network is the same on every device."""
     out = []
     for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
         bound = 1.0 / np.sqrt(fan_in)

@@ -1,4 +1,7 @@
-"""The multilayer perceptron of the complexity study (Lampinen et al. 2024, reference notebook 000)."""
+"""The multilayer perceptron of the complexity study (Lampinen et al. 2024, reference notebook 000).
+
+Shapes: B = rows of one forward pass (a training batch or an evaluation chunk).
+"""
 
 from __future__ import annotations
 
@@ -26,6 +29,8 @@ class MLP(nn.Module):
             nn.init.zeros_(layer.bias)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``x`` (B, n_inputs) -> logits (B, widths[-1]) and the last hidden layer (B, widths[-2]), whose
+        variance the study splits between the features (the input itself when ``widths`` has one entry)."""
         for layer in self.layers[:-1]:
             # In place: saves one activation-sized allocation per layer; autograd supports it for a
             # positive slope (the backward pass reads the sign of the output).

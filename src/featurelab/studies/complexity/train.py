@@ -42,7 +42,10 @@ def parse_pair(condition: str) -> list[str]:
 
 
 def make_splits(pair: list[str], seed: int, dataset_cfg: Mapping[str, Any]) -> dict[str, np.ndarray]:
-    """The train, representation-fit and test splits of one run, each from its own random stream."""
+    """The train, representation-fit and test splits of one run, each from its own random stream:
+    ``<split>_inputs`` uint8 (n_<split>, len(pair) * units_per_feature) and ``<split>_labels`` uint8
+    (n_<split>, len(pair)) for each split of :data:`SPLITS`, ``n_<split>`` from ``dataset_cfg``
+    (:func:`~featurelab.studies.complexity.data.make_dataset`)."""
     arrays: dict[str, np.ndarray] = {}
     for split in SPLITS:
         rng = numpy_rng(STUDY, pair_name(pair), seed, "dataset", split)

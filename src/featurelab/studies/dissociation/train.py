@@ -7,6 +7,10 @@ and measure how exactly each preserves the function, its test error under input 
 parameter noise (:func:`evaluate_run`); and the cross-validated rotation-probe error of its second hidden
 layer against sample budget (:func:`transfer_run`). Every random draw comes from a generator seeded by
 (study, purpose, seed), so a seed's numbers do not depend on which other jobs run.
+
+Shapes: n = images, H1 and H2 = hidden widths (as in :mod:`~featurelab.studies.dissociation.model`).
+``data`` is :func:`featurelab.mnist.prepare`'s arrays (``x_*`` float32 (n, 784), ``y_*`` int64 (n,)) and
+a trained ``state`` holds ``w1`` (H1, 784), ``w2`` (H2, H1), ``w3`` (10, H2).
 """
 
 from __future__ import annotations
@@ -220,8 +224,9 @@ def load_weights(state: Mapping[str, Any], device: str):
 
 def evaluate_run(seed: int, state: Mapping[str, Any], data: Mapping[str, np.ndarray], cfg: Mapping[str, Any],
                  device: str) -> dict[str, list]:
-    """Exactness of every manipulation on the test images, and every network's test error under input
-    noise and under parameter noise (batched over networks and noise levels)."""
+    """Exactness of every manipulation on the test images ``data["x_test"]`` (n, 784), and every network's
+    test error (against ``data["y_test"]`` (n,)) under input noise and under parameter noise (batched
+    over networks and noise levels); ``state``: the trained ``w1``, ``w2``, ``w3``."""
     import torch
 
     from featurelab.studies.dissociation import evaluate as ad
@@ -270,8 +275,10 @@ def transfer_budgets(n_rotated: int, fractions) -> list[int]:
 
 def transfer_run(seed: int, state: Mapping[str, Any], data: Mapping[str, np.ndarray], cfg: Mapping[str, Any],
                  device: str) -> dict[str, list]:
-    """Cross-validated rotation-probe error on the second hidden layer for each sample budget, by the probe
-    ``transfer.probe`` names (:func:`featurelab.studies.dissociation.evaluate.probe_settings`)."""
+    """Cross-validated rotation-probe error on the second hidden layer (H2 activations per image) of the
+    test images ``data["x_test"]`` (n, 784), rotated and shuffled (``rotated_dataset``), for each sample
+    budget, by the probe ``transfer.probe`` names
+    (:func:`featurelab.studies.dissociation.evaluate.probe_settings`); ``state``: the trained weights."""
     import torch
 
     from featurelab.studies.dissociation import evaluate as ad

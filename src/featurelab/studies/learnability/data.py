@@ -120,6 +120,7 @@ def sample(task: Mapping[str, Any], n: int, streams: Streams) -> tuple[np.ndarra
     y = streams["y"].standard_normal(n)
 
     def noise(m: int) -> np.ndarray:
+        """``m`` standard-normal columns for the ``n`` samples, ``(n, m)``, from the task's noise stream."""
         return streams["noise"].standard_normal((n, m))
 
     if g == "constant":

@@ -10,6 +10,9 @@ unbatched network of its own size (``tests/test_learnability.py`` checks this ag
 Initialisation matches ``torch.nn.Linear``: weights and biases ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with
 the instance's own fan-in, each instance drawn from its own generator (so a task's initial weights do not
 depend on which other tasks share its batch).
+
+Shapes: I = instances (the batched tasks), B = batch, N = samples, D = ``max d_i`` (padded inputs), H =
+hidden units.
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ class BatchedMLP(torch.nn.Module):
         return self.w1.shape[1]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x`` (I, B, D), zero-padded past each instance's ``d_i`` -> predictions (I, B)."""
         h = torch.relu(torch.baddbmm(self.b1[:, None, :], x, self.w1))
         return torch.baddbmm(self.b2[:, None, :], h, self.w2)[..., 0]
 

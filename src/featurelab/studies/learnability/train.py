@@ -16,6 +16,8 @@ every step, batch size 1, Adam 1e-3, ``epochs x 800`` steps. Recorded per task:
 - input-gradient attribution (step = -1, ``input`` = index): ``attribution_mean`` / ``attribution_sd``
   of d yhat / d x_i over ``n_attribution`` fresh inputs of the task's own distribution.
 
+Shapes: I = instances (the family's tasks), T = training steps.
+
 Only torch, NumPy and pyarrow are imported by training (start-up is a real share of these jobs).
 """
 
@@ -91,7 +93,7 @@ def train_family(family: str, family_cfg: Mapping[str, Any], seed: int, model_cf
     """Train every task of ``family`` for one seed as one batched model.
 
     Returns the metric columns (curves, final held-out MSE, attribution), the final state (tasks and each
-    instance as an ``nn.Sequential`` state dict) and the per-step training losses ``(steps, tasks)`` from
+    instance as an ``nn.Sequential`` state dict) and the per-step training losses ``(T, I)`` from
     which :func:`threshold_columns` derives steps-to-threshold in a separate, cheap rule.
     """
     import torch
@@ -179,7 +181,9 @@ def train_family(family: str, family_cfg: Mapping[str, Any], seed: int, model_cf
 def threshold_columns(run_columns: Mapping[str, list], per_step: Mapping[str, np.ndarray],
                       analysis_cfg: Mapping[str, Any]) -> dict[str, list]:
     """Final metrics read off the per-step training losses, as extra rows for a run's metric columns:
-    ``steps_to_threshold``, ``threshold_reached``, ``peak_running_loss_epoch1``, ``final_running_loss``."""
+    ``steps_to_threshold``, ``threshold_reached``, ``peak_running_loss_epoch1``, ``final_running_loss``
+    (four rows per task). ``per_step`` is :func:`train_family`'s: ``losses`` (T, I), ``conditions`` (I,)
+    (the task names, in instance order) and ``steps_per_epoch`` (a 0-d array)."""
     losses = np.asarray(per_step["losses"], dtype=np.float64)
     conditions = [str(c) for c in per_step["conditions"]]
     window = int(analysis_cfg["running_window"])

@@ -9,6 +9,8 @@ several seeds can share one process. Instance ``k`` is initialised exactly as a 
 - :class:`Autoencoder` (phase 2): 49 -> 2 -> 49, code = tanh(W_enc h + b_enc),
   reconstruction = ReLU(tanh(W_dec code + b_dec)); with ``tied=True`` W_dec = W_enc^T as in the TMS
   paper's x' = ReLU(W^T W x + b).
+
+Shapes: I = instances (seeds), B = batch (or a chunk of examples being evaluated).
 """
 
 from __future__ import annotations
@@ -52,6 +54,8 @@ class Classifier(nn.Module):
         return relu_tanh(x, self.w1, self.b1)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``x`` (I, B, n_inputs) -> logits (I, B, n_classes) and the hidden activations (I, B, n_hidden),
+        which phase 2 reconstructs."""
         h = self.hidden(x)
         return batched_linear(h, self.w2, self.b2), h
 
@@ -76,12 +80,15 @@ class Autoencoder(nn.Module):
         return self.w_enc.transpose(1, 2) if self.tied else self.w_dec_free
 
     def encode(self, h: torch.Tensor) -> torch.Tensor:
+        """``h`` (I, B, n_features) -> code tanh(W_enc h + b_enc), (I, B, n_code) in (-1, 1)."""
         return torch.tanh(batched_linear(h, self.w_enc, self.b_enc))
 
     def decode(self, code: torch.Tensor) -> torch.Tensor:
+        """``code`` (I, B, n_code) -> reconstruction (I, B, n_features) in [0, 1), the range of ``h``."""
         return relu_tanh(code, self.w_dec, self.b_dec)
 
     def forward(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``h`` (I, B, n_features) -> reconstruction (I, B, n_features) and code (I, B, n_code)."""
         code = self.encode(h)
         return self.decode(code), code
 

@@ -111,15 +111,9 @@ def _add_rows(
 # -------------------------------------------------------------------------------------------- training
 
 
-def train_run(
-    seed: int,
-    data: Mapping[str, np.ndarray],
-    model_cfg: Mapping[str, Any],
-    training_cfg: Mapping[str, Any],
-    device: str,
-    checkpoint_to: str | None = None,
-    checkpoint_every: int = 0,
-) -> tuple[dict[str, list], dict[str, Any]]:
+def train_run(seed: int, data: Mapping[str, np.ndarray], model_cfg: Mapping[str, Any], training_cfg: Mapping[str, Any],
+              device: str, *, checkpoint_to: str | None = None, checkpoint_every: int = 0
+              ) -> tuple[dict[str, list], dict[str, Any]]:  # fmt: skip
     """Train the bias-free MLP with softmax cross-entropy and SGD whose learning rate decays linearly from
     ``learning_rate`` to ``final_learning_rate`` over all steps; record the epoch's mean training loss and
     the test error after every epoch (epoch 0 = at initialisation). Returns (metric columns, weights).

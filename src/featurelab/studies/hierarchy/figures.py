@@ -222,10 +222,8 @@ def width_needed(tables: Mapping[str, pd.DataFrame], analysis: Mapping[str, Any]
     ax.xaxis.set_minor_locator(NullLocator())
     ax.set_xlabel("number of features 2^(depth+1) - 2 (log scale)")
     ax.set_ylabel("smallest n_hidden (dimensions, log scale)")
-    ax.set_title(
-        f"Width needed for {analysis['metric']} < {float(analysis['loss_threshold']):g}\n"
-        f"({STAT_WORDS[analysis['statistic']]})"
-    )
+    threshold, statistic = float(analysis["loss_threshold"]), STAT_WORDS[analysis["statistic"]]
+    ax.set_title(f"Width needed for {analysis['metric']} < {threshold:g}\n({statistic})")
     ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     return fig
 

@@ -38,18 +38,7 @@ METRIC_COLUMNS = ("study", "condition", "depth", "seed", "n_features", "n_hidden
 WEIGHT_COLUMNS = ("study", "condition", "depth", "seed", "n_hidden", "param", "hidden", "feature", "level", "value")
 #: The TMS sweep's tables.
 TMS_METRIC_COLUMNS = ("study", "condition", "seed", "sparsity", "n_hidden", "step", "metric", "value")
-TMS_WEIGHT_COLUMNS = (
-    "study",
-    "condition",
-    "seed",
-    "sparsity",
-    "n_hidden",
-    "param",
-    "hidden",
-    "feature",
-    "importance",
-    "value",
-)
+TMS_WEIGHT_COLUMNS = (*TMS_METRIC_COLUMNS[:5], "param", "hidden", "feature", "importance", "value")
 
 #: The figures and the aggregated tables each reads (results/hierarchy/<table>.parquet).
 FIGURE_TABLES: dict[str, tuple[str, ...]] = {
@@ -75,6 +64,18 @@ def make_lr(training: Mapping[str, Any]):
 
     steps, lr, schedule = int(training["steps"]), float(training["learning_rate"]), training["lr_schedule"]
     return lambda step: learning_rate(schedule, lr, step, steps)
+
+
+def _train(optimizer: Any, compute_loss: Callable, evaluate: Callable, training: Mapping[str, Any], run: Any) -> int:
+    """``training.steps`` optimizer steps, evaluated every ``log_every`` steps and after the last one; returns
+    the step count."""
+    from featurelab.training import train_loop
+
+    steps, every = int(training["steps"]), int(training["log_every"])
+    train_loop(optimizer, compute_loss, steps, run, eval_every=every, evaluate=evaluate, lr_at=make_lr(training))
+    if steps % every:
+        evaluate(steps)
+    return steps
 
 
 def depth_batches(depth: int, seed: int, tree: Mapping[str, Any], training: Mapping[str, Any], device: str):
@@ -114,7 +115,7 @@ def train_depth(
 
     from featurelab.optim import Adam
     from featurelab.studies.hierarchy.model import BatchedTMS
-    from featurelab.training import RunId, train_loop
+    from featurelab.training import RunId
 
     check_branching_factor(tree["branching_factor"])
     condition, nf = depth_condition(depth), n_features(depth)
@@ -149,18 +150,7 @@ def train_depth(
         x, w = batch(step)
         return model.loss(x, w)
 
-    steps = int(training["steps"])
-    train_loop(
-        optimizer,
-        compute_loss,
-        steps,
-        RunId(STUDY, condition, seed),
-        eval_every=int(training["log_every"]),
-        evaluate=evaluate,
-        lr_at=make_lr(training),
-    )
-    if steps % int(training["log_every"]):
-        evaluate(steps)
+    steps = _train(optimizer, compute_loss, evaluate, training, RunId(STUDY, condition, seed))
     with torch.no_grad():  # the notebook's measure: the loss on fresh samples
         rng = numpy_rng(STUDY, condition, seed, "evaluation")
         fresh = torch.as_tensor(sample_tree(int(evaluation["n_samples"]), depth, tree["sampling"], rng), device=device)
@@ -199,7 +189,7 @@ def train_tms(seed: int, tms: Mapping[str, Any], device: str) -> tuple[dict[str,
 
     from featurelab.optim import Adam
     from featurelab.studies.hierarchy.model import BatchedTMS
-    from featurelab.training import RunId, train_loop
+    from featurelab.training import RunId
 
     training = tms["training"]
     nf, nh, sparsities = int(tms["n_features"]), int(tms["n_hidden"]), [float(s) for s in tms["sparsities"]]
@@ -236,18 +226,7 @@ def train_tms(seed: int, tms: Mapping[str, Any], device: str) -> tuple[dict[str,
         metrics.extend(sparsity=sparsities[: len(vals)], step=step, metric="loss", value=vals)
         return False
 
-    steps = int(training["steps"])
-    train_loop(
-        optimizer,
-        compute_loss,
-        steps,
-        RunId(STUDY, TMS_CONDITION, seed),
-        eval_every=int(training["log_every"]),
-        evaluate=evaluate,
-        lr_at=make_lr(training),
-    )
-    if steps % int(training["log_every"]):
-        evaluate(steps)
+    _train(optimizer, compute_loss, evaluate, training, RunId(STUDY, TMS_CONDITION, seed))
     imp = importance.numpy()
     instances = [(i, (STUDY, TMS_CONDITION, seed, s), nh) for i, s in enumerate(sparsities)]
     return metrics.columns, _weight_rows(model, TMS_WEIGHT_COLUMNS, instances, lambda f: float(imp[f]))

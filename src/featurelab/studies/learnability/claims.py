@@ -163,12 +163,13 @@ class _Claims:
         if not self.has(family, condition):
             return
         peak = self.peak[(family, condition)]
+        spiked = pd.Series(clears(peak, SPIKE_LOSS, "above"), index=peak.index)
         self.add(
             claim,
             f"{family}/{condition}",
             f"{note} (running training loss in epoch 1 exceeds var y = {SPIKE_LOSS:g})",
             peak,
-            pd.Series(clears(peak, SPIKE_LOSS, "above"), index=peak.index),
+            spiked,
             "mean over seeds of the peak running training loss in epoch 1",
             SPIKE_LOSS,
             PRECONDITIONS["learned"].format(learned=self.learned),

@@ -192,11 +192,11 @@ def wdec_wenc(tables: Mapping[str, pd.DataFrame]):
     cbar = fig.colorbar(im, ax=axes.ravel().tolist(), shrink=0.6)
     cbar.set_label("$(W_{dec}W_{enc})_{ij}$ (dimensionless)", fontsize=7)
     cbar.ax.tick_params(labelsize=6)
-    fig.suptitle(
+    title = (
         f"$W_{{dec}}W_{{enc}}$ per seed, rows and columns in that seed's importance order "
-        f"(0 = most important), epoch {int(w['epoch'].max())}; top 1 %: other entries set to 0",
-        fontsize=8,
+        f"(0 = most important), epoch {int(w['epoch'].max())}; top 1 %: other entries set to 0"
     )
+    fig.suptitle(title, fontsize=8)
     return fig
 
 

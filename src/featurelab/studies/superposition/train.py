@@ -13,7 +13,7 @@ Only torch and NumPy are imported here (training jobs must start fast).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -57,6 +57,22 @@ def _add_per_seed(log: Any, seeds: Sequence[int], epoch: int, split: str, metric
     log.extend(seed=[int(s) for s in seeds[:n]], epoch=int(epoch), split=split, metric=metric, value=values[:n])
 
 
+def _train_epochs(
+    optimizer: Any,
+    compute_loss: Callable,
+    evaluate: Callable,
+    n_steps: int,
+    per_epoch: int,
+    phase: str,
+    seeds: Sequence[int],
+) -> None:
+    """A phase's training loop, evaluated after every epoch; the run is named by its seed when it has one."""
+    from featurelab.training import RunId, train_loop
+
+    run = RunId(STUDY, phase, seeds[0] if len(seeds) == 1 else -1)
+    train_loop(optimizer, compute_loss, n_steps, run, eval_every=per_epoch, evaluate=evaluate)
+
+
 def _batches(seeds: Sequence[int], phase: str, n_examples: int, batch_size: int, device: str):
     """Per-instance shuffled index batches: ``indices(step)`` is (I, B), each seed its own permutation."""
     import torch
@@ -92,7 +108,6 @@ def train_classifier(
     from featurelab.optim import Adam
     from featurelab.seeding import torch_generator
     from featurelab.studies.superposition.model import Classifier
-    from featurelab.training import RunId, train_loop
 
     seeds = [int(s) for s in seeds]
     x_train = torch.as_tensor(data["x_train"], device=device)
@@ -100,8 +115,9 @@ def train_classifier(
     x_test = torch.as_tensor(data["x_test"], device=device)
     y_test = torch.as_tensor(data["y_test"], device=device)
     n_inst = len(seeds)
+    init = [torch_generator(STUDY, CLASSIFIER, s, "init") for s in seeds]
     model = Classifier(
-        [torch_generator(STUDY, CLASSIFIER, s, "init") for s in seeds],
+        init,
         n_inputs=x_train.shape[1],
         n_hidden=int(cfg["hidden_units"]),
         n_classes=int(cfg["n_classes"]),
@@ -132,14 +148,14 @@ def train_classifier(
             _add_per_seed(log, seeds, epoch, split, "accuracy", (logits.argmax(-1) == y).float().mean(1).cpu())
         return False
 
-    n_steps = int(cfg["epochs"]) * batches.steps_per_epoch
-    train_loop(
+    _train_epochs(
         optimizer,
         compute_loss,
-        n_steps,
-        RunId(STUDY, CLASSIFIER, seeds[0] if n_inst == 1 else -1),
-        eval_every=batches.steps_per_epoch,
-        evaluate=evaluate,
+        evaluate,
+        int(cfg["epochs"]) * batches.steps_per_epoch,
+        batches.steps_per_epoch,
+        CLASSIFIER,
+        seeds,
     )
     return log.columns, {k: v.detach().cpu() for k, v in model.state_dict().items()}
 
@@ -172,7 +188,6 @@ def train_autoencoder(
     from featurelab.optim import Adam
     from featurelab.seeding import torch_generator
     from featurelab.studies.superposition.model import Autoencoder
-    from featurelab.training import RunId, train_loop
 
     seeds = [int(s) for s in seeds]
     n_inst = len(seeds)
@@ -209,14 +224,8 @@ def train_autoencoder(
             snaps.append(model.snapshot())
         return False
 
-    n_steps = epochs * batches.steps_per_epoch
-    train_loop(
-        optimizer,
-        compute_loss,
-        n_steps,
-        RunId(STUDY, AUTOENCODER, seeds[0] if n_inst == 1 else -1),
-        eval_every=batches.steps_per_epoch,
-        evaluate=evaluate,
+    _train_epochs(
+        optimizer, compute_loss, evaluate, epochs * batches.steps_per_epoch, batches.steps_per_epoch, AUTOENCODER, seeds
     )
     out = {k: torch.stack([s[k] for s in snaps], dim=1).numpy() for k in snaps[0]}
     out["epochs"] = np.asarray(record, dtype=np.int64)

@@ -463,8 +463,24 @@ def test_semantic_checks_name_the_key(path, value, key):
 
 
 def test_fraction_labels_follow_the_paper():
-    assert geometry.fraction_label("1/2") == "1/2 digon (antipodal pair)"
-    assert geometry.fraction_label("3/8") == "3/8 square antiprism"
+    assert geometry.fraction_label("1/2") == "1/2 (digon: antipodal pair)"
+    assert geometry.fraction_label("3/8") == "3/8 (square antiprism)"
     assert geometry.fraction_label("2/7") == "2/7"
     np.testing.assert_allclose(1 / train.feature_probabilities({"n_instances": 3, "inverse_density_min": 1,
                                                                 "inverse_density_max": 100}), [1, 10, 100])
+
+
+def test_verdicts_do_not_flip_with_the_last_bits(tmp_path):
+    """Every number the claims read, moved by 1e-9 relative: the same verdicts, preconditions and counts."""
+    section = tiny_section()
+    tables = run_pipeline(tmp_path, section)
+    params = claims_params(section)
+    before = claims.evaluate(tables, params)
+    for sign in (1.0, -1.0):
+        moved = {k: v.copy() for k, v in tables.items()}
+        moved["features"]["dimensionality"] *= 1 + sign * 1e-9
+        for col in ("effective_features", "dims_per_feature", "inverse_density"):
+            moved["instances"][col] *= 1 + sign * 1e-9
+        after = claims.evaluate(moved, params)
+        for col in ("passed", "precondition_met", "seeds_passing"):
+            assert after[col].tolist() == before[col].tolist(), col

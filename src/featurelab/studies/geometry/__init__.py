@@ -28,10 +28,10 @@ STUDY = "geometry"
 #: The paper's names of the sticky fractions (its feature-dimensionality figure); other fractions are
 #: allowed in the config and are labelled by their value only.
 FRACTION_NAMES: dict[Fraction, str] = {
-    Fraction(1): "own dimension",
+    Fraction(1): "a dimension of its own",
     Fraction(3, 4): "tetrahedron",
     Fraction(2, 3): "triangle",
-    Fraction(1, 2): "digon (antipodal pair)",
+    Fraction(1, 2): "digon: antipodal pair",
     Fraction(2, 5): "pentagon",
     Fraction(3, 8): "square antiprism",
 }
@@ -43,9 +43,9 @@ def parse_fraction(text: str) -> Fraction:
 
 
 def fraction_label(text: str) -> str:
-    """``"2/5"`` -> ``"2/5 pentagon"`` (the paper's name where it gives one)."""
+    """``"2/5"`` -> ``"2/5 (pentagon)"`` (the paper's name where it gives one)."""
     name = FRACTION_NAMES.get(parse_fraction(text))
-    return f"{text} {name}" if name else str(text)
+    return f"{text} ({name})" if name else str(text)
 
 
 def config_errors(config: dict) -> list[str]:

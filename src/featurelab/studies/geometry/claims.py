@@ -95,10 +95,11 @@ def evaluate(tables: Mapping[str, pd.DataFrame], params: Mapping[str, Any]) -> p
         per_seed = ", ".join(f"{v:.3f}" for v in share.to_numpy())
         rows.append(claim_row(
             f"sticky_{text.replace('/', '_')}", fraction_label(text),
-            f"features stick at D = {text} ({fraction_label(text)}): >= {c['min_share']:g} of the represented "
+            f"features stick at D = {fraction_label(text)}: >= {c['min_share']:g} of the represented "
             f"features in the fractions' span within +-{c['tolerance']:g}, pooled over the sweep",
             measured=float(np.median(share.to_numpy())),
-            measured_what=f"median over seeds of the share (per seed: {per_seed})",
+            measured_what=f"median over seeds of the share (per seed: {per_seed}; precondition met in "
+                          f"{int(pre_ok.sum())} of {n_seeds} seeds)",
             threshold=float(c["min_share"]), seeds_passing=passing, n_seeds=n_seeds, holds=passing >= need,
             precondition=pre_text, precondition_met=int(pre_ok.sum()) >= need,
             unmet_reason="; ".join(unmet),
@@ -116,7 +117,8 @@ def evaluate(tables: Mapping[str, pd.DataFrame], params: Mapping[str, Any]) -> p
         f"dimensions per feature m/||W||_F^2 fall as sparsity rises: Spearman rho(1/(1-S), m/||W||_F^2) <= "
         f"{c['max_spearman']:g}",
         measured=float(np.nanmedian(rhos_arr)) if np.isfinite(rhos_arr).any() else float("nan"),
-        measured_what="median over seeds of Spearman rho (per seed: " + ", ".join(f"{r:.3f}" for r in rhos) + ")",
+        measured_what="median over seeds of Spearman rho (per seed: " + ", ".join(f"{r:.3f}" for r in rhos)
+                      + f"; model trained in {int(trained.sum())} of {n_seeds} seeds)",
         threshold=float(c["max_spearman"]), seeds_passing=passing, n_seeds=n_seeds, holds=passing >= need,
         precondition=trained_text, precondition_met=int(trained.sum()) >= need,
         unmet_reason=f"untrained seeds {untrained}",

@@ -19,8 +19,9 @@ Faithful to the TMS colab's ``Model``/``optimize`` (Elhage et al. 2022):
   std = sqrt(2 / (m (n + I))) with I instances (``model.init: colab``); ``per_instance`` uses the Xavier std
   of one (m, n) matrix, sqrt(2 / (n + m)), which does not depend on the sweep's size.
 
-Only torch, NumPy and pyarrow are imported (a test checks): pandas and matplotlib would add seconds to the
-start of every training job.
+Importing this module and training load torch and NumPy only (a test checks): pandas and matplotlib would
+add seconds to the start of every job. (Writing the loss table does load pandas: pyarrow imports it for any
+``pa.array`` when it is installed.)
 """
 
 from __future__ import annotations
@@ -76,10 +77,11 @@ def init_std(init: str, n_hidden: int, n_features: int, n_instances: int) -> flo
 class _SweepLoss(torch.autograd.Function):
     """Per-instance squared error of ReLU(W^T W x + b) with a hand-written backward.
 
-    Autograd would keep and revisit about twice as many (instances, batch, n) temporaries; these models
-    are so small that such element-wise passes, not the matrix products, are most of a step's time. The
-    forward computes the residual once, masks it where the ReLU is off (that is d loss / d pre-activation
-    up to a scale) and keeps it; the backward is three batched matrix products. Tested against autograd.
+    Autograd keeps and revisits more (instances, batch, n) temporaries, and at these sizes element-wise
+    passes are a large share of a step. The forward computes the residual once, masks it where the ReLU is
+    off (that is d loss / d pre-activation up to a scale) and keeps it; the backward is three batched
+    matrix products. Measured against autograd: 1.1x faster at the default shape, 1.3x faster and 45 % less
+    peak memory at the paper's (docs/geometry.md). Tested against autograd and with gradcheck.
     """
 
     @staticmethod

@@ -16,12 +16,8 @@ GE_TABLES = {
     "instances": "results/geometry/instances.parquet",
     "curves": "results/geometry/curves.parquet",
 }
-GE_FIGURES = register_figures(
-    "geometry", list(GE_FIGURE_TABLES), GE_TABLES["instances"], GE
-)
 # each figure's manifest entry names the first table it is drawn from
-for _stem in GE_FIGURES:
-    FIGURES[_stem]["source"] = GE_TABLES[GE_FIGURE_TABLES[_stem.rsplit("/", 1)[1]][0]]
+GE_FIGURES = register_figures("geometry", GE_FIGURE_TABLES, GE_TABLES, GE)
 
 
 rule geometry_train:
@@ -63,6 +59,8 @@ rule geometry_aggregate:
         f"{LOGS}/geometry/aggregate.log",
     benchmark:
         f"{BENCH}/geometry/aggregate.tsv"
+    group:
+        "geometry_summary"
     conda:
         CONDA_ENV
     params:
@@ -88,6 +86,8 @@ rule geometry_claims:
         ),
     log:
         f"{LOGS}/geometry/claims.log",
+    group:
+        "geometry_summary"
     conda:
         CONDA_ENV
     params:
@@ -101,9 +101,7 @@ rule geometry_claims:
 rule geometry_figure:
     """One figure (PDF + PNG) drawn from the aggregated tables only."""
     input:
-        unpack(
-            lambda wc: {name: GE_TABLES[name] for name in GE_FIGURE_TABLES[wc.figure]}
-        ),
+        unpack(named_inputs(GE_TABLES, GE_FIGURE_TABLES)),
     output:
         pdf="figures/geometry/{figure}.pdf",
         png=report(
@@ -115,16 +113,16 @@ rule geometry_figure:
     log:
         f"{LOGS}/geometry/figure_{{figure}}.log",
     wildcard_constraints:
-        figure="|".join(GE_FIGURE_TABLES),
+        figure=one_of(GE_FIGURE_TABLES),
+    group:
+        "geometry_summary"
     conda:
         CONDA_ENV
     params:
         step=step("geometry.figures:draw"),
         figures=config["figures"],
         analysis=GE["analysis"],
-        claims={
-            k: GE["claims"][k] for k in ("tolerance", "trained_min_effective_fraction")
-        },
+        claims=subtree(GE["claims"], ("tolerance", "trained_min_effective_fraction")),
     script:
         FIGURE_SCRIPT
 
@@ -138,6 +136,8 @@ rule geometry_all:
         "figures/geometry/all",
     log:
         f"{LOGS}/geometry/manifest.log",
+    group:
+        "geometry_summary"
     conda:
         CONDA_ENV
     params:

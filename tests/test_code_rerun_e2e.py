@@ -1,9 +1,11 @@
 """Editing featurelab code reruns exactly the jobs whose code reaches the edit, and what depends on them.
 
-A copy of the workflow's source (Snakefile, workflow/, scripts/, src/, config.yaml, profiles/) is built
-once on the tiny config for two studies (complexity and hierarchy: no MNIST, about a minute); each test
-edits one module of the copy, asks for a dry run, and restores the file. The real repository is never
-edited. "What depends on them" is what Snakemake itself schedules for ``--forcerun <rules>``, so the
+A copy of the workflow's source (Snakefile, workflow/, scripts/, src/, config.yaml, profiles/) runs on a
+copy of the session's tiny tree, complete for two studies (complexity and hierarchy: no MNIST); each test
+edits one module of the copied source, asks for a dry run, and restores the file. The real repository is
+never edited. Every study rule runs one of three generic scripts (scripts/step.py, figure.py, claims.py)
+and carries the hash of the code its ``step`` entry reaches, so these edits land in the study packages and
+the shared modules those entries use. "What depends on them" is what Snakemake itself schedules for ``--forcerun <rules>``, so the
 expected sets are not written out by hand.
 """
 
@@ -11,16 +13,13 @@ from __future__ import annotations
 
 import ast
 import contextlib
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
-from conftest import REPO, TINY_CONFIG, scheduled_rules
+from tests.helpers import REPO, scheduled_rules, snakemake
 
 pytestmark = pytest.mark.e2e
 
@@ -41,25 +40,15 @@ def copy_source(dest: Path) -> Path:
 
 def run(clone: Path, workdir: Path, configfile: Path, *args: str) -> subprocess.CompletedProcess:
     """The copy's workflow (its Snakefile puts the copy's src/ first on sys.path) in ``workdir``."""
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(clone / "Snakefile"), "--directory", str(workdir),
-           "--cores", "2", *args, "--configfile", str(configfile)]
-    env = {**os.environ, "PYTHONHASHSEED": "0", "CUDA_VISIBLE_DEVICES": ""}
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env)
-    assert proc.returncode == 0, f"{' '.join(args)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
-    return proc
+    return snakemake(workdir, *args, configfile=configfile, snakefile=clone / "Snakefile")
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory):
+def built(tiny_trees, tmp_path_factory):
+    """(copied source, a complete tiny run of its figures/all for STUDIES, the config file)."""
     root = tmp_path_factory.mktemp("code_rerun")
     clone = copy_source(root / "clone")
-    config = yaml.safe_load(TINY_CONFIG.read_text())
-    config["studies"] = STUDIES
-    configfile = root / "tiny.yaml"
-    configfile.write_text(yaml.safe_dump(config))
-    workdir = root / "work"
-    workdir.mkdir()
-    run(clone, workdir, configfile, "figures/all")
+    workdir, configfile, _ = tiny_trees.workdir(root / "work", STUDIES)
     return clone, workdir, configfile
 
 
@@ -105,19 +94,41 @@ def test_nothing_to_do_after_the_build(built):
 
 
 def test_editing_a_claims_function_reruns_only_the_claims_and_what_follows(built):
-    """analysis/complexity.py holds the per-run analysis, the summary and the claims; an edit inside
-    evaluate_claims reaches only the claims job (and the manifests after it)."""
-    with edited(built, "analysis/complexity.py", in_function("evaluate_claims", "_edited = None")):
+    """An edit inside complexity's ``evaluate_claims`` (reached by the claims rule's entry,
+    ``complexity.claims:evaluate``) reruns only the claims job, and the manifests after it."""
+    with edited(built, "studies/complexity/claims.py", in_function("evaluate_claims", "_edited = None")):
         jobs = dry_run(built)
     assert jobs == forced(built, "complexity_claims") == {"complexity_claims": 1, "complexity_all": 1,
                                                           "figures_all": 1}
 
 
-def test_editing_a_modules_top_level_reruns_every_job_that_imports_it(built):
-    with edited(built, "analysis/complexity.py", append("_EDITED = True")):
+def test_editing_one_step_of_a_module_reruns_only_that_steps_jobs(built):
+    """complexity/analysis.py holds two steps (the per-run analysis and the aggregation over seeds): an edit
+    inside ``summarize`` reruns the aggregation and what follows it, not the per-run analyses."""
+    with edited(built, "studies/complexity/analysis.py", in_function("summarize", "_edited = None")):
         jobs = dry_run(built)
-    assert jobs == forced(built, "complexity_analyze", "complexity_aggregate", "complexity_claims")
+    assert jobs == forced(built, "complexity_aggregate")
+    assert "complexity_analyze" not in jobs and jobs["complexity_aggregate"] == 1
+
+
+def test_editing_a_modules_top_level_reruns_every_job_that_imports_it(built):
+    """complexity/analysis.py's top level runs in every job that imports the module: its own two steps, and
+    the claims and figures, which use ``final_values`` from it; not training, not the other study."""
+    with edited(built, "studies/complexity/analysis.py", append("_EDITED = True")):
+        jobs = dry_run(built)
+    assert jobs == forced(built, "complexity_analyze", "complexity_aggregate", "complexity_claims",
+                          "complexity_figure")
     assert "complexity_train" not in jobs and not any(rule.startswith("hierarchy") for rule in jobs)
+
+
+def test_editing_the_shared_claims_job_reruns_every_studys_claims_only(built):
+    """``featurelab.claims.claims_job`` runs every claims rule (through scripts/claims.py): an edit inside it
+    reruns each study's claims job and the manifests, nothing upstream."""
+    with edited(built, "claims.py", in_function("claims_job", "_edited = None")):
+        jobs = dry_run(built)
+    assert jobs == forced(built, "complexity_claims", "hierarchy_claims")
+    assert jobs["complexity_claims"] == jobs["hierarchy_claims"] == 1
+    assert set(jobs) == {"complexity_claims", "hierarchy_claims", "complexity_all", "hierarchy_all", "figures_all"}
 
 
 def test_editing_training_reruns_every_training_job_and_their_descendants(built):
@@ -129,8 +140,8 @@ def test_editing_training_reruns_every_training_job_and_their_descendants(built)
     assert "complexity_dataset" not in jobs  # made by the same study module, but not by its training code
 
 
-def test_editing_the_plotting_style_reruns_only_figures_and_manifests(built):
-    with edited(built, "plotting/style.py", append("_EDITED = True")):
+def test_editing_the_plotting_module_reruns_only_figures_and_manifests(built):
+    with edited(built, "plotting.py", append("_EDITED = True")):
         jobs = dry_run(built)
         summary = run(built[0], built[1], built[2], "--summary").stdout
     assert jobs == forced(built, "complexity_figure", "hierarchy_figure")
@@ -150,6 +161,6 @@ def test_comment_docstring_and_blank_line_edits_rerun_nothing(built):
         text = text.replace(f'"""{doc}"""', f'"""{doc}\n\nA longer module docstring."""', 1)
         return "# a new comment\n" + text.replace("\n\n\n", "\n\n\n\n", 1) + "\n# trailing comment\n"
 
-    with edited(built, "training.py", cosmetic), edited(built, "analysis/complexity.py", cosmetic), \
-            edited(built, "plotting/style.py", cosmetic):
+    with edited(built, "training.py", cosmetic), edited(built, "studies/complexity/claims.py", cosmetic), \
+            edited(built, "plotting.py", cosmetic):
         assert dry_run(built) == {}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from conftest import REPO, SCHEMA, TINY_CONFIG, check_config, default_config, merged_config, mutated_config
+from tests.helpers import REPO, SCHEMA, TINY_CONFIG, check_config, default_config, merged_config, mutated_config
 from featurelab.config import ConfigError, validate_config
 
 

@@ -17,7 +17,7 @@ from featurelab.config import ConfigError, schema_errors, semantic_errors, valid
 from featurelab import mnist
 from featurelab.io import load_arrays
 
-from conftest import REPO, SCHEMA, snakemake
+from tests.helpers import REPO, SCHEMA, snakemake
 
 DATA = REPO / "tests" / "data" / "mnist"  # the real MNIST test set (t10k), copied from ../shared/data/mnist
 

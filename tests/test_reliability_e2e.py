@@ -1,8 +1,9 @@
 """Reliability of the real workflow on a lean tiny config (all five studies, no figures):
 
-- bit for bit: ``--cores 1`` and ``--cores 2`` runs in two fresh directories give identical data in every
+- bit for bit: ``--cores 1`` and ``--cores 2`` runs in two directories give identical data in every
   parquet table and every npz array, and identical provenance records (but for the code's commit/dirty
-  flag, which only differs if the clone is committed to while the suite runs);
+  flag, which only differs if the clone is committed to while the suite runs); the ``--cores 2`` reference
+  is the session's shared tiny tree (built on 2 cores) plus complexity's lean runs, built on 2 cores here;
 - under load: ``--cores 8`` on the 2-core machine gives the same results (the same run is also the
   interruption test below, to keep the suite short);
 - provenance: every parquet output carries config sub-tree, its hash, version, commit/dirty flag and the
@@ -17,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -26,37 +28,27 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
-import yaml
 
-from conftest import REPO, TINY_CONFIG, snakemake
 from featurelab.io import PROVENANCE_KEY, read_provenance
 from featurelab.provenance import TRACKED_LIBRARIES
+from tests.helpers import REPO, STUDIES, snakemake, tiny, write_yaml
 
 pytestmark = pytest.mark.e2e
 
-STUDIES = ["complexity", "hierarchy", "dissociation", "superposition", "learnability"]
 #: Every table of every study without drawing figures (figures are checked by the studies' e2e tests).
 TARGETS = [f"results/{s}/claims.parquet" for s in STUDIES] + ["results/learnability/summary.parquet"]
 
 
 def lean_config() -> dict:
-    """tests/configs/tiny.yaml with fewer jobs: one complexity pair, two hierarchy depths, one
-    learnability seed (each study still runs every rule). Complexity trains a little longer (40 epochs
-    of 16 steps, a checkpoint every 20 steps) so that a kill can land in the middle of a training job."""
-    config = yaml.safe_load(TINY_CONFIG.read_text())
+    """tests/configs/tiny.yaml with complexity on one pair, trained a little longer (40 epochs of 16 steps,
+    a checkpoint every 20 steps) so that a kill can land in the middle of a training job. The other
+    studies keep the tiny config's sections, so that the session's shared tiny tree is their reference."""
+    config = tiny()
     config["checkpoint"] = {"every_steps": 20}
     config["complexity"]["training"].update({"batch_size": 16, "epochs": 40})
     config["complexity"]["feature_pairs"] = [["linear", "xor_xor_xor"]]
     config["complexity"]["claims"] = {"reference_pair": ["linear", "xor_xor_xor"]}
-    config["hierarchy"]["tree"]["depths"] = [1, 2]
-    config["hierarchy"]["model"]["n_hidden"] = [2, 3]
-    config["learnability"]["seeds"] = [0]
     return config
-
-
-def write(path: Path, config: dict) -> Path:
-    path.write_text(yaml.safe_dump(config))
-    return path
 
 
 # ------------------------------------------------------------------------------------- fingerprints
@@ -116,12 +108,16 @@ def assert_identical(a: dict, b: dict, only: str = "") -> None:
 
 @pytest.fixture(scope="module")
 def config_file(tmp_path_factory) -> Path:
-    return write(tmp_path_factory.mktemp("config") / "lean.yaml", lean_config())
+    return write_yaml(tmp_path_factory.mktemp("config") / "lean.yaml", lean_config())
 
 
 @pytest.fixture(scope="module")
-def run_cores2(tmp_path_factory, config_file) -> Path:
-    work = tmp_path_factory.mktemp("cores2")
+def run_cores2(tiny_trees, tmp_path_factory, config_file) -> Path:
+    """The uninterrupted ``--cores 2`` run of TARGETS on the lean config: a copy of the session's tiny tree
+    (every study built on 2 cores; the lean config changes only complexity, whose tiny outputs are
+    removed), completed on 2 cores here (complexity's lean runs; nothing else is out of date)."""
+    work, _, _ = tiny_trees.workdir(tmp_path_factory.mktemp("cores2") / "work", STUDIES, figures_all=False)
+    shutil.rmtree(work / "results" / "complexity")
     snakemake(work, *TARGETS, configfile=config_file)
     return work
 
@@ -158,12 +154,10 @@ def test_every_parquet_output_carries_provenance(run_cores2):
             assert json.loads(str(data["_provenance"]))["git_commit"], path
 
 
-def test_figure_manifest_lists_commit_version_and_config_hash(tmp_path, config_file):
-    """figures/all of a (complexity-only) run: one row per figure with commit, dirty flag, version, hash."""
-    config = yaml.safe_load(config_file.read_text())
-    config["studies"] = ["complexity"]
-    work = tmp_path / "work"
-    snakemake(work, "figures/all", configfile=write(tmp_path / "c.yaml", config))
+def test_figure_manifest_lists_commit_version_and_config_hash(tiny_trees, tmp_path):
+    """figures/all of a (complexity-only) tiny run: one row per figure with commit, dirty flag, version,
+    hash."""
+    work, _, _ = tiny_trees.workdir(tmp_path / "work", ["complexity"])
     lines = (work / "figures" / "all").read_text().splitlines()
     header = lines[0].split("\t")
     assert {"git_commit", "git_dirty", "featurelab_version", "config_hash", "sha256", "source"} <= set(header)

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from conftest import REPO, check_config, default_config, merged_config
-from featurelab.studies.complexity.train import train as complexity
+from featurelab.studies.complexity import train as complexity
 from featurelab.studies.complexity.train import EarlyStopping
+from tests.helpers import REPO, check_config, default_config, merged_config
 
 PATIENCE = {"enabled": True, "rule": "loss_patience", "patience": 50, "min_delta": 1e-4,
             "learned_accuracy": 0.99, "hold_epochs": 20}

@@ -1,4 +1,4 @@
-"""featurelab: the figures of five toy-model studies of feature learning, from one config.
+"""featurelab: the figures of the toy-model studies of feature learning, from one config.
 
 snakemake --cores 8 figures/all                 # every figure of every configured study
 snakemake --cores 8 figures/complexity/all      # one study
@@ -17,16 +17,17 @@ from featurelab.jobenv import use_source_tree
 
 use_source_tree(SRC)
 
-from featurelab.config import ConfigError, validate_config
+from featurelab.config import ConfigError, study_names, validate_config
 
 
 configfile: os.path.join(workflow.basedir, "config.yaml")
 
 
+SCHEMA = os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.yaml")
 try:
     validate_config(
         config,
-        os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.yaml"),
+        SCHEMA,
         cache_file=os.path.join(".snakemake", "featurelab", "config_validated.json"),
     )
 except ConfigError as error:
@@ -38,11 +39,14 @@ report: "workflow/report/workflow.rst"
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/mnist.smk"
-include: "workflow/rules/complexity.smk"
-include: "workflow/rules/hierarchy.smk"
-include: "workflow/rules/dissociation.smk"
-include: "workflow/rules/superposition.smk"
-include: "workflow/rules/learnability.smk"
+
+
+# One rule file per study, for every study the schema lists (its `studies` enum).
+for study in study_names(SCHEMA):
+
+    include: f"workflow/rules/{study}.smk"
+
+
 include: "workflow/rules/report.smk"
 
 

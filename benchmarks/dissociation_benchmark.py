@@ -11,6 +11,7 @@ curves of the two methods (in test images; 0 or 1 from argmax ties flipped by ro
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
@@ -20,9 +21,15 @@ import yaml
 from featurelab.studies.dissociation import evaluate as ad
 from featurelab.mnist import prepare
 from featurelab.devices import configure_torch, resolve_device
-from featurelab.studies.dissociation.model import init_weights
+from featurelab.init import uniform_fan_in_weights
 from featurelab.seeding import torch_generator
 from featurelab.studies.dissociation.train import STUDY, build_variants, log_grid
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root: the tests' reference forms
+from tests.studies.dissociation.reference import (  # noqa: E402
+    input_noise_errors_reference,
+    parameter_noise_errors_reference,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -54,7 +61,7 @@ def main() -> None:
     x = torch.as_tensor(data["x_test"], device=device)
     y = torch.as_tensor(data["y_test"], device=device)
     sizes = [784, *cfg["model"]["hidden_widths"], 10]
-    trained = tuple(w.to(device) for w in init_weights(sizes, torch_generator(STUDY, "init", 0)))
+    trained = tuple(w.to(device) for w in uniform_fan_in_weights(sizes, torch_generator(STUDY, "init", 0)))
     nets = build_variants(trained, cfg, 0, data["x_test"], device)
 
     results = {}
@@ -63,7 +70,7 @@ def main() -> None:
     noise = torch.randn(x.shape, generator=torch_generator(STUDY, "input_noise", 0)).to(device)
     results["input_noise"] = (
         timed(lambda: ad.input_noise_errors(chosen, x, y, sig, noise), args.repeats, device),
-        timed(lambda: ad.input_noise_errors_reference(chosen, x, y, sig, noise), args.repeats, device))
+        timed(lambda: input_noise_errors_reference(chosen, x, y, sig, noise), args.repeats, device))
 
     chosen = {v.condition: w for v, w in nets.items() if "parameter_noise" in v.evaluations}
     sig = torch.as_tensor(log_grid(cfg["evaluation"]["parameter_noise"]), dtype=torch.float32, device=device)
@@ -73,7 +80,7 @@ def main() -> None:
              torch.randn(10, h2, generator=gen).to(device))
     results["parameter_noise"] = (
         timed(lambda: ad.parameter_noise_errors(chosen, x, y, sig, draws), args.repeats, device),
-        timed(lambda: ad.parameter_noise_errors_reference(chosen, x, y, sig, draws), args.repeats, device))
+        timed(lambda: parameter_noise_errors_reference(chosen, x, y, sig, draws), args.repeats, device))
 
     print(f"device {device}, threads {args.threads}, {len(y)} images, networks per sweep: "
           f"input {len(results['input_noise'][0][1])}, parameter {len(results['parameter_noise'][0][1])}")

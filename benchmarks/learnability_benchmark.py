@@ -19,7 +19,8 @@ import yaml
 
 from featurelab.studies.learnability.data import input_dim, task_name
 from featurelab.devices import configure_torch
-from featurelab.studies.learnability.model import BatchedMLP, linear_init, per_instance_mse
+from featurelab.init import in_out_linear_default
+from featurelab.studies.learnability.model import BatchedMLP, per_instance_mse
 from featurelab.optim import Adam
 from featurelab.seeding import torch_generator
 from featurelab.studies.learnability.train import STUDY, family_tasks, padded_samples, task_streams
@@ -48,7 +49,7 @@ def per_run(tasks, x, y, hidden, device):
         d = input_dim(t)
         net = torch.nn.Sequential(torch.nn.Linear(d, hidden), torch.nn.ReLU(), torch.nn.Linear(hidden, 1)).to(device)
         with torch.no_grad():
-            w, b = linear_init(d, hidden, torch_generator(STUDY, task_name(t), 0, "init"))
+            w, b = in_out_linear_default(d, hidden, torch_generator(STUDY, task_name(t), 0, "init"))
             net[0].weight.copy_(w.T); net[0].bias.copy_(b)
         nets.append(net); opts.append(Adam(net.parameters(), lr=1e-3))
     dims = [input_dim(t) for t in tasks]

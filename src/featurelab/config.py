@@ -36,6 +36,12 @@ def load_yaml(path: str | Path) -> Any:
     return yaml.load(Path(path).read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
 
+def study_names(schema_path: str | Path) -> list[str]:
+    """The studies the schema knows (the enum of its ``studies`` key), in order: the one list a new study is
+    added to; the workflow includes ``workflow/rules/<study>.smk`` for each."""
+    return list(load_yaml(schema_path)["properties"]["studies"]["items"]["enum"])
+
+
 def load_schema(schema_path: str | Path) -> tuple[dict, Any]:
     """The main schema and a registry resolving the per-study files it ``$ref``s (``<study>.schema.yaml``).
 

@@ -13,7 +13,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterator, Mapping, Sequence
 
 PROVENANCE_KEY = b"featurelab"
 
@@ -59,6 +59,38 @@ def write_table(table: Any, path: str | os.PathLike, provenance: Mapping[str, An
     table = table.replace_schema_metadata(meta)
     with atomic_path(path) as tmp:
         pq.write_table(table, tmp)
+
+
+class MetricRows:
+    """Long-format rows (one measured value each) collected as flat column lists: cheap to append to in a
+    training loop and to turn into a pyarrow table (:func:`table_from_columns`), with no pandas in the
+    job. ``fixed`` columns hold one value for every row (the run's study, condition, seed); the others
+    come with each row. Callers pass plain Python values (``float(x)``, ``int(step)``), which fix the
+    table's column types.
+    """
+
+    def __init__(self, columns: Sequence[str], **fixed: Any) -> None:
+        unknown = sorted(set(fixed) - set(columns))
+        if unknown:
+            raise ValueError(f"fixed columns {unknown} are not among {list(columns)}")
+        self.columns: dict[str, list] = {name: [] for name in columns}
+        self.fixed = fixed
+
+    def add(self, **row: Any) -> None:
+        """One row: ``row`` gives every column that is not fixed."""
+        for name, column in self.columns.items():
+            column.append(row[name] if name in row else self.fixed[name])
+
+    def extend(self, **rows: Any) -> None:
+        """Several rows: each of ``rows`` is a list (one value per row, all lists of one length) or a
+        single value for all of them."""
+        lengths = {len(v) for v in rows.values() if isinstance(v, list)}
+        if len(lengths) != 1:
+            raise ValueError(f"extend needs lists of one length, got lengths {sorted(lengths)}")
+        (n,) = lengths
+        for name, column in self.columns.items():
+            value = rows[name] if name in rows else self.fixed[name]
+            column.extend(value if isinstance(value, list) else [value] * n)
 
 
 def table_from_columns(columns: Mapping[str, Any]) -> Any:

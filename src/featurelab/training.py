@@ -12,6 +12,8 @@ and started again finds the file, restores that state and continues from that st
 state (including every random generator) is restored, the resumed run is bit-identical to one that was
 never interrupted. The file is keyed by a digest of the run's settings and input data (a checkpoint
 made with other settings is ignored) and removed when training finishes.
+
+Shapes: I = instances (models trained together by one optimizer step, e.g. seeds), B = batch.
 """
 
 from __future__ import annotations
@@ -67,6 +69,8 @@ class Optimizer(Protocol):
 
 
 def check_finite(loss: torch.Tensor | float, run: RunId, step: int) -> None:
+    """Raise :class:`DivergenceError` naming ``run`` and ``step`` unless ``loss`` is finite: a float, a
+    scalar tensor or per-instance losses (I,), read through their sum (non-finite when any entry is)."""
     value = float(loss.detach().sum()) if isinstance(loss, torch.Tensor) else float(loss)
     if not math.isfinite(value):
         raise DivergenceError(
@@ -195,10 +199,11 @@ def train_loop(optimizer: Optimizer, compute_loss: Callable[[int], torch.Tensor]
                checkpoint: Checkpoint | None = None) -> int:
     """Run optimizer steps ``start_step .. n_steps - 1``; return the number of steps taken in total.
 
-    ``compute_loss(step)`` returns the (scalar, or per-model vector summed for the backward pass) loss
-    of the batch for that step. ``evaluate(step)`` is called before the first step (step 0) and after
-    every ``eval_every`` steps, with the number of completed steps; returning True stops training
-    early. ``lr_at(step)`` sets the learning rate before each step.
+    ``compute_loss(step)`` returns the loss of the batch for that step: a scalar, or per-instance losses
+    (I,) whose sum is backpropagated, so that each instance gets its own gradient. ``evaluate(step)`` is
+    called before the first step (step 0) and after every ``eval_every`` steps, with the number of
+    completed steps; returning True stops training early. ``lr_at(step)`` sets the learning rate before
+    each step.
 
     With ``checkpoint``, a matching checkpoint file is resumed from (its step replaces ``start_step``),
     the state is saved every ``checkpoint.every`` completed steps (after that step's evaluation), and the
@@ -252,7 +257,8 @@ def _steps(optimizer, compute_loss, n_steps, run, eval_every, evaluate, lr_at, s
 
 def epoch_batches(n_examples: int, batch_size: int, generator: torch.Generator, device: str | torch.device
                   ) -> Callable[[int], torch.Tensor]:
-    """Index batches that reshuffle at each epoch: ``batch_indices(step)`` for step = 0, 1, 2, ...
+    """Index batches that reshuffle at each epoch: ``batch_indices(step)`` for step = 0, 1, 2, ... is an
+    int64 (B,) tensor on ``device`` of rows in [0, n_examples), B = ``batch_size``.
 
     Like the notebook's ``train_epoch``, the last batch of an epoch is short when ``batch_size`` does not
     divide ``n_examples``. Permutations are drawn on the CPU generator so they are the same on any device.

@@ -60,7 +60,9 @@ def step(entry):
     scripts/claims.py, any other under scripts/step.py.
     """
     role = entry.split(":")[0].rsplit(".", 1)[-1]
-    script = {"figures": "scripts/figure.py", "claims": "scripts/claims.py"}.get(role, "scripts/step.py")
+    script = {"figures": "scripts/figure.py", "claims": "scripts/claims.py"}.get(
+        role, "scripts/step.py"
+    )
     return {"entry": entry, "code": code_hash(script, entries=[study_entry(entry)])}
 
 
@@ -84,8 +86,11 @@ def entry_of(mapping, wildcard):
 
 def named_inputs(tables, by_figure):
     """Input function for a figure rule: the `tables` (name -> path) that `{figure}` reads
-    (`by_figure`: figure -> table names), named so that the figure's `draw` gets them by name."""
-    return lambda wildcards: {name: tables[name] for name in by_figure[wildcards.figure]}
+    (`by_figure`: figure -> table names), named so that the figure's `draw` gets them by name.
+    """
+    return lambda wildcards: {
+        name: tables[name] for name in by_figure[wildcards.figure]
+    }
 
 
 def training_resources(study):

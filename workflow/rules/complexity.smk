@@ -29,6 +29,8 @@ rule complexity_dataset:
         "results/complexity/{pair}/seed{seed}/dataset.npz",
     log:
         f"{LOGS}/complexity/dataset/{{pair}}_seed{{seed}}.log",
+    group:
+        "complexity_datasets"
     conda:
         CONDA_ENV
     params:
@@ -71,6 +73,8 @@ rule complexity_analyze:
         "results/complexity/{pair}/seed{seed}/analysis.parquet",
     log:
         f"{LOGS}/complexity/analyze/{{pair}}_seed{{seed}}.log",
+    group:
+        "complexity_analyses"
     conda:
         CONDA_ENV
     params:
@@ -90,6 +94,8 @@ rule complexity_aggregate:
         f"{LOGS}/complexity/aggregate.log",
     benchmark:
         f"{BENCH}/complexity/aggregate.tsv"
+    group:
+        "complexity_summary"
     conda:
         CONDA_ENV
     params:
@@ -112,6 +118,8 @@ rule complexity_claims:
         ),
     log:
         f"{LOGS}/complexity/claims.log",
+    group:
+        "complexity_summary"
     conda:
         CONDA_ENV
     params:
@@ -138,6 +146,8 @@ rule complexity_figure:
         f"{LOGS}/complexity/figure_{{figure}}.log",
     wildcard_constraints:
         figure=one_of(CX_FIGURE_NAMES),
+    group:
+        "complexity_summary"
     conda:
         CONDA_ENV
     params:
@@ -156,6 +166,8 @@ rule complexity_all:
         "figures/complexity/all",
     log:
         f"{LOGS}/complexity/manifest.log",
+    group:
+        "complexity_summary"
     conda:
         CONDA_ENV
     params:

@@ -106,6 +106,8 @@ rule dissociation_aggregate:
         f"{LOGS}/dissociation/aggregate.log",
     benchmark:
         f"{BENCH}/dissociation/aggregate.tsv"
+    group:
+        "dissociation_summary"
     conda:
         CONDA_ENV
     params:
@@ -128,6 +130,8 @@ rule dissociation_claims:
         ),
     log:
         f"{LOGS}/dissociation/claims.log",
+    group:
+        "dissociation_summary"
     conda:
         CONDA_ENV
     params:
@@ -153,6 +157,8 @@ rule dissociation_figure:
         f"{LOGS}/dissociation/figure_{{figure}}.log",
     wildcard_constraints:
         figure="|".join(DS_FIGURE_NAMES),
+    group:
+        "dissociation_summary"
     conda:
         CONDA_ENV
     params:
@@ -172,6 +178,8 @@ rule dissociation_all:
         "figures/dissociation/all",
     log:
         f"{LOGS}/dissociation/manifest.log",
+    group:
+        "dissociation_summary"
     conda:
         CONDA_ENV
     params:

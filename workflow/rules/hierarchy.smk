@@ -8,7 +8,11 @@ each depth. Companion: the classic TMS sparsity sweep (20 features, 5 hidden, im
 batched run per seed. Test the claims; plot.
 """
 
-from featurelab.studies.hierarchy.train import FIGURE_TABLES, TMS_CONDITION, depth_condition
+from featurelab.studies.hierarchy.train import (
+    FIGURE_TABLES,
+    TMS_CONDITION,
+    depth_condition,
+)
 
 HI = sorted_config(config["hierarchy"])
 HI_RUNS = expand(
@@ -98,6 +102,8 @@ rule hierarchy_aggregate:
         f"{LOGS}/hierarchy/aggregate.log",
     benchmark:
         f"{BENCH}/hierarchy/aggregate.tsv"
+    group:
+        "hierarchy_summary"
     conda:
         CONDA_ENV
     params:
@@ -117,6 +123,8 @@ rule hierarchy_aggregate_tms:
         gram=HI_TABLES["tms_gram"],
     log:
         f"{LOGS}/hierarchy/aggregate_tms.log",
+    group:
+        "hierarchy_summary"
     conda:
         CONDA_ENV
     params:
@@ -142,6 +150,8 @@ rule hierarchy_claims:
         ),
     log:
         f"{LOGS}/hierarchy/claims.log",
+    group:
+        "hierarchy_summary"
     conda:
         CONDA_ENV
     params:
@@ -170,6 +180,8 @@ rule hierarchy_figure:
         f"{LOGS}/hierarchy/figure_{{figure}}.log",
     wildcard_constraints:
         figure=one_of(FIGURE_TABLES),
+    group:
+        "hierarchy_summary"
     conda:
         CONDA_ENV
     params:
@@ -189,6 +201,8 @@ rule hierarchy_all:
         "figures/hierarchy/all",
     log:
         f"{LOGS}/hierarchy/manifest.log",
+    group:
+        "hierarchy_summary"
     conda:
         CONDA_ENV
     params:

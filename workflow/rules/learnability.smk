@@ -66,6 +66,8 @@ rule learnability_analyze:
         f"{LOGS}/learnability/analyze.log",
     benchmark:
         f"{BENCH}/learnability/analyze.tsv"
+    group:
+        "learnability_analyses"
     conda:
         CONDA_ENV
     params:
@@ -85,6 +87,8 @@ rule learnability_aggregate:
         f"{LOGS}/learnability/aggregate.log",
     benchmark:
         f"{BENCH}/learnability/aggregate.tsv"
+    group:
+        "learnability_summary"
     conda:
         CONDA_ENV
     params:
@@ -107,6 +111,8 @@ rule learnability_claims:
         ),
     log:
         f"{LOGS}/learnability/claims.log",
+    group:
+        "learnability_summary"
     conda:
         CONDA_ENV
     params:
@@ -133,6 +139,8 @@ rule learnability_figure:
         f"{LOGS}/learnability/figure_{{figure}}.log",
     wildcard_constraints:
         figure=one_of(LN_FIGURE_NAMES),
+    group:
+        "learnability_summary"
     conda:
         CONDA_ENV
     params:
@@ -152,6 +160,8 @@ rule learnability_all:
         "figures/learnability/all",
     log:
         f"{LOGS}/learnability/manifest.log",
+    group:
+        "learnability_summary"
     conda:
         CONDA_ENV
     params:

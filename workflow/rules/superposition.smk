@@ -49,6 +49,8 @@ rule superposition_hidden:
         "results/superposition/seed{seed}/hidden.npz",
     log:
         f"{LOGS}/superposition/hidden/seed{{seed}}.log",
+    group:
+        "superposition_hidden"
     conda:
         CONDA_ENV
     threads: 1
@@ -97,6 +99,8 @@ rule superposition_analyze:
         f"{LOGS}/superposition/analyze/seed{{seed}}.log",
     benchmark:
         f"{BENCH}/superposition/analyze/seed{{seed}}.tsv"
+    group:
+        "superposition_analyses"
     conda:
         CONDA_ENV
     params:
@@ -121,6 +125,8 @@ rule superposition_aggregate:
         wtw_summary="results/superposition/wdec_wenc_summary.parquet",
     log:
         f"{LOGS}/superposition/aggregate.log",
+    group:
+        "superposition_summary"
     conda:
         CONDA_ENV
     params:
@@ -144,6 +150,8 @@ rule superposition_claims:
         ),
     log:
         f"{LOGS}/superposition/claims.log",
+    group:
+        "superposition_summary"
     conda:
         CONDA_ENV
     params:
@@ -172,6 +180,8 @@ rule superposition_figure:
         f"{LOGS}/superposition/figure_{{figure}}.log",
     wildcard_constraints:
         figure="|".join(SP_FIGURE_NAMES),
+    group:
+        "superposition_summary"
     conda:
         CONDA_ENV
     params:
@@ -190,6 +200,8 @@ rule superposition_all:
         "figures/superposition/all",
     log:
         f"{LOGS}/superposition/manifest.log",
+    group:
+        "superposition_summary"
     conda:
         CONDA_ENV
     params:

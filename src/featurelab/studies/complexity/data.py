@@ -40,7 +40,7 @@ def truth_table(feature: str) -> np.ndarray:
 
 
 def alternating_labels(n: int, rng: np.random.Generator) -> np.ndarray:
-    """Labels in which the k-th example of a random order gets ``k mod 2`` (exactly n//2 ones)."""
+    """Labels uint8 (n,) in which the k-th example of a random order gets ``k mod 2`` (exactly n//2 ones)."""
     labels = np.empty(n, dtype=np.uint8)
     labels[rng.permutation(n)] = np.arange(n) % 2
     return labels
@@ -48,7 +48,8 @@ def alternating_labels(n: int, rng: np.random.Generator) -> np.ndarray:
 
 def make_dataset(features: list[str] | tuple[str, ...], n_examples: int, rng: np.random.Generator,
                  units_per_feature: int = 16, linear_copies: int = 4) -> tuple[np.ndarray, np.ndarray]:
-    """Inputs (n, len(features) * units_per_feature) and labels (n, len(features)), both uint8 0/1."""
+    """Inputs (n_examples, len(features) * units_per_feature) and labels (n_examples, len(features)), both
+    uint8 0/1; feature i owns input columns ``i * units_per_feature`` onwards and label column i."""
     if units_per_feature < max(N_RELEVANT_BITS, linear_copies):
         raise ValueError(f"units_per_feature={units_per_feature} is smaller than the bits a feature needs")
     inputs = rng.integers(0, 2, size=(n_examples, len(features) * units_per_feature), dtype=np.uint8)

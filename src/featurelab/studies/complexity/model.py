@@ -1,23 +1,15 @@
-"""The multilayer perceptron of the complexity study (Lampinen et al. 2024, reference notebook 000)."""
+"""The multilayer perceptron of the complexity study (Lampinen et al. 2024, reference notebook 000).
+
+Shapes: B = rows of one forward pass (a training batch or an evaluation chunk).
+"""
 
 from __future__ import annotations
 
-import math
 
 import torch
 from torch import nn
 
-# Standard deviation of a unit normal truncated to [-2, 2]; dividing by it makes the truncated draw
-# have the requested variance (as in JAX/Flax ``variance_scaling(..., 'truncated_normal')``).
-_TRUNCATED_NORMAL_STD = 0.87962566103423978
-
-
-def variance_scaling_(weight: torch.Tensor, scale: float = 1.0, generator: torch.Generator | None = None) -> None:
-    """Flax's ``variance_scaling(scale, 'fan_avg', 'truncated_normal')`` for a torch (out, in) weight."""
-    fan_out, fan_in = weight.shape
-    std = math.sqrt(scale / ((fan_in + fan_out) / 2)) / _TRUNCATED_NORMAL_STD
-    with torch.no_grad():
-        weight.copy_(torch.nn.init.trunc_normal_(torch.empty_like(weight), 0.0, 1.0, -2.0, 2.0, generator=generator) * std)
+from featurelab.init import variance_scaling_
 
 
 class MLP(nn.Module):
@@ -37,6 +29,8 @@ class MLP(nn.Module):
             nn.init.zeros_(layer.bias)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``x`` (B, n_inputs) -> logits (B, widths[-1]) and the last hidden layer (B, widths[-2]), whose
+        variance the study splits between the features (the input itself when ``widths`` has one entry)."""
         for layer in self.layers[:-1]:
             # In place: saves one activation-sized allocation per layer; autograd supports it for a
             # positive slope (the backward pass reads the sign of the output).

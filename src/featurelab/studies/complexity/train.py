@@ -12,6 +12,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from featurelab.studies.complexity.data import make_dataset
+from featurelab.io import MetricRows
 from featurelab.seeding import numpy_rng
 
 STUDY = "complexity"
@@ -41,7 +42,10 @@ def parse_pair(condition: str) -> list[str]:
 
 
 def make_splits(pair: list[str], seed: int, dataset_cfg: Mapping[str, Any]) -> dict[str, np.ndarray]:
-    """The train, representation-fit and test splits of one run, each from its own random stream."""
+    """The train, representation-fit and test splits of one run, each from its own random stream:
+    ``<split>_inputs`` uint8 (n_<split>, len(pair) * units_per_feature) and ``<split>_labels`` uint8
+    (n_<split>, len(pair)) for each split of :data:`SPLITS`, ``n_<split>`` from ``dataset_cfg``
+    (:func:`~featurelab.studies.complexity.data.make_dataset`)."""
     arrays: dict[str, np.ndarray] = {}
     for split in SPLITS:
         rng = numpy_rng(STUDY, pair_name(pair), seed, "dataset", split)
@@ -50,24 +54,6 @@ def make_splits(pair: list[str], seed: int, dataset_cfg: Mapping[str, Any]) -> d
                             linear_copies=int(dataset_cfg["linear_copies"]))
         arrays[f"{split}_inputs"], arrays[f"{split}_labels"] = x, y
     return arrays
-
-
-class _MetricLog:
-    """Collects long-format metric rows as flat Python lists (cheap to turn into a pyarrow table)."""
-
-    def __init__(self, condition: str, seed: int, features: list[str]) -> None:
-        self.condition, self.seed, self.features = condition, seed, features
-        self.columns: dict[str, list] = {c: [] for c in METRIC_COLUMNS}
-
-    def add(self, epoch: int, split: str, metric: str, values: Any, per_feature: bool = True) -> None:
-        values = np.atleast_1d(np.asarray(values, dtype=np.float64))
-        indices = range(len(self.features)) if per_feature else [-1]
-        for i, v in zip(indices, values):
-            c = self.columns
-            c["study"].append(STUDY); c["condition"].append(self.condition); c["seed"].append(self.seed)
-            c["epoch"].append(epoch); c["split"].append(split); c["feature_index"].append(i)
-            c["feature"].append(self.features[i] if i >= 0 else "all")
-            c["metric"].append(metric); c["value"].append(float(v))
 
 
 #: How close to a threshold a measured value counts as meeting it, in the stopping rule and in every
@@ -163,7 +149,14 @@ def train_run(pair: list[str], seed: int, data: Mapping[str, np.ndarray], model_
         # mean over examples and features, as the notebook
         return bce(logits, t["train_labels"].index_select(0, idx))
 
-    log = _MetricLog(condition, seed, list(pair))
+    log = MetricRows(METRIC_COLUMNS, study=STUDY, condition=condition, seed=seed)
+
+    def add(epoch: int, split: str, metric: str, values: Any, per_feature: bool = True) -> None:
+        """One row per feature (or one ``feature = 'all'`` row) of a metric."""
+        values = np.atleast_1d(np.asarray(values, dtype=np.float64)).tolist()
+        index = list(range(len(pair)))[:len(values)] if per_feature else [-1]
+        log.extend(epoch=epoch, split=split, feature_index=index, feature=[pair[i] if i >= 0 else "all" for i in index],
+                   metric=metric, value=values[:len(index)])
     stopping = EarlyStopping(training_cfg["early_stopping"])
 
     def forward_in_chunks(inputs: torch.Tensor, keep_reps: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -186,16 +179,16 @@ def train_run(pair: list[str], seed: int, data: Mapping[str, np.ndarray], model_
             per_feature = bce(logits, labels, reduction="none").mean(0)
             accuracy = ((logits > 0).float() == labels).float().mean(0)
             mean_loss[split] = float(per_feature.mean())
-            log.add(epoch, split, "loss", mean_loss[split], per_feature=False)
-            log.add(epoch, split, "loss", per_feature.cpu())
-            log.add(epoch, split, "accuracy", accuracy.cpu())
+            add(epoch, split, "loss", mean_loss[split], per_feature=False)
+            add(epoch, split, "loss", per_feature.cpu())
+            add(epoch, split, "accuracy", accuracy.cpu())
             if split == "test":
                 test_accuracy = accuracy.cpu().tolist()
         test_reps = outputs["test"][1]
         r2_w, r2_u = variance_explained(t["rep_fit_labels"], outputs["rep_fit"][1], t["test_labels"], test_reps)
-        log.add(epoch, "test", "total_variance", total_variance(test_reps).cpu(), per_feature=False)
-        log.add(epoch, "test", "r2_weighted", r2_w.cpu())
-        log.add(epoch, "test", "r2_unweighted", r2_u.cpu())
+        add(epoch, "test", "total_variance", total_variance(test_reps).cpu(), per_feature=False)
+        add(epoch, "test", "r2_weighted", r2_w.cpu())
+        add(epoch, "test", "r2_unweighted", r2_u.cpu())
         return stopping.update(epoch, mean_loss["test"], test_accuracy)
 
     def state() -> dict:

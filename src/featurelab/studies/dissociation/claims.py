@@ -175,27 +175,26 @@ def evaluate_claims(runs: pd.DataFrame, cfg: Mapping[str, Any], probe: Mapping[s
             g > gap, g.mean(), "mean error gap over noise scales (mean over seeds)", gap,
             _variant_precondition(pre, runs, null))
 
-    par = _curves(runs, "parameter_noise", "test_error")
-    for model in ("scaled", "nuisance"):
-        cond = _condition(runs, model, "parameter_noise")
-        if cond is None:
-            continue
-        g = (par[cond] - par["trained"]).groupby(level="seed").mean()
-        add("less_parameter_robust", cond,
-            f"{cond} is less robust to parameter noise (mean error gap over noise scales > {gap:g})",
-            g > gap, g.mean(), "mean error gap over noise scales (mean over seeds)", gap,
-            _variant_precondition(pre, runs, cond))
+    def gap_claims(evaluation: str, metric: str, claim: str, statement, what: str, extra: str | None = None) -> None:
+        """One row per manipulation that changes the representation: its mean gap over the trained
+        network's curve (per seed, over the x grid) exceeds ``gap``."""
+        curves = _curves(runs, evaluation, metric)
+        for model in ("scaled", "nuisance"):
+            cond = _condition(runs, model, evaluation)
+            if cond is None or (extra is not None and extra not in pre):
+                continue
+            g = (curves[cond] - curves["trained"]).groupby(level="seed").mean()
+            condition_pre = _variant_precondition(pre, runs, cond)
+            add(claim, cond, statement(cond), g > gap, g.mean(), what, gap,
+                condition_pre & pre[extra] if extra is not None else condition_pre)
 
-    tr = _curves(runs, "transfer", "transfer_error")
-    for model in ("scaled", "nuisance"):
-        cond = _condition(runs, model, "transfer")
-        if cond is None or "probe" not in pre:
-            continue
-        g = (tr[cond] - tr["trained"]).groupby(level="seed").mean()
-        add("hurts_transfer", cond,
-            f"{cond} transfers worse (mean rotation-probe error gap over budgets > {gap:g}; {probe_label(probe)})",
-            g > gap, g.mean(), "mean transfer error gap over budgets (mean over seeds)", gap,
-            _variant_precondition(pre, runs, cond) & pre["probe"])
+    gap_claims("parameter_noise", "test_error", "less_parameter_robust",
+               lambda cond: f"{cond} is less robust to parameter noise (mean error gap over noise scales > {gap:g})",
+               "mean error gap over noise scales (mean over seeds)")
+    gap_claims("transfer", "transfer_error", "hurts_transfer",
+               lambda cond: f"{cond} transfers worse (mean rotation-probe error gap over budgets > {gap:g}; "
+                            f"{probe_label(probe)})",
+               "mean transfer error gap over budgets (mean over seeds)", extra="probe")
     return claims_frame(rows)
 
 

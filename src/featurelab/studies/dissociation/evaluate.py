@@ -13,13 +13,17 @@
   predicts the rotation (0/90/180/270 degrees) of test images, for several sample budgets; the folds
   are trained at once as one batched probe. Two probes (:data:`PROBES`): ``repo``, the paper's code
   (fixed learning rate, so it sees the activations' scale), and ``lipschitz`` (step 1/L, scale-invariant).
-- ``*_reference`` - plain per-network, per-sigma (per-fold) loops with the same draws, for tests and the
-  benchmark.
+Plain per-network, per-sigma (per-fold) loops with the same draws, which check these batched forms, are
+in ``tests/studies/dissociation/reference.py`` (the tests and the benchmark use them).
 
 Why :func:`agreement` and not equal error curves: a function-preserving manipulation changes the order of
 float32 operations, so a test image whose two top logits are within rounding of each other can flip its
 prediction (one image at sigma = 1.19 did on one machine). Comparing logits relative to their size, and
 measuring the margin of any prediction that does flip, gives a verdict that the last bits cannot change.
+
+Shapes: n = images, d = 784 pixels, H1 and H2 = hidden widths, classes = 10 logits (as in
+:mod:`~featurelab.studies.dissociation.model`), S = noise levels (sigmas), F = probe folds, C = probe
+classes.
 
 Torch only at import (no pandas): these run inside per-seed jobs.
 """
@@ -49,7 +53,8 @@ def agreement(reference: torch.Tensor, other: torch.Tensor) -> tuple[torch.Tenso
     """How far ``other`` logits (..., n, classes) are from ``reference`` logits, per leading index:
     ``rel_dlogit`` = max |delta logit| / max |reference logit| over the n images, and ``flip_margin`` = the
     largest reference margin (its top logit minus its logit of ``other``'s top class), relative to the
-    same max |logit|, among the images whose predicted class differs (0 when none does).
+    same max |logit|, among the images whose predicted class differs (0 when none does). Both have the
+    leading shape (...), e.g. (S,) for a chunk of sigmas.
 
     A prediction can only change where that margin is at most twice the largest logit change, so a
     near-zero ``flip_margin`` says every flip is a near-tie decided by rounding, not by the network."""
@@ -102,7 +107,8 @@ def input_noise_sweep(models: Mapping[str, Weights], x: torch.Tensor, y: torch.T
 
 def input_noise_errors(models: Mapping[str, Weights], x: torch.Tensor, y: torch.Tensor, sigmas: torch.Tensor,
                        noise: torch.Tensor) -> dict[str, torch.Tensor]:
-    """{name: test error per sigma} on ``x + sigma * noise`` (:func:`input_noise_sweep`'s error only)."""
+    """{name: test error per sigma, (S,)} on ``x + sigma * noise`` with ``x``, ``noise`` (n, d), ``y``
+    (n,) and ``sigmas`` (S,) (:func:`input_noise_sweep`'s error only)."""
     return {name: m["test_error"] for name, m in input_noise_sweep(models, x, y, sigmas, noise).items()}
 
 
@@ -138,32 +144,10 @@ def parameter_noise_errors(models: Mapping[str, Weights], x: torch.Tensor, y: to
 
 
 @torch.no_grad()
-def input_noise_errors_reference(models: Mapping[str, Weights], x, y, sigmas, noise) -> dict[str, torch.Tensor]:
-    """The same numbers as :func:`input_noise_errors`, one forward pass per network and sigma."""
-    return {name: torch.stack([(forward(w, x + float(s) * noise).argmax(-1) != y).float().mean() for s in sigmas])
-            for name, w in models.items()}
-
-
-@torch.no_grad()
-def parameter_noise_errors_reference(models: Mapping[str, Weights], x, y, sigmas, draws) -> dict[str, torch.Tensor]:
-    z1, z2, z3 = draws
-    out = {}
-    for name, (w1, w2, w3) in models.items():
-        h2 = w2.shape[0]
-        errs = []
-        for s in sigmas:
-            s = float(s)
-            noisy = (w1 + s * z1, w2 + s * z2[:h2], w3 + s * z3[:, :h2])
-            errs.append((forward(noisy, x).argmax(-1) != y).float().mean())
-        out[name] = torch.stack(errs)
-    return out
-
-
-@torch.no_grad()
 def exactness(reference: Weights, manipulated: Weights, x: torch.Tensor) -> dict[str, float]:
-    """How exactly a manipulation preserves the function on ``x``: max |delta logit|, the max |logit| it
-    is relative to, their ratio, the fraction of identical argmax predictions, and the relative margin of
-    the worst prediction that differs (:func:`agreement`)."""
+    """How exactly a manipulation preserves the function on ``x`` (n, d): max |delta logit|, the max
+    |logit| it is relative to, their ratio, the fraction of identical argmax predictions, and the
+    relative margin of the worst prediction that differs (:func:`agreement`)."""
     a, b = forward(reference, x), forward(manipulated, x)
     max_abs = float((a - b).abs().max())
     scale = float(a.abs().max())
@@ -199,15 +183,16 @@ REPO_LOG_EPS = 1e-10
 
 
 def fold_ids(n: int, n_folds: int) -> np.ndarray:
-    """Contiguous folds of sizes differing by at most one (the data are already shuffled); the lipschitz
-    probe's split."""
+    """Fold id (n,) of every row, 0 .. n_folds - 1: contiguous folds of sizes differing by at most one (the
+    data are already shuffled); the lipschitz probe's split."""
     return np.repeat(np.arange(n_folds), np.diff(np.linspace(0, n, n_folds + 1).round().astype(int)))
 
 
 def repo_fold_ids(n: int, n_folds: int) -> np.ndarray:
-    """The paper's code's split (``crossval.kfold_op``): ``size = n // n_folds`` and fold f holds out rows
-    ``[f * size, (f + 1) * size)``, trained on all the others; the ``n - n_folds * size`` rows at the end
-    are in every training set and never held out (id -1). Same as :func:`fold_ids` when n_folds divides n."""
+    """Fold id (n,) int64 of every row by the paper's code's split (``crossval.kfold_op``):
+    ``size = n // n_folds`` and fold f holds out rows ``[f * size, (f + 1) * size)``, trained on all the
+    others; the ``n - n_folds * size`` rows at the end are in every training set and never held out
+    (id -1). Same as :func:`fold_ids` when n_folds divides n."""
     size = n // n_folds
     ids = np.full(n, -1, dtype=np.int64)
     ids[: size * n_folds] = np.repeat(np.arange(n_folds), size)
@@ -272,19 +257,21 @@ def _probe(features: torch.Tensor, labels: torch.Tensor, fold: np.ndarray, n_fol
 
 def crossval_probe_error(features: torch.Tensor, labels: torch.Tensor, n_folds: int, steps: int, l2: float,
                          n_classes: int = 4) -> float:
-    """The ``lipschitz`` probe: softmax regression (weights + bias), ``steps`` steps of size 1/L from zero,
-    folds of :func:`fold_ids`. A step of 1/L makes the probe's iterates invariant to a common scale of the
-    activations (L scales with it), so it cannot see a scaled network's larger activations.
+    """The ``lipschitz`` probe of ``labels`` (n,) int64 in [0, n_classes) from ``features`` (n, H2):
+    softmax regression (weights + bias), ``steps`` steps of size 1/L from zero, folds of :func:`fold_ids`.
+    A step of 1/L makes the probe's iterates invariant to a common scale of the activations (L scales
+    with it), so it cannot see a scaled network's larger activations.
     :func:`crossval_probe_error_reference` is the same probe in the primal form, one fold at a time."""
     return _probe(features, labels, fold_ids(features.shape[0], n_folds), n_folds, steps, l2, None, None, n_classes)
 
 
 def repo_probe_error(features: torch.Tensor, labels: torch.Tensor, n_folds: int, steps: int, learning_rate: float,
                      n_classes: int = 4) -> float:
-    """The ``repo`` probe, as the paper's code (``logistic.crossval_softmax_predict`` with ``solve_softmax``):
-    softmax regression with weights and intercept from zero, ``steps`` full-batch gradient-descent steps
-    of the fixed ``learning_rate`` (the code: 0.2 for 200) on the mean of -log(softmax + 1e-10), raw
-    (unstandardised) activations, no l2, folds of :func:`repo_fold_ids`.
+    """The ``repo`` probe of ``labels`` (n,) int64 in [0, n_classes) from ``features`` (n, H2), as the
+    paper's code (``logistic.crossval_softmax_predict`` with ``solve_softmax``): softmax regression with
+    weights and intercept from zero, ``steps`` full-batch gradient-descent steps of the fixed
+    ``learning_rate`` (the code: 0.2 for 200) on the mean of -log(softmax + 1e-10), raw (unstandardised)
+    activations, no l2, folds of :func:`repo_fold_ids`.
     A fixed step sees the activations' scale: x20 larger activations take x400 larger steps in logit space.
     :func:`repo_probe_error_reference` is the same probe by autograd, one fold at a time."""
     return _probe(features, labels, repo_fold_ids(features.shape[0], n_folds), n_folds, steps, 0.0,
@@ -292,7 +279,8 @@ def repo_probe_error(features: torch.Tensor, labels: torch.Tensor, n_folds: int,
 
 
 def probe_error(features: torch.Tensor, labels: torch.Tensor, n_folds: int, probe: Mapping[str, Any]) -> float:
-    """The probe named by ``probe["name"]`` (one of :data:`PROBES`) with its settings (:func:`probe_settings`)."""
+    """Cross-validated error of predicting ``labels`` (n,) from ``features`` (n, H2) by the probe named by
+    ``probe["name"]`` (one of :data:`PROBES`) with its settings (:func:`probe_settings`)."""
     if probe["name"] == "repo":
         return repo_probe_error(features, labels, n_folds, int(probe["steps"]), float(probe["learning_rate"]))
     if probe["name"] == "lipschitz":
@@ -312,7 +300,9 @@ def probe_settings(transfer_cfg: Mapping[str, Any]) -> dict[str, Any]:
 @torch.no_grad()
 def transfer_errors(models: Mapping[str, Weights], images: torch.Tensor, labels: torch.Tensor,
                     budgets: Sequence[int], n_folds: int, probe: Mapping[str, Any]) -> dict[str, list[float]]:
-    """{name: cross-validated rotation error for each sample budget (the first ``b`` rotated images)}."""
+    """{name: cross-validated rotation error for each sample budget (the first ``b`` rotated images)}, from
+    ``images`` (n, d) and rotation ``labels`` (n,) int64 in 0-3 (:func:`rotated_dataset`, already shuffled);
+    each list has ``len(budgets)`` entries."""
     out = {}
     for name, w in models.items():
         feats = hidden(w, images)
@@ -320,47 +310,3 @@ def transfer_errors(models: Mapping[str, Weights], images: torch.Tensor, labels:
     return out
 
 
-def crossval_probe_error_reference(features: torch.Tensor, labels: torch.Tensor, n_folds: int, steps: int, l2: float,
-                                   n_classes: int = 4) -> float:
-    """:func:`crossval_probe_error` written plainly: per fold, gradient descent on the weights (primal)."""
-    n = features.shape[0]
-    x = torch.cat([features, torch.ones(n, 1, dtype=features.dtype, device=features.device)], dim=1)
-    folds = torch.as_tensor(fold_ids(n, n_folds), device=x.device)
-    onehot = torch.nn.functional.one_hot(labels, n_classes).to(x.dtype)
-    top = torch.linalg.matrix_norm(x.double(), ord=2).item() ** 2
-    n_train_min = min(int((folds != f).sum()) for f in range(n_folds))
-    lr = 1.0 / (0.5 * top / n_train_min + l2)
-    predictions = torch.empty(n, dtype=torch.long, device=x.device)
-    for f in range(n_folds):
-        tr, te = folds != f, folds == f
-        w = torch.zeros(x.shape[1], n_classes, dtype=x.dtype, device=x.device)
-        for _ in range(steps):
-            p = torch.softmax(x[tr] @ w, dim=-1)
-            w = w - lr * (x[tr].T @ (p - onehot[tr]) / int(tr.sum()) + l2 * w)
-        predictions[te] = (x[te] @ w).argmax(-1)
-    return float((predictions != labels).float().mean())
-
-
-def repo_probe_error_reference(features: torch.Tensor, labels: torch.Tensor, n_folds: int, steps: int,
-                               learning_rate: float, n_classes: int = 4) -> float:
-    """:func:`repo_probe_error` written as the paper's code: per fold, autograd of
-    -mean(sum(y * log(softmax(x beta + b) + 1e-10))) and plain steps on beta and the intercept."""
-    folds = repo_fold_ids(features.shape[0], n_folds)
-    onehot = torch.nn.functional.one_hot(labels, n_classes).to(features.dtype)
-    wrong, tested = 0, 0
-    for f in range(n_folds):
-        tr, te = torch.as_tensor(folds != f), torch.as_tensor(folds == f)
-        beta = torch.zeros(features.shape[1], n_classes, dtype=features.dtype, requires_grad=True)
-        intercept = torch.zeros(1, n_classes, dtype=features.dtype, requires_grad=True)
-        for _ in range(steps):
-            probs = torch.softmax(features[tr] @ beta + intercept, dim=1)
-            loss = -torch.mean(torch.sum(onehot[tr] * torch.log(probs + REPO_LOG_EPS), dim=1))
-            g_beta, g_intercept = torch.autograd.grad(loss, (beta, intercept))
-            with torch.no_grad():
-                beta -= learning_rate * g_beta
-                intercept -= learning_rate * g_intercept
-        with torch.no_grad():
-            pred = (features[te] @ beta + intercept).argmax(-1)
-        wrong += int((pred != labels[te]).sum())
-        tested += int(te.sum())
-    return wrong / tested

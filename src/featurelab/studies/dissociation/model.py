@@ -4,12 +4,15 @@ A network is a tuple of weight matrices ``(W1, W2, W3)`` in the ``(out, in)`` co
 ``torch.nn.Linear``: ``logits = relu(relu(x W1^T) W2^T) W3^T`` (784 -> 1024 -> 1024 -> 10, no biases).
 Keeping networks as plain tensors lets one evaluation batch many networks and noise levels at once.
 
+Shapes: n = images, d = 784 pixels, H1 and H2 = the hidden widths (H2 grows when neurons are duplicated
+or added), classes = 10; ``W1`` (H1, d), ``W2`` (H2, H1), ``W3`` (classes, H2).
+
 Every manipulation below acts on the second hidden layer (rows of ``W2``, columns of ``W3``) or, for the
 null-space one, on ``W1``, and leaves the network's function unchanged:
 
 - :func:`scale_neurons` - incoming weights x c, outgoing / c (ReLU is positively homogeneous; Dinh et al. 2017).
 - :func:`duplicate_neurons` - each neuron copied so that the layer has ``m`` times as many, outgoing
-  weights divided by each neuron's multiplicity; fractional ``m`` copies the first ``frac(m) * H``
+  weights divided by each neuron's multiplicity; fractional ``m`` copies the first ``frac(m) * H2``
   neurons once more (Simsek et al. 2021).
 - :func:`add_nuisance_neurons` - extra "zero-type" neurons that all share one random incoming weight
   vector and have zero outgoing weights (Simsek et al. 2021).
@@ -19,33 +22,23 @@ null-space one, on ``W1``, and leaves the network's function unchanged:
 
 from __future__ import annotations
 
-from typing import Sequence
 
 import numpy as np
 import torch
 
+
 Weights = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 
 
-def init_weights(sizes: Sequence[int], generator: torch.Generator) -> Weights:
-    """Weights of ``sizes`` (e.g. [784, 1024, 1024, 10]) drawn U(-1/sqrt(fan_in), 1/sqrt(fan_in)), the
-    default of torch.nn.Linear and equinox.nn.Linear (the notebook's model); drawn on the CPU generator so
-    the initial network is the same on every device."""
-    out = []
-    for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
-        bound = 1.0 / np.sqrt(fan_in)
-        w = torch.rand(fan_out, fan_in, generator=generator, dtype=torch.float32) * (2 * bound) - bound
-        out.append(w)
-    return tuple(out)  # type: ignore[return-value]
-
-
 def hidden(weights: Weights, x: torch.Tensor) -> torch.Tensor:
-    """Second hidden layer's post-activations (the representation the transfer probe reads)."""
+    """Second hidden layer's post-activations (the representation the transfer probe reads): ``x`` (n, d)
+    -> (n, H2)."""
     w1, w2, _ = weights
     return torch.relu(torch.relu(x @ w1.T) @ w2.T)
 
 
 def forward(weights: Weights, x: torch.Tensor) -> torch.Tensor:
+    """Logits of the network: ``x`` (n, d) -> (n, classes)."""
     return hidden(weights, x) @ weights[2].T
 
 
@@ -58,7 +51,7 @@ def scale_neurons(weights: Weights, factor: float) -> Weights:
 
 def duplicate_indices(n_hidden: int, multiplier: float) -> tuple[np.ndarray, np.ndarray]:
     """(source neuron of every new neuron, multiplicity of every source neuron) for a duplication by
-    ``multiplier`` >= 1: ``floor(m)`` copies of every neuron, one more of the first ``frac(m) * H``."""
+    ``multiplier`` >= 1: ``floor(m)`` copies of every neuron, one more of the first ``frac(m) * n_hidden``."""
     if multiplier < 1:
         raise ValueError(f"duplication multiplier must be >= 1, got {multiplier}")
     whole = int(np.floor(multiplier))
@@ -79,14 +72,15 @@ def duplicate_neurons(weights: Weights, multiplier: float) -> Weights:
 def add_nuisance_neurons(weights: Weights, n_units: int, generator: torch.Generator, incoming_std: float = 1.0,
                          active_on: torch.Tensor | None = None) -> Weights:
     """Append ``n_units`` neurons that share one random incoming weight vector (entries N(0, std^2), the
-    notebook's unit normal) and have zero outgoing weights.
+    notebook's unit normal) and have zero outgoing weights: ``W2`` (H2, H1) -> (H2 + n_units, H1) and
+    ``W3`` (classes, H2) -> (classes, H2 + n_units); ``W1`` is returned as it is.
 
     First-layer activations are non-negative and alike across images, so ``h1 . z`` has the same sign for
     nearly every image: with the notebook's draw, about half of the seeds get nuisance neurons that are
     dead on every input - a vacuous manipulation that changes nothing observable. Given ``active_on``
-    (first-layer activations of real inputs), the sign of ``z`` is chosen so that the neurons are active
-    on average over those inputs (``z`` and ``-z`` are equally likely draws, so the distribution of the
-    vector's entries is unchanged); this is what a zero-type neuron is meant to be.
+    (first-layer activations (n, H1) of real inputs), the sign of ``z`` is chosen so that the neurons are
+    active on average over those inputs (``z`` and ``-z`` are equally likely draws, so the distribution of
+    the vector's entries is unchanged); this is what a zero-type neuron is meant to be.
     """
     w1, w2, w3 = weights
     shared = torch.randn(1, w2.shape[1], generator=generator, dtype=w2.dtype).to(w2.device) * incoming_std
@@ -111,7 +105,7 @@ def null_basis(images: np.ndarray) -> np.ndarray:
 
 
 def null_space_perturb(weights: Weights, basis: torch.Tensor, sigma: float, generator: torch.Generator) -> Weights:
-    """``W1 + sigma * C @ basis`` with C ~ N(0, 1) of shape (hidden, k): every row of W1 moves only inside
+    """``W1 + sigma * C @ basis`` with C ~ N(0, 1) of shape (H1, k): every row of W1 moves only inside
     the null space, so ``images @ W1^T`` is unchanged for the images that define ``basis``."""
     w1, w2, w3 = weights
     coeffs = torch.randn(w1.shape[0], basis.shape[0], generator=generator, dtype=torch.float64)

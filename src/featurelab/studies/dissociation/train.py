@@ -7,6 +7,10 @@ and measure how exactly each preserves the function, its test error under input 
 parameter noise (:func:`evaluate_run`); and the cross-validated rotation-probe error of its second hidden
 layer against sample budget (:func:`transfer_run`). Every random draw comes from a generator seeded by
 (study, purpose, seed), so a seed's numbers do not depend on which other jobs run.
+
+Shapes: n = images, H1 and H2 = hidden widths (as in :mod:`~featurelab.studies.dissociation.model`).
+``data`` is :func:`featurelab.mnist.prepare`'s arrays (``x_*`` float32 (n, 784), ``y_*`` int64 (n,)) and
+a trained ``state`` holds ``w1`` (H1, 784), ``w2`` (H2, H1), ``w3`` (10, H2).
 """
 
 from __future__ import annotations
@@ -17,11 +21,13 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
+from featurelab.io import MetricRows
+
 STUDY = "dissociation"
 #: Long-format schema of every per-seed table (training, evaluation and transfer).
 RESULT_COLUMNS = ("study", "condition", "model", "seed", "evaluation", "x_name", "x", "metric", "value")
-#: Legend names, in drawing order.
 N_CLASSES = 10
+#: Legend names, in drawing order.
 MODELS = ("trained", "scaled", "duplicated", "nuisance", "null-space perturbed")
 
 
@@ -71,23 +77,16 @@ def log_grid(spec: Mapping[str, Any]) -> np.ndarray:
     return np.logspace(math.log10(float(spec["min"])), math.log10(float(spec["max"])), int(spec["n"]))
 
 
-class _Rows:
-    """Long-format rows as flat Python lists (cheap to turn into a pyarrow table, no pandas)."""
-
-    def __init__(self, seed: int) -> None:
-        self.seed = seed
-        self.columns: dict[str, list] = {c: [] for c in RESULT_COLUMNS}
-
-    def add(self, variant: Variant | str, evaluation: str, x_name: str, xs, metric: str, values) -> None:
-        condition, model = (variant.condition, variant.model) if isinstance(variant, Variant) else (variant, variant)
-        xs, values = np.atleast_1d(np.asarray(xs, np.float64)), np.atleast_1d(np.asarray(values, np.float64))
-        if xs.size == 1 and values.size > 1:
-            xs = np.repeat(xs, values.size)
-        c = self.columns
-        for x, v in zip(xs.tolist(), values.tolist()):
-            c["study"].append(STUDY); c["condition"].append(condition); c["model"].append(model)
-            c["seed"].append(self.seed); c["evaluation"].append(evaluation); c["x_name"].append(x_name)
-            c["x"].append(x); c["metric"].append(metric); c["value"].append(v)
+def _add_rows(rows: MetricRows, variant: Variant | str, evaluation: str, x_name: str, xs: Any, metric: str,
+              values: Any) -> None:
+    """Rows of one network's curve (or single value) into ``rows``; a single x is shared by all values."""
+    condition, model = (variant.condition, variant.model) if isinstance(variant, Variant) else (variant, variant)
+    xs, values = np.atleast_1d(np.asarray(xs, np.float64)), np.atleast_1d(np.asarray(values, np.float64))
+    if xs.size == 1 and values.size > 1:
+        xs = np.repeat(xs, values.size)
+    n = min(xs.size, values.size)
+    rows.extend(condition=condition, model=model, evaluation=evaluation, x_name=x_name, x=xs.tolist()[:n],
+                metric=metric, value=values.tolist()[:n])
 
 
 # -------------------------------------------------------------------------------------------- training
@@ -102,7 +101,8 @@ def train_run(seed: int, data: Mapping[str, np.ndarray], model_cfg: Mapping[str,
     from it when restarted (bit-identical results)."""
     import torch
 
-    from featurelab.studies.dissociation.model import forward, init_weights
+    from featurelab.init import uniform_fan_in_weights
+    from featurelab.studies.dissociation.model import forward
     from featurelab.optim import SGD, learning_rate
     from featurelab.seeding import torch_generator
     from featurelab.training import Checkpoint, RunId, epoch_batches, state_key, train_loop
@@ -113,13 +113,13 @@ def train_run(seed: int, data: Mapping[str, np.ndarray], model_cfg: Mapping[str,
     x_test = torch.as_tensor(data["x_test"], device=device)
     y_test = torch.as_tensor(data["y_test"], device=device)
     sizes = [x.shape[1], *model_cfg["hidden_widths"], N_CLASSES]
-    weights = [torch.nn.Parameter(w.to(device)) for w in init_weights(sizes, torch_generator(STUDY, "init", seed))]
+    weights = [torch.nn.Parameter(w.to(device)) for w in uniform_fan_in_weights(sizes, torch_generator(STUDY, "init", seed))]
     optimizer = SGD(weights, lr=float(training_cfg["learning_rate"]))
     batch_indices = epoch_batches(x.shape[0], int(training_cfg["batch_size"]),
                                   torch_generator(STUDY, "shuffle", seed), device)
     per_epoch = batch_indices.steps_per_epoch
     n_steps = int(training_cfg["epochs"]) * per_epoch
-    rows = _Rows(seed)
+    rows = MetricRows(RESULT_COLUMNS, study=STUDY, seed=seed)
     running = {"loss": torch.zeros((), device=device), "n": 0}
 
     def compute_loss(step: int) -> torch.Tensor:
@@ -133,9 +133,9 @@ def train_run(seed: int, data: Mapping[str, np.ndarray], model_cfg: Mapping[str,
     def evaluate(step: int) -> bool:
         epoch = step // per_epoch
         error = float((forward(tuple(weights), x_test).argmax(-1) != y_test).float().mean())
-        rows.add("trained", "training", "epoch", epoch, "test_error", error)
+        _add_rows(rows, "trained", "training", "epoch", epoch, "test_error", error)
         if running["n"]:
-            rows.add("trained", "training", "epoch", epoch, "train_loss", float(running["loss"]) / running["n"])
+            _add_rows(rows, "trained", "training", "epoch", epoch, "train_loss", float(running["loss"]) / running["n"])
             running["loss"].zero_(); running["n"] = 0
         return False
 
@@ -224,8 +224,9 @@ def load_weights(state: Mapping[str, Any], device: str):
 
 def evaluate_run(seed: int, state: Mapping[str, Any], data: Mapping[str, np.ndarray], cfg: Mapping[str, Any],
                  device: str) -> dict[str, list]:
-    """Exactness of every manipulation on the test images, and every network's test error under input
-    noise and under parameter noise (batched over networks and noise levels)."""
+    """Exactness of every manipulation on the test images ``data["x_test"]`` (n, 784), and every network's
+    test error (against ``data["y_test"]`` (n,)) under input noise and under parameter noise (batched
+    over networks and noise levels); ``state``: the trained ``w1``, ``w2``, ``w3``."""
     import torch
 
     from featurelab.studies.dissociation import evaluate as ad
@@ -235,13 +236,13 @@ def evaluate_run(seed: int, state: Mapping[str, Any], data: Mapping[str, np.ndar
     y = torch.as_tensor(data["y_test"], device=device)
     trained = load_weights(state, device)
     nets = build_variants(trained, cfg, seed, data["x_test"], device)
-    rows = _Rows(seed)
+    rows = MetricRows(RESULT_COLUMNS, study=STUDY, seed=seed)
     for v, w in nets.items():
         for metric, value in ad.exactness(trained, w, x).items():
-            rows.add(v, "exactness", "none", 0.0, metric, value)
-        rows.add(v, "exactness", "none", 0.0, "clean_error", float((ad.forward(w, x).argmax(-1) != y).float().mean()))
+            _add_rows(rows, v, "exactness", "none", 0.0, metric, value)
+        _add_rows(rows, v, "exactness", "none", 0.0, "clean_error", float((ad.forward(w, x).argmax(-1) != y).float().mean()))
         for metric, value in non_vacuity(v, trained, w, x).items():
-            rows.add(v, "exactness", "none", 0.0, metric, value)
+            _add_rows(rows, v, "exactness", "none", 0.0, metric, value)
 
     ev = cfg["evaluation"]
     sig_in = log_grid(ev["input_noise"])
@@ -251,7 +252,7 @@ def evaluate_run(seed: int, state: Mapping[str, Any], data: Mapping[str, np.ndar
                                  reference="trained")
     for v in nets:
         for metric, values in sweep.get(v.condition, {}).items():
-            rows.add(v, "input_noise", "noise_scale", sig_in, metric, values.cpu().numpy())
+            _add_rows(rows, v, "input_noise", "noise_scale", sig_in, metric, values.cpu().numpy())
 
     sig_p = log_grid(ev["parameter_noise"])
     chosen = {v.condition: nets[v] for v in nets if "parameter_noise" in v.evaluations}
@@ -264,7 +265,7 @@ def evaluate_run(seed: int, state: Mapping[str, Any], data: Mapping[str, np.ndar
     errors = ad.parameter_noise_errors(chosen, x, y, torch.as_tensor(sig_p, dtype=torch.float32, device=device), draws)
     for v in nets:
         if v.condition in errors:
-            rows.add(v, "parameter_noise", "noise_scale", sig_p, "test_error", errors[v.condition].cpu().numpy())
+            _add_rows(rows, v, "parameter_noise", "noise_scale", sig_p, "test_error", errors[v.condition].cpu().numpy())
     return rows.columns
 
 
@@ -274,8 +275,10 @@ def transfer_budgets(n_rotated: int, fractions) -> list[int]:
 
 def transfer_run(seed: int, state: Mapping[str, Any], data: Mapping[str, np.ndarray], cfg: Mapping[str, Any],
                  device: str) -> dict[str, list]:
-    """Cross-validated rotation-probe error on the second hidden layer for each sample budget, by the probe
-    ``transfer.probe`` names (:func:`featurelab.studies.dissociation.evaluate.probe_settings`)."""
+    """Cross-validated rotation-probe error on the second hidden layer (H2 activations per image) of the
+    test images ``data["x_test"]`` (n, 784), rotated and shuffled (``rotated_dataset``), for each sample
+    budget, by the probe ``transfer.probe`` names
+    (:func:`featurelab.studies.dissociation.evaluate.probe_settings`); ``state``: the trained weights."""
     import torch
 
     from featurelab.studies.dissociation import evaluate as ad
@@ -292,10 +295,10 @@ def transfer_run(seed: int, state: Mapping[str, Any], data: Mapping[str, np.ndar
     chosen = {v.condition: nets[v] for v in nets if "transfer" in v.evaluations}
     errs = ad.transfer_errors(chosen, torch.as_tensor(images, device=device), torch.as_tensor(labels, device=device),
                               budgets, int(tcfg["folds"]), ad.probe_settings(tcfg))
-    rows = _Rows(seed)
+    rows = MetricRows(RESULT_COLUMNS, study=STUDY, seed=seed)
     for v in nets:
         if v.condition in errs:
-            rows.add(v, "transfer", "sample_budget", budgets, "transfer_error", errs[v.condition])
+            _add_rows(rows, v, "transfer", "sample_budget", budgets, "transfer_error", errs[v.condition])
     return rows.columns
 
 
@@ -328,8 +331,6 @@ def run_seed_job(smk: Any, job: Callable[..., dict[str, list]], sections: tuple[
 
 def train_job(smk: Any) -> None:
     """Train one seed's MLP on MNIST and record per-epoch metrics.
-
-    Imports only torch, NumPy and pyarrow (no pandas, scikit-learn or matplotlib).
 
     The job of rule ``dissociation_train``.
     """

@@ -16,6 +16,8 @@ notebook draws no magnitudes), so a depth-``d`` tree has only a handful of disti
 then equivalent to multinomial pattern counts (:func:`pattern_counts`), which the batched trainer uses
 as row weights - the same estimator of the loss, with far fewer rows.
 
+Shapes: F = features = 2^(d+1) - 2, P = distinct patterns, B = batch (samples of one step).
+
 NumPy only (no torch): generators run in any job and in the tests cheaply.
 """
 
@@ -45,19 +47,20 @@ def n_features(depth: int) -> int:
 
 
 def feature_levels(depth: int) -> np.ndarray:
-    """Tree level (1 .. depth) of every feature; feature ``i`` is heap node ``i + 1``."""
+    """Tree level (1 .. depth) of every feature, int64 (F,); feature ``i`` is heap node ``i + 1``."""
     nodes = np.arange(1, n_features(depth) + 1)
     return np.floor(np.log2(nodes + 1)).astype(np.int64)
 
 
 def feature_parents(depth: int) -> np.ndarray:
-    """Feature index of every feature's parent; -1 for level-1 features (their parent is the root)."""
+    """Feature index of every feature's parent, int64 (F,); -1 for level-1 features (their parent is the
+    root)."""
     nodes = np.arange(1, n_features(depth) + 1)
     return (nodes - 1) // 2 - 1
 
 
 def expected_marginals(depth: int, mode: str) -> np.ndarray:
-    """P(feature active): 4^-l in ``exclusive`` mode, 2^-l in ``one_child`` mode."""
+    """P(feature active), float64 (F,): 4^-l in ``exclusive`` mode, 2^-l in ``one_child`` mode."""
     _check_mode(mode)
     base = 4.0 if mode == "exclusive" else 2.0
     return base ** -feature_levels(depth).astype(np.float64)

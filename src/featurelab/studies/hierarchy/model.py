@@ -8,6 +8,9 @@ get exactly zero gradient, exactly zero Adam updates, and stay exactly zero (tes
 With the pattern trick (:mod:`featurelab.studies.hierarchy.data`), the inputs are the P distinct patterns,
 shared by all instances, and each row carries a weight (its count in the step's batch / batch size).
 
+Shapes: I = instances, H = the largest hidden width (``W`` is padded to it), F = features, rows = input
+rows (samples or patterns).
+
 Initialisation (``init``, :data:`INIT_MODES`): W ~ N(0, std^2), b = 0, with
 
 * ``notebook`` - the reference notebook's (ARENA ``Model``): ``nn.init.xavier_normal_`` on the whole
@@ -67,6 +70,8 @@ class BatchedTMS(nn.Module):
         self.register_buffer("importance", imp.broadcast_to((n_inst, self.n_features)).clone())
 
     def masked_weight(self) -> torch.Tensor:
+        """``W`` (I, H, F) with each instance's padded rows zeroed: used in the forward pass so that those
+        rows get exactly zero gradient."""
         return self.W * self.mask
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

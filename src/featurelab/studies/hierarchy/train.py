@@ -19,6 +19,7 @@ from typing import Any, Callable, Mapping
 
 from featurelab.studies.hierarchy.data import (check_branching_factor, feature_levels, n_features, pattern_counts,
                                        sample_tree, tree_patterns)
+from featurelab.io import MetricRows
 from featurelab.seeding import numpy_rng, torch_generator
 
 STUDY = "hierarchy"
@@ -50,10 +51,6 @@ def depth_condition(depth: int) -> str:
 def widths_for(depth: int, n_hidden: list[int]) -> list[int]:
     """The configured widths that a depth trains: those not above its number of features."""
     return sorted(int(h) for h in n_hidden if int(h) <= n_features(depth))
-
-
-def _columns(names: tuple[str, ...]) -> dict[str, list]:
-    return {c: [] for c in names}
 
 
 def make_lr(training: Mapping[str, Any]):
@@ -108,12 +105,12 @@ def train_depth(depth: int, seed: int, tree: Mapping[str, Any], model_cfg: Mappi
     patterns, probs = tree_patterns(depth, tree["sampling"])
     x_all = torch.as_tensor(patterns, device=device)
     p_all = torch.as_tensor(probs, dtype=torch.float32, device=device)
-    metrics = _columns(METRIC_COLUMNS)
+    metrics = MetricRows(METRIC_COLUMNS, study=STUDY, condition=condition, depth=depth, seed=seed, n_features=nf)
 
     def add(step: int, metric: str, values: torch.Tensor) -> None:
-        for h, v in zip(widths, values.detach().cpu().tolist()):
-            for k, val in zip(METRIC_COLUMNS, (STUDY, condition, depth, seed, nf, h, step, metric, float(v))):
-                metrics[k].append(val)
+        """One row per width of a batched measurement."""
+        vals = [float(v) for v in values.detach().cpu().tolist()][:len(widths)]
+        metrics.extend(n_hidden=list(widths[:len(vals)]), step=step, metric=metric, value=vals)
 
     @torch.no_grad()
     def evaluate(step: int) -> bool:
@@ -133,7 +130,7 @@ def train_depth(depth: int, seed: int, tree: Mapping[str, Any], model_cfg: Mappi
         rng = numpy_rng(STUDY, condition, seed, "evaluation")
         fresh = torch.as_tensor(sample_tree(int(evaluation["n_samples"]), depth, tree["sampling"], rng), device=device)
         add(steps, "loss_fresh", model.loss(fresh))
-    return metrics, weight_columns(model, widths, depth, seed)
+    return metrics.columns, weight_columns(model, widths, depth, seed)
 
 
 def weight_columns(model, widths: list[int], depth: int, seed: int) -> dict[str, list]:
@@ -149,17 +146,15 @@ def _weight_rows(model, columns: tuple[str, ...], instances: list[tuple[int, tup
     ``instances`` lists (index in the batch, leading column values, n_hidden); each row is the leading
     values, n_hidden, kind, row, feature, ``per_feature(feature)`` (level or importance) and the value.
     """
-    cols = _columns(columns)
+    rows = MetricRows(columns)
     W = model.masked_weight().detach().cpu().numpy()
     b = model.b.detach().cpu().numpy()
     for i, leading, h in instances:
         for r in range(-1, h):
             values = b[i] if r < 0 else W[i, r]
             for f, v in enumerate(values.tolist()):
-                row = (*leading, h, "b" if r < 0 else "W", r, f, per_feature(f), float(v))
-                for k, val in zip(columns, row):
-                    cols[k].append(val)
-    return cols
+                rows.add(**dict(zip(columns, (*leading, h, "b" if r < 0 else "W", r, f, per_feature(f), float(v)))))
+    return rows.columns
 
 
 def train_tms(seed: int, tms: Mapping[str, Any], device: str) -> tuple[dict[str, list], dict[str, list]]:
@@ -180,7 +175,7 @@ def train_tms(seed: int, tms: Mapping[str, Any], device: str) -> tuple[dict[str,
     prob = torch.tensor([1.0 - s for s in sparsities], device=device)[None, :, None]
     gen = torch_generator(STUDY, TMS_CONDITION, seed, "batches", device=device)
     shape = (int(training["batch_size"]), len(sparsities), nf)
-    metrics = _columns(TMS_METRIC_COLUMNS)
+    metrics = MetricRows(TMS_METRIC_COLUMNS, study=STUDY, condition=TMS_CONDITION, seed=seed, n_hidden=nh)
 
     def draw(generator) -> torch.Tensor:
         # a feature is on with probability p and then U[0, 1): one uniform u gives both, since u < p has
@@ -196,9 +191,8 @@ def train_tms(seed: int, tms: Mapping[str, Any], device: str) -> tuple[dict[str,
 
     @torch.no_grad()
     def evaluate(step: int) -> bool:
-        for s, v in zip(sparsities, model.loss(x_eval).cpu().tolist()):
-            for k, val in zip(TMS_METRIC_COLUMNS, (STUDY, TMS_CONDITION, seed, s, nh, step, "loss", float(v))):
-                metrics[k].append(val)
+        vals = [float(v) for v in model.loss(x_eval).cpu().tolist()][:len(sparsities)]
+        metrics.extend(sparsity=sparsities[:len(vals)], step=step, metric="loss", value=vals)
         return False
 
     steps = int(training["steps"])
@@ -208,13 +202,11 @@ def train_tms(seed: int, tms: Mapping[str, Any], device: str) -> tuple[dict[str,
         evaluate(steps)
     imp = importance.numpy()
     instances = [(i, (STUDY, TMS_CONDITION, seed, s), nh) for i, s in enumerate(sparsities)]
-    return metrics, _weight_rows(model, TMS_WEIGHT_COLUMNS, instances, lambda f: float(imp[f]))
+    return metrics.columns, _weight_rows(model, TMS_WEIGHT_COLUMNS, instances, lambda f: float(imp[f]))
 
 
 def train_job(smk: Any) -> None:
     """Train every n_hidden of one (tree depth, seed) as one batched TMS model.
-
-    Imports only torch, NumPy and pyarrow (no pandas, scikit-learn or matplotlib).
 
     The job of rule ``hierarchy_train``.
     """
@@ -234,8 +226,6 @@ def train_job(smk: Any) -> None:
 
 def train_tms_job(smk: Any) -> None:
     """The classic TMS sparsity sweep for one seed, batched over sparsities.
-
-    Imports only torch, NumPy and pyarrow (no pandas, scikit-learn or matplotlib).
 
     The job of rule ``hierarchy_train_tms``.
     """

@@ -26,6 +26,8 @@ than :data:`REL_MARGIN` of it (a value within that margin is "too close to call"
 
 from __future__ import annotations
 
+from typing import Any
+
 
 import numpy as np
 import pandas as pd

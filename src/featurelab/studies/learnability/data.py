@@ -31,7 +31,7 @@ GENERATORS: dict[str, dict[str, float]] = {
     "continuity": {},
 }
 
-#: Human-readable name of every input of a task (used in the attribution table and figure).
+#: The random variables of a task, each drawn from its own generator (:class:`Streams`).
 STREAMS = ("y", "noise", "mask")
 
 
@@ -96,7 +96,8 @@ def input_dim(task: Mapping[str, Any]) -> int:
 
 
 def input_names(task: Mapping[str, Any]) -> list[str]:
-    """What each input is, in column order."""
+    """Human-readable name of every input of a task, in column order (used in the attribution table and
+    figure)."""
     g = task["generator"]
     names = {
         "constant": ["y"],
@@ -119,6 +120,7 @@ def sample(task: Mapping[str, Any], n: int, streams: Streams) -> tuple[np.ndarra
     y = streams["y"].standard_normal(n)
 
     def noise(m: int) -> np.ndarray:
+        """``m`` standard-normal columns for the ``n`` samples, ``(n, m)``, from the task's noise stream."""
         return streams["noise"].standard_normal((n, m))
 
     if g == "constant":

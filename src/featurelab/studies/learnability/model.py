@@ -10,6 +10,9 @@ unbatched network of its own size (``tests/test_learnability.py`` checks this ag
 Initialisation matches ``torch.nn.Linear``: weights and biases ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with
 the instance's own fan-in, each instance drawn from its own generator (so a task's initial weights do not
 depend on which other tasks share its batch).
+
+Shapes: I = instances (the batched tasks), B = batch, N = samples, D = ``max d_i`` (padded inputs), H =
+hidden units.
 """
 
 from __future__ import annotations
@@ -18,13 +21,7 @@ from typing import Sequence
 
 import torch
 
-from featurelab.init import torch_linear_default
-
-
-def linear_init(fan_in: int, fan_out: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """``nn.Linear(fan_in, fan_out)``'s default init as (weight ``(fan_in, fan_out)``, bias ``(fan_out,)``)."""
-    weight, bias = torch_linear_default(fan_out, fan_in, generator)  # nn.Linear's (out, in) order
-    return weight.T.contiguous(), bias
+from featurelab.init import in_out_linear_default
 
 
 class BatchedMLP(torch.nn.Module):
@@ -41,8 +38,8 @@ class BatchedMLP(torch.nn.Module):
         w2 = torch.zeros(n, hidden, 1)
         b2 = torch.zeros(n, 1)
         for i, (d, gen) in enumerate(zip(self.input_dims, generators)):
-            w1[i, :d], b1[i] = linear_init(d, hidden, gen)
-            w2[i], b2[i] = linear_init(hidden, 1, gen)
+            w1[i, :d], b1[i] = in_out_linear_default(d, hidden, gen)
+            w2[i], b2[i] = in_out_linear_default(hidden, 1, gen)
         self.w1, self.b1 = torch.nn.Parameter(w1), torch.nn.Parameter(b1)
         self.w2, self.b2 = torch.nn.Parameter(w2), torch.nn.Parameter(b2)
 
@@ -55,6 +52,7 @@ class BatchedMLP(torch.nn.Module):
         return self.w1.shape[1]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x`` (I, B, D), zero-padded past each instance's ``d_i`` -> predictions (I, B)."""
         h = torch.relu(torch.baddbmm(self.b1[:, None, :], x, self.w1))
         return torch.baddbmm(self.b2[:, None, :], h, self.w2)[..., 0]
 

@@ -16,6 +16,8 @@ every step, batch size 1, Adam 1e-3, ``epochs x 800`` steps. Recorded per task:
 - input-gradient attribution (step = -1, ``input`` = index): ``attribution_mean`` / ``attribution_sd``
   of d yhat / d x_i over ``n_attribution`` fresh inputs of the task's own distribution.
 
+Shapes: I = instances (the family's tasks), T = training steps.
+
 Only torch, NumPy and pyarrow are imported by training (start-up is a real share of these jobs).
 """
 
@@ -27,6 +29,7 @@ import numpy as np
 
 from featurelab.studies.learnability.data import (Streams, expand_tasks, input_dim, input_names, sample, task_name,
                                           task_params_json)
+from featurelab.io import MetricRows
 from featurelab.seeding import numpy_rng
 
 STUDY = "learnability"
@@ -80,22 +83,6 @@ def steps_to_threshold(losses: np.ndarray, window: int, threshold: float) -> tup
     return steps, reached
 
 
-class _Log:
-    def __init__(self, family: str, seed: int, tasks: list[dict[str, Any]]) -> None:
-        self.family, self.seed = family, seed
-        self.names = [task_name(t) for t in tasks]
-        self.generators = [t["generator"] for t in tasks]
-        self.params = [task_params_json(t) for t in tasks]
-        self.columns: dict[str, list] = {c: [] for c in METRIC_COLUMNS}
-
-    def add(self, i: int, step: int, metric: str, value: float, input_index: int = -1, input_name: str = "") -> None:
-        c = self.columns
-        c["study"].append(STUDY); c["family"].append(self.family); c["condition"].append(self.names[i])
-        c["generator"].append(self.generators[i]); c["params"].append(self.params[i]); c["seed"].append(self.seed)
-        c["step"].append(int(step)); c["input"].append(int(input_index)); c["input_name"].append(input_name)
-        c["metric"].append(metric); c["value"].append(float(value))
-
-
 def n_steps(family_cfg: Mapping[str, Any], training_cfg: Mapping[str, Any]) -> int:
     return int(family_cfg["epochs"]) * int(training_cfg["steps_per_epoch"])
 
@@ -106,7 +93,7 @@ def train_family(family: str, family_cfg: Mapping[str, Any], seed: int, model_cf
     """Train every task of ``family`` for one seed as one batched model.
 
     Returns the metric columns (curves, final held-out MSE, attribution), the final state (tasks and each
-    instance as an ``nn.Sequential`` state dict) and the per-step training losses ``(steps, tasks)`` from
+    instance as an ``nn.Sequential`` state dict) and the per-step training losses ``(T, I)`` from
     which :func:`threshold_columns` derives steps-to-threshold in a separate, cheap rule.
     """
     import torch
@@ -150,7 +137,13 @@ def train_family(family: str, family_cfg: Mapping[str, Any], seed: int, model_cf
         losses[step] = loss.detach()
         return loss  # (I,): train_loop backpropagates the sum, so each instance gets its own gradient
 
-    log = _Log(family, seed, tasks)
+    log = MetricRows(METRIC_COLUMNS, study=STUDY, family=family, seed=seed)
+    generators, params = [t["generator"] for t in tasks], [task_params_json(t) for t in tasks]
+
+    def add(i: int, step: int, metric: str, value: float, input_index: int = -1, input_name: str = "") -> None:
+        """One row of task ``i``."""
+        log.add(condition=names[i], generator=generators[i], params=params[i], step=int(step), input=int(input_index),
+                input_name=input_name, metric=metric, value=float(value))
     last_eval: dict[str, np.ndarray] = {}
 
     @torch.no_grad()
@@ -159,9 +152,9 @@ def train_family(family: str, family_cfg: Mapping[str, Any], seed: int, model_cf
         last_eval["mse"] = mse
         window_loss = losses[max(0, step - eval_every):step].mean(0).cpu().numpy() if step else None
         for i in range(n_inst):
-            log.add(i, step, "eval_mse", mse[i])
+            add(i, step, "eval_mse", mse[i])
             if window_loss is not None:
-                log.add(i, step, "train_loss", window_loss[i])
+                add(i, step, "train_loss", window_loss[i])
         return False
 
     train_loop(optimizer, compute_loss, total, RunId(STUDY, family, seed), eval_every=eval_every, evaluate=evaluate)
@@ -169,15 +162,15 @@ def train_family(family: str, family_cfg: Mapping[str, Any], seed: int, model_cf
         evaluate(total)
 
     for i in range(n_inst):
-        log.add(i, -1, "final_eval_mse", last_eval["mse"][i])
+        add(i, -1, "final_eval_mse", last_eval["mse"][i])
 
     ax, _ = padded_samples(tasks, [task_streams(n, seed, "attribution") for n in names],
                            int(training_cfg["n_attribution"]), d_max)
     grads = input_gradients(model, torch.from_numpy(ax).to(device)).cpu().numpy().astype(np.float64)
     for i, task in enumerate(tasks):
         for j, label in enumerate(input_names(task)):
-            log.add(i, -1, "attribution_mean", grads[i, :, j].mean(), j, label)
-            log.add(i, -1, "attribution_sd", grads[i, :, j].std(ddof=1) if grads.shape[1] > 1 else 0.0, j, label)
+            add(i, -1, "attribution_mean", grads[i, :, j].mean(), j, label)
+            add(i, -1, "attribution_sd", grads[i, :, j].std(ddof=1) if grads.shape[1] > 1 else 0.0, j, label)
 
     state = {"tasks": tasks, "input_dims": dims,
              "instances": {name: model.instance_state(i) for i, name in enumerate(names)}}
@@ -188,7 +181,9 @@ def train_family(family: str, family_cfg: Mapping[str, Any], seed: int, model_cf
 def threshold_columns(run_columns: Mapping[str, list], per_step: Mapping[str, np.ndarray],
                       analysis_cfg: Mapping[str, Any]) -> dict[str, list]:
     """Final metrics read off the per-step training losses, as extra rows for a run's metric columns:
-    ``steps_to_threshold``, ``threshold_reached``, ``peak_running_loss_epoch1``, ``final_running_loss``."""
+    ``steps_to_threshold``, ``threshold_reached``, ``peak_running_loss_epoch1``, ``final_running_loss``
+    (four rows per task). ``per_step`` is :func:`train_family`'s: ``losses`` (T, I), ``conditions`` (I,)
+    (the task names, in instance order) and ``steps_per_epoch`` (a 0-d array)."""
     losses = np.asarray(per_step["losses"], dtype=np.float64)
     conditions = [str(c) for c in per_step["conditions"]]
     window = int(analysis_cfg["running_window"])

@@ -2,7 +2,8 @@
 
 All functions take one instance's parameters as NumPy arrays: ``w_enc`` (m, n) with columns W_i (the
 direction of hidden unit i in the m = 2-D code), ``b_enc`` (m,), ``w_dec`` (n, m), ``b_dec`` (n,), and
-hidden activations ``h`` (N, n). The model is code = tanh(W_enc h + b_enc),
+hidden activations ``h`` (N, n): n = features (the classifier's 49 hidden units), m = code dimensions,
+N = examples, B = the examples of one chunk. The model is code = tanh(W_enc h + b_enc),
 reconstruction = ReLU(tanh(W_dec code + b_dec)), loss = mean squared error over examples and units.
 
 Every per-feature quantity is computed for all n features at once (a (chunk, n, ...) array), never
@@ -11,7 +12,7 @@ with a Python loop over features and the data.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 import numpy as np
 
@@ -25,14 +26,20 @@ if TYPE_CHECKING:
 CHUNK = 64
 
 
+def relu_tanh_numpy(x: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """:func:`~featurelab.studies.superposition.model.relu_tanh` of one instance in NumPy: ``x`` (..., n_in),
+    ``weight`` (n_out, n_in), ``bias`` (n_out,) -> (..., n_out)."""
+    return np.maximum(np.tanh(x @ weight.T + bias), 0.0)
+
+
 def reconstruct(h: np.ndarray, p: Mapping[str, np.ndarray]) -> np.ndarray:
-    """The autoencoder's output for inputs ``h`` (..., n)."""
+    """The autoencoder's output for inputs ``h`` (..., n): (..., n)."""
     code = np.tanh(h @ p["w_enc"].T + p["b_enc"])
-    return np.maximum(np.tanh(code @ p["w_dec"].T + p["b_dec"]), 0.0)
+    return relu_tanh_numpy(code, p["w_dec"], p["b_dec"])
 
 
 def reconstruction_loss(h: np.ndarray, p: Mapping[str, np.ndarray]) -> float:
-    """Mean squared error over examples and units (``nn.MSELoss()``)."""
+    """Mean squared error of the reconstruction of ``h`` (N, n) over examples and units (``nn.MSELoss()``)."""
     return float(np.mean((reconstruct(h, p) - h) ** 2))
 
 
@@ -60,18 +67,20 @@ def importance(h: np.ndarray, p: Mapping[str, np.ndarray], chunk: int = CHUNK) -
         pre = pre.reshape(b, n, n)
         pre -= x[:, None, :]
         total += np.einsum("bij,bij->i", pre, pre)
-        base += float(((np.maximum(np.tanh(np.tanh(z) @ w_dec.T + b_dec), 0.0) - x) ** 2).sum())
+        base += float(((relu_tanh_numpy(np.tanh(z), w_dec, b_dec) - x) ** 2).sum())
     return (total - base) / (n_examples * n)
 
 
 def importance_share(raw: np.ndarray) -> np.ndarray:
-    """Importance divided by its sum (the notebook's first normalisation); 0 when the sum is 0."""
+    """Importance ``raw`` (n,) divided by its sum, (n,) (the notebook's first normalisation); 0 when the
+    sum is 0."""
     s = raw.sum()
     return raw / s if s != 0 else np.zeros_like(raw)
 
 
 def minmax(x: np.ndarray) -> np.ndarray:
-    """Rescaled to [0, 1] (the notebook's second normalisation, used to scale the arrows)."""
+    """``x`` (any shape, e.g. (n,)) rescaled to [0, 1], same shape (the notebook's second normalisation,
+    used to scale the arrows); 0 when ``x`` is constant."""
     span = x.max() - x.min()
     return (x - x.min()) / span if span > 0 else np.zeros_like(x)
 
@@ -142,15 +151,16 @@ def feature_dimensionality(w_enc: np.ndarray) -> np.ndarray:
 
 
 def wdec_wenc(p: Mapping[str, np.ndarray]) -> np.ndarray:
-    """The n × n matrix W_dec W_enc (the TMS paper's W^T W when tied). [i, j]: how input unit j is
-    written onto output unit i through the 2-D code."""
+    """W_dec W_enc, (n, n) (the TMS paper's W^T W when tied). [i, j]: how input unit j is written onto
+    output unit i through the 2-D code."""
     return np.asarray(p["w_dec"], dtype=np.float64) @ np.asarray(p["w_enc"], dtype=np.float64)
 
 
 def importance_order(raw_importance: np.ndarray) -> np.ndarray:
-    """Feature indices from most to least important (ties broken by index: stable and deterministic).
-    Every per-feature array of a figure is indexed with this *same* order (the notebook reversed the
-    bias array a second time, ``b2[sorted][::-1]``, and read a trend off the mismatch)."""
+    """Feature indices (n,) from most to least important for ``raw_importance`` (n,) (ties broken by
+    index: stable and deterministic). Every per-feature array of a figure is indexed with this *same*
+    order (the notebook reversed the bias array a second time, ``b2[sorted][::-1]``, and read a trend off
+    the mismatch)."""
     return np.argsort(-np.asarray(raw_importance), kind="stable")
 
 
@@ -213,7 +223,13 @@ def analyze_epoch(h: np.ndarray, p: Mapping[str, np.ndarray], importance_mass: f
 
 def analyze_run(study: str, seed: int, h: np.ndarray, snapshots: Mapping[str, np.ndarray], instance: int,
                 importance_mass: float) -> tuple[dict[str, list], dict[str, list]]:
-    """Feature and W_dec W_enc tables (column dicts) of one instance of recorded autoencoder snapshots."""
+    """Feature and W_dec W_enc tables (column dicts) of one instance of recorded autoencoder snapshots.
+
+    ``h`` (N, n) are the activations the quantities are measured on; ``snapshots`` is
+    :func:`~featurelab.studies.superposition.train.train_autoencoder`'s: ``epochs`` (E,), ``w_enc``
+    (I, E, m, n), ``b_enc`` (I, E, m), ``w_dec`` (I, E, n, m), ``b_dec`` (I, E, n); ``instance`` picks I.
+    The W_dec W_enc table is of the last recorded epoch only, rows and columns in importance order.
+    """
     feats: dict[str, list] = {c: [] for c in FEATURE_COLUMNS}
     wtw: dict[str, list] = {c: [] for c in WTW_COLUMNS}
 

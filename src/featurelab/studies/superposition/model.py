@@ -9,6 +9,8 @@ several seeds can share one process. Instance ``k`` is initialised exactly as a 
 - :class:`Autoencoder` (phase 2): 49 -> 2 -> 49, code = tanh(W_enc h + b_enc),
   reconstruction = ReLU(tanh(W_dec code + b_dec)); with ``tied=True`` W_dec = W_enc^T as in the TMS
   paper's x' = ReLU(W^T W x + b).
+
+Shapes: I = instances (seeds), B = batch (or a chunk of examples being evaluated).
 """
 
 from __future__ import annotations
@@ -18,19 +20,18 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from featurelab.init import torch_linear_default
-
-
-def linear_init(n_out: int, n_in: int, generators: Sequence[torch.Generator]) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(I, n_out, n_in)`` weights and ``(I, n_out)`` biases, instance k drawn from ``generators[k]``
-    with ``nn.Linear``'s default distribution U(-1/sqrt(n_in), 1/sqrt(n_in)) for both."""
-    weights, biases = zip(*(torch_linear_default(n_out, n_in, gen) for gen in generators))
-    return torch.stack(weights), torch.stack(biases)
+from featurelab.init import stacked_linear_default
 
 
 def batched_linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
     """``x`` (I, B, n_in) @ weight^T (I, n_in, n_out) + bias (I, 1, n_out)."""
     return torch.baddbmm(bias.unsqueeze(1), x, weight.transpose(1, 2))
+
+
+def relu_tanh(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """The notebook's ReLU(tanh(.)) layer, batched: ``x`` (I, B, n_in) -> (I, B, n_out) in [0, 1). The
+    classifier's hidden layer and the autoencoder's decoder (the "features" must stay in its range)."""
+    return torch.relu(torch.tanh(batched_linear(x, weight, bias)))
 
 
 class Classifier(nn.Module):
@@ -39,8 +40,8 @@ class Classifier(nn.Module):
     def __init__(self, generators: Sequence[torch.Generator], n_inputs: int = 784, n_hidden: int = 49,
                  n_classes: int = 10) -> None:
         super().__init__()
-        w1, b1 = linear_init(n_hidden, n_inputs, generators)
-        w2, b2 = linear_init(n_classes, n_hidden, generators)
+        w1, b1 = stacked_linear_default(n_hidden, n_inputs, generators)
+        w2, b2 = stacked_linear_default(n_classes, n_hidden, generators)
         self.w1, self.b1 = nn.Parameter(w1), nn.Parameter(b1)
         self.w2, self.b2 = nn.Parameter(w2), nn.Parameter(b2)
 
@@ -50,9 +51,11 @@ class Classifier(nn.Module):
 
     def hidden(self, x: torch.Tensor) -> torch.Tensor:
         """The 49 hidden activations ReLU(tanh(W1 x + b1)) in [0, 1): (I, B, 784) -> (I, B, 49)."""
-        return torch.relu(torch.tanh(batched_linear(x, self.w1, self.b1)))
+        return relu_tanh(x, self.w1, self.b1)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``x`` (I, B, n_inputs) -> logits (I, B, n_classes) and the hidden activations (I, B, n_hidden),
+        which phase 2 reconstructs."""
         h = self.hidden(x)
         return batched_linear(h, self.w2, self.b2), h
 
@@ -63,8 +66,8 @@ class Autoencoder(nn.Module):
     def __init__(self, generators: Sequence[torch.Generator], n_features: int = 49, n_code: int = 2,
                  tied: bool = False) -> None:
         super().__init__()
-        w_enc, b_enc = linear_init(n_code, n_features, generators)
-        w_dec, b_dec = linear_init(n_features, n_code, generators)  # drawn even when tied: same streams
+        w_enc, b_enc = stacked_linear_default(n_code, n_features, generators)
+        w_dec, b_dec = stacked_linear_default(n_features, n_code, generators)  # drawn even when tied: same streams
         self.tied = bool(tied)
         self.w_enc, self.b_enc = nn.Parameter(w_enc), nn.Parameter(b_enc)
         self.b_dec = nn.Parameter(b_dec)
@@ -77,12 +80,15 @@ class Autoencoder(nn.Module):
         return self.w_enc.transpose(1, 2) if self.tied else self.w_dec_free
 
     def encode(self, h: torch.Tensor) -> torch.Tensor:
+        """``h`` (I, B, n_features) -> code tanh(W_enc h + b_enc), (I, B, n_code) in (-1, 1)."""
         return torch.tanh(batched_linear(h, self.w_enc, self.b_enc))
 
     def decode(self, code: torch.Tensor) -> torch.Tensor:
-        return torch.relu(torch.tanh(batched_linear(code, self.w_dec, self.b_dec)))
+        """``code`` (I, B, n_code) -> reconstruction (I, B, n_features) in [0, 1), the range of ``h``."""
+        return relu_tanh(code, self.w_dec, self.b_dec)
 
     def forward(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``h`` (I, B, n_features) -> reconstruction (I, B, n_features) and code (I, B, n_code)."""
         code = self.encode(h)
         return self.decode(code), code
 

@@ -17,6 +17,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from featurelab.io import MetricRows
 from featurelab.seeding import numpy_rng
 
 STUDY = "superposition"
@@ -48,17 +49,11 @@ def select_examples(data: Mapping[str, np.ndarray], n_train: int, n_test: int) -
     return out
 
 
-class _MetricLog:
-    def __init__(self, phase: str, seeds: Sequence[int]) -> None:
-        self.phase, self.seeds = phase, list(seeds)
-        self.columns: dict[str, list] = {c: [] for c in METRIC_COLUMNS}
-
-    def add(self, epoch: int, split: str, metric: str, per_instance: Any) -> None:
-        for seed, value in zip(self.seeds, np.asarray(per_instance, dtype=np.float64).ravel()):
-            c = self.columns
-            c["study"].append(STUDY); c["phase"].append(self.phase); c["seed"].append(int(seed))
-            c["epoch"].append(int(epoch)); c["split"].append(split); c["metric"].append(metric)
-            c["value"].append(float(value))
+def _add_per_seed(log: Any, seeds: Sequence[int], epoch: int, split: str, metric: str, per_instance: Any) -> None:
+    """One metric row per seed (instance) of a batched measurement, into ``log`` (a MetricRows)."""
+    values = np.asarray(per_instance, dtype=np.float64).ravel().tolist()
+    n = min(len(seeds), len(values))
+    log.extend(seed=[int(s) for s in seeds[:n]], epoch=int(epoch), split=split, metric=metric, value=values[:n])
 
 
 def _batches(seeds: Sequence[int], phase: str, n_examples: int, batch_size: int, device: str):
@@ -110,7 +105,7 @@ def train_classifier(data: Mapping[str, np.ndarray], seeds: Sequence[int], cfg: 
     optimizer = Adam(model.parameters(), lr=float(cfg["learning_rate"]))
     batches = _batches(seeds, CLASSIFIER, x_train.shape[0], int(cfg["batch_size"]), device)
     ce = torch.nn.functional.cross_entropy
-    log = _MetricLog(CLASSIFIER, seeds)
+    log = MetricRows(METRIC_COLUMNS, study=STUDY, phase=CLASSIFIER)
 
     def compute_loss(step: int) -> torch.Tensor:
         idx = batches(step)                                    # (I, B)
@@ -124,8 +119,8 @@ def train_classifier(data: Mapping[str, np.ndarray], seeds: Sequence[int], cfg: 
         for split, x, y in (("train", x_train, y_train), ("test", x_test, y_test)):
             logits = _chunked(lambda a, b: model(x[a:b].expand(n_inst, -1, -1))[0], x.shape[0])
             loss = ce(logits.flatten(0, 1), y.repeat(n_inst), reduction="none").view(n_inst, -1).mean(1)
-            log.add(epoch, split, "loss", loss.cpu())
-            log.add(epoch, split, "accuracy", (logits.argmax(-1) == y).float().mean(1).cpu())
+            _add_per_seed(log, seeds, epoch, split, "loss", loss.cpu())
+            _add_per_seed(log, seeds, epoch, split, "accuracy", (logits.argmax(-1) == y).float().mean(1).cpu())
         return False
 
     n_steps = int(cfg["epochs"]) * batches.steps_per_epoch
@@ -138,13 +133,12 @@ def hidden_activations(state: Mapping[str, Any], x: np.ndarray, device: str) -> 
     """The frozen classifier's 49 hidden activations of ``x``: (I, N, n_hidden) float32."""
     import torch
 
-    from featurelab.studies.superposition.model import batched_linear
+    from featurelab.studies.superposition.model import relu_tanh
 
     w1, b1 = state["w1"].to(device), state["b1"].to(device)
     xt = torch.as_tensor(np.asarray(x, dtype=np.float32), device=device)
     with torch.no_grad():
-        h = _chunked(lambda a, b: torch.relu(torch.tanh(batched_linear(xt[a:b].expand(w1.shape[0], -1, -1), w1, b1))),
-                     xt.shape[0])
+        h = _chunked(lambda a, b: relu_tanh(xt[a:b].expand(w1.shape[0], -1, -1), w1, b1), xt.shape[0])
     return h.cpu().numpy()
 
 
@@ -177,7 +171,7 @@ def train_autoencoder(h_train: np.ndarray, h_test: np.ndarray, seeds: Sequence[i
     optimizer = Adam(model.parameters(), lr=float(cfg["learning_rate"]))
     batches = _batches(seeds, AUTOENCODER, ht.shape[1], int(cfg["batch_size"]), device)
     inst = torch.arange(n_inst, device=device)[:, None]
-    log = _MetricLog(AUTOENCODER, seeds)
+    log = MetricRows(METRIC_COLUMNS, study=STUDY, phase=AUTOENCODER)
     snaps: list[dict[str, torch.Tensor]] = []
 
     def compute_loss(step: int) -> torch.Tensor:
@@ -190,7 +184,7 @@ def train_autoencoder(h_train: np.ndarray, h_test: np.ndarray, seeds: Sequence[i
         epoch = step // batches.steps_per_epoch
         for split, h in (("train", ht), ("test", hv)):
             sq = _chunked(lambda a, b: ((model(h[:, a:b])[0] - h[:, a:b]) ** 2).mean(-1), h.shape[1])
-            log.add(epoch, split, "loss", sq.mean(1).cpu())
+            _add_per_seed(log, seeds, epoch, split, "loss", sq.mean(1).cpu())
         if epoch in record:
             snaps.append(model.snapshot())
         return False
@@ -205,19 +199,19 @@ def train_autoencoder(h_train: np.ndarray, h_test: np.ndarray, seeds: Sequence[i
 
 def hidden_activations_numpy(state: Mapping[str, np.ndarray], x: np.ndarray, chunk: int = 8192) -> np.ndarray:
     """:func:`hidden_activations` in NumPy float32 (for a job that should not import torch): (I, N, n)."""
+    from featurelab.studies.superposition.analysis import relu_tanh_numpy
+
     w1, b1 = np.asarray(state["w1"], dtype=np.float32), np.asarray(state["b1"], dtype=np.float32)
     x = np.asarray(x, dtype=np.float32)
     out = np.empty((w1.shape[0], x.shape[0], w1.shape[1]), dtype=np.float32)
     for k in range(w1.shape[0]):
         for a in range(0, x.shape[0], chunk):
-            out[k, a:a + chunk] = np.maximum(np.tanh(x[a:a + chunk] @ w1[k].T + b1[k]), 0.0)
+            out[k, a:a + chunk] = relu_tanh_numpy(x[a:a + chunk], w1[k], b1[k])
     return out
 
 
 def classifier_job(smk: Any) -> None:
     """Phase 1, train the 784 -> 49 -> 10 MNIST classifier of one seed.
-
-    Imports only torch, NumPy and pyarrow (no pandas, scikit-learn or matplotlib).
 
     The job of rule ``superposition_classifier``.
     """

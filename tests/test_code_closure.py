@@ -17,7 +17,6 @@ from featurelab.code_closure import ALL, CodeIndex
 from tests.helpers import REPO
 
 
-
 def make_tree(tmp_path: Path, files: dict[str, str]) -> Path:
     """Write ``files`` (path under src/ -> source) and return the src folder."""
     src = tmp_path / "src"

@@ -12,9 +12,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from tests.helpers import REPO, snakemake
-
 from tests import slurm_local
+from tests.helpers import REPO, snakemake
 
 COMPLEXITY_ONLY = ("--config", "studies=[complexity]")
 

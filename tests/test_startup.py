@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.helpers import REPO, SCHEMA, TINY_CONFIG, default_config, merged_config
 from featurelab import config as fl_config
 from featurelab.config import ConfigError, validate_config
+from tests.helpers import REPO, SCHEMA, TINY_CONFIG, default_config, merged_config
 
 HEAVY = ("torch", "pandas", "matplotlib", "sklearn", "scipy", "seaborn", "pyarrow")
 

@@ -78,7 +78,7 @@ def test_real_run_stops_once_both_features_are_learned():
     rows = list(zip(columns["epoch"], columns["split"], columns["metric"], columns["feature_index"],
                     columns["value"]))
     acc = {}
-    for epoch, split, metric, index, value in rows:
+    for epoch, split, metric, _index, value in rows:
         if split == "test" and metric == "accuracy":
             acc.setdefault(epoch, []).append(value)
     last = max(acc)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
+from featurelab.init import uniform_fan_in_weights
 from featurelab.mnist import load_idx_subset, to_arrays
-from featurelab.studies.dissociation import model as md
 from tests.helpers import MNIST_DATA
 
 torch.set_num_threads(1)
@@ -24,5 +24,5 @@ def mnist_test():
 def net():
     """A random network with weights large enough that the logits are O(1) (not trained: exactness does
     not depend on training)."""
-    w = md.init_weights([784, 48, 40, 10], torch.Generator().manual_seed(0))
+    w = uniform_fan_in_weights([784, 48, 40, 10], torch.Generator().manual_seed(0))
     return tuple(t * 3 for t in w)

@@ -7,9 +7,11 @@ import numpy as np
 import pytest
 import torch
 
+from featurelab.init import uniform_fan_in_weights
 from featurelab.studies.dissociation import evaluate as ad
 from featurelab.studies.dissociation import model as md
 from tests.helpers import default_config
+from tests.studies.dissociation import reference as ref
 
 
 def _variants(net, x):
@@ -26,7 +28,7 @@ def test_batched_input_noise_matches_loop(net, mnist_test):
     sigmas = torch.logspace(-1, 1, 7)
     noise = torch.randn(x.shape, generator=torch.Generator().manual_seed(5))
     fast = ad.input_noise_errors(nets, x, y, sigmas, noise)
-    slow = ad.input_noise_errors_reference(nets, x, y, sigmas, noise)
+    slow = ref.input_noise_errors_reference(nets, x, y, sigmas, noise)
     for name in nets:  # equal up to argmax ties flipped by float rounding (at most one image)
         assert float((fast[name] - slow[name]).abs().max()) <= 1 / len(y) + 1e-6, name
     for name in ("scaled", "duplicated", "nuisance"):
@@ -42,7 +44,7 @@ def test_batched_parameter_noise_matches_loop(net, mnist_test, monkeypatch):
     draws = (torch.randn(48, 784, generator=gen), torch.randn(80, 48, generator=gen), torch.randn(10, 80, generator=gen))
     monkeypatch.setattr(ad, "CHUNK_BYTES", {"cpu": 4 * 300 * 200})  # force several chunks of noise levels
     fast = ad.parameter_noise_errors(nets, x, y, sigmas, draws)
-    slow = ad.parameter_noise_errors_reference(nets, x, y, sigmas, draws)
+    slow = ref.parameter_noise_errors_reference(nets, x, y, sigmas, draws)
     for name in nets:
         assert float((fast[name] - slow[name]).abs().max()) <= 1 / len(y) + 1e-6, name
     assert float(fast["trained"][-1]) > float(fast["trained"][0])  # noise hurts
@@ -69,11 +71,11 @@ def test_probe_dual_form_matches_per_fold_reference():
     labels = torch.arange(90) % 4
     feats = torch.relu(torch.randn(4, 30, generator=gen)[labels] + 2 * torch.randn(90, 30, generator=gen))
     for l2 in (0.0, 0.1):
-        slow = ad.crossval_probe_error_reference(feats, labels, 10, 50, l2)
+        slow = ref.crossval_probe_error_reference(feats, labels, 10, 50, l2)
         primal = ad.crossval_probe_error(feats, labels, 10, 50, l2)  # 90 samples > 31 features: primal branch
         dual = ad.crossval_probe_error(feats[:24], labels[:24], 4, 50, l2)  # 24 <= 31: dual branch
         assert primal == pytest.approx(slow, abs=1 / 90 + 1e-9), l2
-        assert dual == pytest.approx(ad.crossval_probe_error_reference(feats[:24], labels[:24], 4, 50, l2),
+        assert dual == pytest.approx(ref.crossval_probe_error_reference(feats[:24], labels[:24], 4, 50, l2),
                                        abs=1 / 24 + 1e-9), l2
 
 
@@ -106,7 +108,7 @@ def test_repo_probe_matches_the_papers_code_by_autograd(n):
                        + 2 * torch.randn(n, 30, generator=gen, dtype=torch.float64))
     for scale in (0.05, 1.0, 20.0):
         fast = ad.repo_probe_error(feats * scale, labels, 10 if n > 30 else 4, 50, 0.2)
-        slow = ad.repo_probe_error_reference(feats * scale, labels, 10 if n > 30 else 4, 50, 0.2)
+        slow = ref.repo_probe_error_reference(feats * scale, labels, 10 if n > 30 else 4, 50, 0.2)
         assert fast == pytest.approx(slow, abs=1e-6), scale  # identical predictions (1e-6 < one image)
 
 
@@ -151,7 +153,7 @@ def test_exactness_verdict_ignores_near_ties_that_rounding_flips(mnist_test):
     many images (the raw error curves differ by far more than one image in 1,000), yet its logits agree
     with the trained network's to ~1e-7 and every flip is a near-tie - the verdict the claims use."""
     x, _ = mnist_test
-    w1, w2, w3 = md.init_weights([784, 48, 40, 10], torch.Generator().manual_seed(0))
+    w1, w2, w3 = uniform_fan_in_weights([784, 48, 40, 10], torch.Generator().manual_seed(0))
     w1, w2, w3 = w1 * 3, w2 * 3, w3 * 3
     w3 = w3.clone()
     w3[1] = w3[0] * (1 + 2.0 ** -22)   # classes 0 and 1: a tie up to rounding on every image

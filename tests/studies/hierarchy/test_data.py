@@ -7,9 +7,16 @@ import numpy as np
 import pytest
 import torch
 
-from featurelab.studies.hierarchy.data import (check_branching_factor, expected_marginals, feature_levels,
-                                               feature_parents, n_features, pattern_counts, sample_tree,
-                                               tree_patterns)
+from featurelab.studies.hierarchy.data import (
+    check_branching_factor,
+    expected_marginals,
+    feature_levels,
+    feature_parents,
+    n_features,
+    pattern_counts,
+    sample_tree,
+    tree_patterns,
+)
 from featurelab.studies.hierarchy.model import BatchedTMS
 
 

@@ -99,8 +99,6 @@ def test_convergence_band_and_slower_factor():
     assert not u.loc["shift10_no_convergence", "passed"] and not u.loc["shift10_no_convergence", "precondition_met"]
     assert u.loc["shift10_no_convergence", "reason"].startswith("precondition not met: control task constant")
     assert not u.loc["sum[spread=1]_slower", "passed"] and not u.loc["sum[spread=1]_slower", "precondition_met"]
-    with pytest.raises(ValueError, match="learnability.claims.not_converged_mse"):
-        evaluate_claims(runs, claims_cfg(not_converged_mse=0.01), 0.05)
 
 
 def test_untrained_run_passes_no_claim(untrained_runs):

@@ -6,8 +6,15 @@ import numpy as np
 import pytest
 
 from featurelab.seeding import numpy_rng
-from featurelab.studies.learnability.data import (Streams, expand_tasks, input_dim, input_names, resolve_task,
-                                                  sample, task_name)
+from featurelab.studies.learnability.data import (
+    Streams,
+    expand_tasks,
+    input_dim,
+    input_names,
+    resolve_task,
+    sample,
+    task_name,
+)
 
 
 def streams(tag: str = "t") -> Streams:

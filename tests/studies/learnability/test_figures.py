@@ -17,8 +17,8 @@ def _summary_of(runs: pd.DataFrame) -> pd.DataFrame:
 def test_learning_curves_draw_every_task_without_repeating_colours(trained_runs):
     """Every task of every family is in exactly one panel, no colour repeats within a panel, and every
     legend lies outside every axes' data area."""
-    from featurelab.studies.learnability.figures import MAX_CURVES, curve_panels, learning_curves
     from featurelab.plotting import apply_style
+    from featurelab.studies.learnability.figures import MAX_CURVES, curve_panels, learning_curves
 
     summary = _summary_of(trained_runs)
     data = summary[(summary["metric"] == "log10_eval_mse") & (summary["step"] >= 0)]

@@ -6,24 +6,23 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from featurelab.init import in_out_linear_default
 from featurelab.seeding import torch_generator
 
 
 def _reference(d: int, hidden: int, gen: torch.Generator) -> torch.nn.Sequential:
-    from featurelab.studies.learnability.model import linear_init
-
     net = torch.nn.Sequential(torch.nn.Linear(d, hidden), torch.nn.ReLU(), torch.nn.Linear(hidden, 1))
     with torch.no_grad():
-        w, b = linear_init(d, hidden, gen); net[0].weight.copy_(w.T); net[0].bias.copy_(b)
-        w, b = linear_init(hidden, 1, gen); net[2].weight.copy_(w.T); net[2].bias.copy_(b)
+        w, b = in_out_linear_default(d, hidden, gen); net[0].weight.copy_(w.T); net[0].bias.copy_(b)
+        w, b = in_out_linear_default(hidden, 1, gen); net[2].weight.copy_(w.T); net[2].bias.copy_(b)
     return net
 
 
 def test_batched_model_matches_unbatched_reference_under_adam():
     """Instances of different input sizes in one padded batched model train exactly like separate
     torch.nn networks with their own Adam: the per-instance loss summed keeps gradients independent."""
-    from featurelab.studies.learnability.model import BatchedMLP, per_instance_mse
     from featurelab.optim import Adam
+    from featurelab.studies.learnability.model import BatchedMLP, per_instance_mse
 
     dims, hidden, batch, steps = [1, 3, 7], 8, 4, 25
     model = BatchedMLP(dims, hidden, [torch_generator("t", i, "init") for i in range(len(dims))])

@@ -26,19 +26,38 @@ MNIST_DATA = REPO / "tests" / "data" / "mnist"
 STUDIES = ("complexity", "hierarchy", "dissociation", "superposition", "learnability")
 
 
-def snakemake(workdir: Path, *args: str, configfile: Path = TINY_CONFIG, check: bool = True,
-              timeout: float = 900, snakefile: Path = REPO / "Snakefile") -> subprocess.CompletedProcess:
-    """Run the real workflow (``snakefile``, by default this clone's) in ``workdir`` with ``configfile``
-    merged over the embedded default, on 2 cores (a later ``--cores`` in ``args`` wins); returns the
-    completed process (stdout and stderr as text)."""
+def start_snakemake(workdir: Path, *args: str, configfile: Path = TINY_CONFIG,
+                    snakefile: Path = REPO / "Snakefile") -> subprocess.Popen:
+    """Start the real workflow (``snakefile``, by default this clone's) in ``workdir`` with ``configfile``
+    merged over the embedded default, on 2 cores (a later ``--cores`` in ``args`` wins), without waiting;
+    :func:`finish` collects it. For two runs side by side (a 2-core machine runs a one-core run and another
+    in the time of the longer)."""
     cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(snakefile), "--directory", str(workdir),
            "--configfile", str(configfile), "--cores", "2", *args]
     env = {**os.environ, "PYTHONHASHSEED": "0", "CUDA_VISIBLE_DEVICES": ""}
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+
+
+def finish(proc: subprocess.Popen, check: bool = True, timeout: float = 900) -> subprocess.CompletedProcess:
+    """Wait for a run of :func:`start_snakemake`; with ``check``, a failed run raises with its output."""
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise
+    done = subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
     if check and proc.returncode != 0:
-        raise AssertionError(f"snakemake {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n"
-                             f"{proc.stderr[-6000:]}")
-    return proc
+        command = " ".join(map(str, proc.args[3:]))
+        raise AssertionError(f"snakemake {command} failed ({proc.returncode}):\n{stdout[-4000:]}\n{stderr[-6000:]}")
+    return done
+
+
+def snakemake(workdir: Path, *args: str, configfile: Path = TINY_CONFIG, check: bool = True,
+              timeout: float = 900, snakefile: Path = REPO / "Snakefile") -> subprocess.CompletedProcess:
+    """Run the real workflow as :func:`start_snakemake` starts it and wait for it: the completed process
+    (stdout and stderr as text)."""
+    return finish(start_snakemake(workdir, *args, configfile=configfile, snakefile=snakefile), check, timeout)
 
 
 def tiny() -> dict:
@@ -116,13 +135,6 @@ def mutated_config(path: list | tuple, value) -> dict:
     return config
 
 
-def schema_errors_for(path: list | tuple, value) -> list[str]:
-    """The schema's messages for the default config with the key at ``path`` set to ``value``."""
-    from featurelab.config import schema_errors
-
-    return schema_errors(mutated_config(path, value), SCHEMA)
-
-
 def study_claims_config(study: str, **changes) -> dict:
     """The default config's ``<study>.claims`` section with ``changes`` applied."""
     return {**default_config()[study]["claims"], **changes}
@@ -135,11 +147,6 @@ def perturbed(frame, columns: Iterable[str], rng, rel: float = 1e-6):
     for column in columns:
         out[column] = out[column] * (1 + rel * rng.choice([-1.0, 1.0], len(out)))
     return out
-
-
-def figure_manifest_paths(study: str, names: Iterable[str]) -> set[str]:
-    """The PDF and PNG paths a study's manifest lists for its figures ``names``."""
-    return {f"figures/{study}/{name}.{ext}" for name in names for ext in ("pdf", "png")}
 
 
 # ------------------------------------------------------------------------------------ shared tiny trees
@@ -156,23 +163,27 @@ class TinyTrees:
     complete tiny run (building it costs minutes; copying it, a fraction of a second).
 
     One master working directory holds the studies built so far (``figures/<study>/all`` on
-    tests/configs/tiny.yaml, every study's rules reading only their own config section); a study is built
-    the first time a test asks for it. Tests get copies (:meth:`workdir`) and may change them freely; the
-    master is never handed out.
+    tests/configs/tiny.yaml, every study's rules reading only their own config section). The first test
+    that asks for a tree builds every study of ``prebuild`` (those the session's tests will ask for) with
+    its own, in one run: one DAG keeps the cores busier than one run per study. Tests get copies
+    (:meth:`workdir`) and may change them freely; the master is never handed out.
     """
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, prebuild: Iterable[str] = ()) -> None:
         self.root = root
         self.master = root / "master"
         self.master.mkdir(parents=True, exist_ok=True)
         self.built: set[str] = set()
+        self.prebuild = set(prebuild)
         self._copies = 0
 
     def ensure(self, studies: Iterable[str]) -> None:
-        """Build ``figures/<study>/all`` of each of ``studies`` in the master (those not built yet)."""
-        todo = [s for s in STUDIES if s in set(studies) - self.built]
-        unknown = set(studies) - set(STUDIES)
+        """Build ``figures/<study>/all`` of each of ``studies`` (and of ``prebuild``) in the master, those
+        not built yet."""
+        wanted = set(studies) | self.prebuild
+        unknown = wanted - set(STUDIES)
         assert not unknown, f"unknown studies {sorted(unknown)}"
+        todo = [s for s in STUDIES if s in wanted - self.built]
         if todo:
             snakemake(self.master, *[f"figures/{s}/all" for s in todo])
             self.built.update(todo)
@@ -185,7 +196,6 @@ class TinyTrees:
         studies = list(studies)
         self.ensure(studies)
         workdir = copy_tree(self.master, dest)
-        dest.parent.mkdir(parents=True, exist_ok=True)
         self._copies += 1
         config_dir = self.root / f"config{self._copies}"
         config_dir.mkdir()

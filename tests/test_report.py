@@ -20,6 +20,9 @@ from tests.helpers import snakemake
 
 pytestmark = pytest.mark.e2e
 
+#: The studies of the session's shared tiny tree this module copies.
+TINY_STUDIES = ["complexity"]
+
 FIGURES = ["variance_curves", "accuracy_curves", "final_variance"]
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync"]
@@ -43,7 +46,7 @@ def report(tiny_trees, tmp_path_factory):
     """The report of a complete tiny complexity run (a copy of the session's shared tree), and the DOM
     Chromium renders from it."""
     browser = chromium()
-    workdir, configfile, _ = tiny_trees.workdir(tmp_path_factory.mktemp("report") / "work", ["complexity"])
+    workdir, configfile, _ = tiny_trees.workdir(tmp_path_factory.mktemp("report") / "work", TINY_STUDIES)
     snakemake(workdir, "figures/all", "--report", str(workdir / "report.html"), configfile=configfile)
     dom = subprocess.run([browser, *CHROMIUM_FLAGS, f"--user-data-dir={workdir / 'chromium'}",
                           "--virtual-time-budget=10000", "--dump-dom", (workdir / "report.html").as_uri()],

@@ -17,6 +17,9 @@ from tests.helpers import REPO, snakemake
 
 COMPLEXITY_ONLY = ("--config", "studies=[complexity]")
 
+#: The studies of the session's shared tiny tree this module copies.
+TINY_STUDIES = ["complexity"]
+
 
 def _skip_reason() -> str | None:
     if os.geteuid() != 0:
@@ -52,7 +55,7 @@ def _tables(workdir: Path) -> dict[str, object]:
 def test_tiny_complexity_through_sbatch_equals_local_run(cluster, tiny_trees, tmp_path):
     """The local run is a copy of the session's shared tiny tree, on the same complexity config."""
     on_slurm = tmp_path / "slurm"
-    local, _, _ = tiny_trees.workdir(tmp_path / "local", ["complexity"], figures_all=False)
+    local, _, _ = tiny_trees.workdir(tmp_path / "local", TINY_STUDIES, figures_all=False)
     proc = snakemake(on_slurm, "figures/all", *COMPLEXITY_ONLY, "--profile", str(REPO / "profiles" / "slurm"),
                      "--slurm-status-command", "squeue", "--slurm-init-seconds-before-status-checks", "1",
                      "--seconds-between-status-checks", "2",

@@ -13,6 +13,9 @@ from tests.helpers import scheduled_rules, snakemake
 
 pytestmark = pytest.mark.e2e
 
+#: The studies of the session's shared tiny tree this module copies.
+TINY_STUDIES = ["complexity"]
+
 FIGURES = ["variance_curves", "accuracy_curves", "final_variance"]
 RUN_COLUMNS = ["study", "condition", "seed", "epoch", "split", "feature_index", "feature", "metric", "value"]
 SUMMARY_COLUMNS = ["condition", "epoch", "split", "feature_index", "feature", "metric", "mean", "sd", "n",
@@ -25,7 +28,7 @@ CLAIM_COLUMNS = ["claim", "condition", "statement", "measured", "measured_what",
 def tiny_run(tiny_trees, tmp_path_factory):
     """A complete tiny run of the complexity study (``figures/all`` with only complexity configured; a copy
     of the session's shared tree, shared by the tests below, which run in order)."""
-    workdir, configfile, _ = tiny_trees.workdir(tmp_path_factory.mktemp("complexity") / "work", ["complexity"])
+    workdir, configfile, _ = tiny_trees.workdir(tmp_path_factory.mktemp("complexity") / "work", TINY_STUDIES)
     return workdir, configfile
 
 

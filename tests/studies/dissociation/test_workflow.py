@@ -13,10 +13,13 @@ from tests.helpers import snakemake
 
 pytestmark = pytest.mark.e2e
 
+#: The studies of the session's shared tiny tree this module copies.
+TINY_STUDIES = ["dissociation"]
+
 
 def test_workflow_tiny(tiny_trees, tmp_path):
     """Outputs of a complete tiny run (a copy of the session's shared tree)."""
-    workdir, configfile, _ = tiny_trees.workdir(tmp_path / "work", ["dissociation"], figures_all=False)
+    workdir, configfile, _ = tiny_trees.workdir(tmp_path / "work", TINY_STUDIES, figures_all=False)
     for name in ("input_noise", "parameter_noise", "transfer"):
         for ext in ("pdf", "png"):
             assert (workdir / "figures" / "dissociation" / f"{name}.{ext}").stat().st_size > 1000

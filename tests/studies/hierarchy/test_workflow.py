@@ -9,6 +9,9 @@ from tests.helpers import scheduled_rules, snakemake, write_yaml
 
 pytestmark = pytest.mark.e2e
 
+#: The studies of the session's shared tiny tree this module copies.
+TINY_STUDIES = ["hierarchy"]
+
 
 def test_workflow_tiny(tiny_trees, tmp_path):
     """Outputs of a complete tiny run (a copy of the session's shared tree), then: nothing to do, and a TMS
@@ -20,7 +23,7 @@ def test_workflow_tiny(tiny_trees, tmp_path):
     from featurelab.manifest import read_manifest
     from featurelab.studies.hierarchy.train import FIGURE_TABLES, METRIC_COLUMNS
 
-    workdir, configfile, config = tiny_trees.workdir(tmp_path / "work", ["hierarchy"], figures_all=False)
+    workdir, configfile, config = tiny_trees.workdir(tmp_path / "work", TINY_STUDIES, figures_all=False)
     rows = read_manifest(workdir / "figures/hierarchy/all")
     assert sorted(r["path"] for r in rows) == sorted(f"figures/hierarchy/{f}.{e}" for f in FIGURE_TABLES
                                                      for e in ("pdf", "png"))

@@ -9,6 +9,9 @@ from tests.helpers import scheduled_rules, snakemake, write_yaml
 
 pytestmark = pytest.mark.e2e
 
+#: The studies of the session's shared tiny tree this module copies.
+TINY_STUDIES = ["learnability"]
+
 
 def test_workflow_tiny_end_to_end(tiny_trees, tmp_path):
     """Outputs of a complete tiny run (a copy of the session's shared tree), and what a loss-threshold edit
@@ -20,7 +23,7 @@ def test_workflow_tiny_end_to_end(tiny_trees, tmp_path):
     from featurelab.manifest import read_manifest
     from featurelab.studies.learnability.train import METRIC_COLUMNS
 
-    workdir, _, config = tiny_trees.workdir(tmp_path / "work", ["learnability"], figures_all=False)
+    workdir, _, config = tiny_trees.workdir(tmp_path / "work", TINY_STUDIES, figures_all=False)
     names = ["learning_curves", "attribution_bars", "scale_shift_heatmap", "distractor_steps"]
     for name in names:
         for ext in ("pdf", "png"):

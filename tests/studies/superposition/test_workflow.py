@@ -13,13 +13,16 @@ from tests.helpers import default_config, scheduled_rules, snakemake, write_yaml
 
 pytestmark = pytest.mark.e2e
 
+#: The studies of the session's shared tiny tree this module copies.
+TINY_STUDIES = ["superposition"]
+
 FIGURES = ["feature_arrows", "feature_geometry", "wdec_wenc", "training_curves"]
 
 
 @pytest.fixture(scope="module")
 def tiny_run(tiny_trees, tmp_path_factory):
     """A complete tiny run of figures/superposition/all (a copy of the session's shared tree)."""
-    return tiny_trees.workdir(tmp_path_factory.mktemp("superposition") / "work", ["superposition"],
+    return tiny_trees.workdir(tmp_path_factory.mktemp("superposition") / "work", TINY_STUDIES,
                               figures_all=False)
 
 

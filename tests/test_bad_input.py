@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPO, SCHEMA, TINY_CONFIG, default_config, merged_config, snakemake
 from featurelab.config import ConfigError, validate_config
+from tests.helpers import REPO, SCHEMA, TINY_CONFIG, default_config, merged_config, snakemake
 
 pytestmark = pytest.mark.e2e
 

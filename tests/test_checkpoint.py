@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from featurelab import training
-from featurelab.studies.complexity.train import train as complexity, dissociation
+from featurelab.studies.complexity import train as complexity
+from featurelab.studies.dissociation import train as dissociation
 from featurelab.training import Checkpoint, checkpoint_path, epoch_batches
 
 

@@ -1,13 +1,12 @@
 """featurelab.code_closure: which code a script reaches, and a hash that ignores comments and docstrings.
 
-Unit tests on small made-up packages (written to a temporary ``src/featurelab``), plus a check that every
-rule of the workflow hashes the script it runs. What an edit reruns in the real workflow is tested end to
+Unit tests on small made-up packages (written to a temporary ``src/featurelab``), plus checks that every
+rule of the workflow carries the hash of the code it runs and that every ``step`` entry exists. What an edit reruns in the real workflow is tested end to
 end in tests/test_code_rerun_e2e.py.
 """
 
 from __future__ import annotations
 
-import re
 import textwrap
 from pathlib import Path
 
@@ -15,8 +14,7 @@ import pytest
 
 from featurelab import code_closure
 from featurelab.code_closure import ALL, CodeIndex
-
-REPO = Path(__file__).resolve().parents[1]
+from tests.helpers import REPO
 
 
 def make_tree(tmp_path: Path, files: dict[str, str]) -> Path:
@@ -233,26 +231,80 @@ def test_a_file_that_does_not_parse_is_named(tmp_path):
         CodeIndex(src).code_hash(entry, tmp_path)
 
 
-def rule_blocks(text: str) -> list[tuple[str, str]]:
-    """(rule name, block text) for every ``rule`` of a .smk file."""
-    starts = [(m.start(), m.group(1)) for m in re.finditer(r"^\s*rule (\w+):", text, flags=re.M)]
-    ends = [s for s, _ in starts[1:]] + [len(text)]
-    return [(name, text[start:end]) for (start, name), end in zip(starts, ends)]
+#: Loads the workflow with Snakemake's API (in a subprocess: loading it changes the working directory and
+#: the environment) and prints every rule's script and its ``code`` / ``step`` params as JSON.
+RULES_AS_JSON = """
+import json, sys
+from pathlib import Path
+from snakemake.api import SnakemakeApi
+from snakemake.settings.types import OutputSettings, ResourceSettings
+with SnakemakeApi(OutputSettings(quiet={"all"})) as api:
+    workflow = api.workflow(resource_settings=ResourceSettings(cores=1), snakefile=Path(sys.argv[1]),
+                            workdir=Path(sys.argv[2]))._workflow
+    print(json.dumps([{"rule": r.name, "script": r.script, "basedir": str(r.basedir),
+                       "params": {k: v for k, v in r.params.items() if k in ("code", "step")}}
+                      for r in workflow.rules]))
+"""
 
 
-def test_every_rule_hashes_the_script_it_runs():
-    """A rule without `code=code_hash(<its own script>)` would not rerun when its featurelab code changes."""
+@pytest.fixture(scope="module")
+def workflow_rules(tmp_path_factory) -> list[dict]:
+    """Every rule of the workflow as Snakemake loaded it: name, script (absolute), ``code``/``step`` params."""
+    import json
+    import subprocess
+    import sys
+
+    workdir = tmp_path_factory.mktemp("rules")
+    proc = subprocess.run([sys.executable, "-c", RULES_AS_JSON, str(REPO / "Snakefile"), str(workdir)],
+                          capture_output=True, text=True, timeout=300, check=True)
+    rules = json.loads(proc.stdout.strip().splitlines()[-1])
+    for rule in rules:
+        if rule["script"]:
+            rule["script"] = (Path(rule["basedir"]) / rule["script"]).resolve()
+    return rules
+
+
+def test_every_rule_hashes_the_code_it_runs(workflow_rules):
+    """A rule whose params do not carry the hash of the code it runs would not rerun when that code
+    changes: every rule with a script carries ``code=code_hash(<its script>)`` or ``step=step(<entry>)``,
+    and the value is the hash of exactly the script it runs (with the entry, for ``step``)."""
+    index = CodeIndex(REPO / "src")
     checked = 0
-    for path in sorted((REPO / "workflow" / "rules").glob("*.smk")):
-        for name, block in rule_blocks(path.read_text()):
-            runs = re.findall(r'script:\s*\n\s*"\.\./\.\./(scripts/[\w.]+)"', block)
-            hashed = re.findall(r'code=code_hash\("([^"]+)"\)', block)
-            if not runs:
-                assert not hashed, f"{path.name}: rule {name} hashes code but runs no script"
-                continue
-            assert hashed == runs, f"{path.name}: rule {name} runs {runs[0]} but has params code={hashed}"
-            checked += 1
+    for rule in workflow_rules:
+        name, script, params = rule["rule"], rule["script"], rule["params"]
+        if script is None:
+            assert not params, f"rule {name} hashes code but runs no script"
+            continue
+        assert set(params) in ({"code"}, {"step"}), f"rule {name} runs {script.name} with params {sorted(params)}"
+        if "code" in params:
+            assert params["code"] == index.code_hash(script, REPO), f"rule {name}: code= is not its script's hash"
+        else:
+            entry = params["step"]["entry"]
+            expected = index.code_hash(script, REPO, entries=[code_closure.study_entry(entry)])
+            assert params["step"]["code"] == expected, \
+                f"rule {name} runs {script.name}, but step({entry!r}) hashes the code of another script"
+        checked += 1
     assert checked >= 30
+
+
+def test_every_step_entry_names_a_function_its_script_can_run(workflow_rules):
+    """``step("<study>.<module>:<function>")``: the function exists; figures and claims entries run under
+    scripts/figure.py and scripts/claims.py (with the module's ``TITLE``), every other one under
+    scripts/step.py."""
+    import importlib
+
+    steps = [r for r in workflow_rules if "step" in r["params"]]
+    assert {r["script"].name for r in steps} == {"step.py", "figure.py", "claims.py"}
+    for rule in steps:
+        entry = rule["params"]["step"]["entry"]
+        module_name, function = entry.split(":")
+        module = importlib.import_module(f"featurelab.studies.{module_name}")
+        assert callable(getattr(module, function, None)), f"rule {rule['rule']}: no function {entry}"
+        role = module_name.rsplit(".", 1)[-1]
+        script = {"figures": "figure.py", "claims": "claims.py"}.get(role, "step.py")
+        assert rule["script"].name == script, f"rule {rule['rule']}: {entry} runs under {rule['script'].name}"
+        if role == "claims":
+            assert isinstance(module.TITLE, str) and module.TITLE, entry
 
 
 def test_every_script_of_the_workflow_reaches_real_modules_only():

@@ -1,9 +1,11 @@
 """Editing featurelab code reruns exactly the jobs whose code reaches the edit, and what depends on them.
 
-A copy of the workflow's source (Snakefile, workflow/, scripts/, src/, config.yaml, profiles/) is built
-once on the tiny config for two studies (complexity and hierarchy: no MNIST, about a minute); each test
-edits one module of the copy, asks for a dry run, and restores the file. The real repository is never
-edited. "What depends on them" is what Snakemake itself schedules for ``--forcerun <rules>``, so the
+A copy of the workflow's source (Snakefile, workflow/, scripts/, src/, config.yaml, profiles/) runs on a
+copy of the session's tiny tree, complete for two studies (complexity and hierarchy: no MNIST); each test
+edits one module of the copied source, asks for a dry run, and restores the file. The real repository is
+never edited. Every study rule runs one of three generic scripts (scripts/step.py, figure.py, claims.py)
+and carries the hash of the code its ``step`` entry reaches, so these edits land in the study packages and
+the shared modules those entries use. "What depends on them" is what Snakemake itself schedules for ``--forcerun <rules>``, so the
 expected sets are not written out by hand.
 """
 
@@ -11,20 +13,19 @@ from __future__ import annotations
 
 import ast
 import contextlib
-import os
 import shutil
 import subprocess
-import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import yaml
 
-from conftest import REPO, TINY_CONFIG, scheduled_rules
+from tests.helpers import REPO, finish, scheduled_rules, snakemake, start_snakemake
 
 pytestmark = pytest.mark.e2e
 
-STUDIES = ["complexity", "hierarchy"]
+#: The studies of the session's shared tiny tree this module copies.
+TINY_STUDIES = ["complexity", "hierarchy"]
 SOURCE = ["Snakefile", "config.yaml", "workflow", "scripts", "src", "profiles"]
 
 
@@ -39,39 +40,34 @@ def copy_source(dest: Path) -> Path:
     return dest
 
 
-def run(clone: Path, workdir: Path, configfile: Path, *args: str) -> subprocess.CompletedProcess:
-    """The copy's workflow (its Snakefile puts the copy's src/ first on sys.path) in ``workdir``."""
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(clone / "Snakefile"), "--directory", str(workdir),
-           "--cores", "2", *args, "--configfile", str(configfile)]
-    env = {**os.environ, "PYTHONHASHSEED": "0", "CUDA_VISIBLE_DEVICES": ""}
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env)
-    assert proc.returncode == 0, f"{' '.join(args)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
-    return proc
+@dataclass(frozen=True)
+class Built:
+    clone: Path       # the copy of the source that tests edit
+    pristine: Path    # a second copy, never edited: what --forcerun is asked of, beside the edited run
+    workdir: Path     # a complete tiny run of figures/all for TINY_STUDIES
+    configfile: Path
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory):
+def built(tiny_trees, tmp_path_factory) -> Built:
     root = tmp_path_factory.mktemp("code_rerun")
-    clone = copy_source(root / "clone")
-    config = yaml.safe_load(TINY_CONFIG.read_text())
-    config["studies"] = STUDIES
-    configfile = root / "tiny.yaml"
-    configfile.write_text(yaml.safe_dump(config))
-    workdir = root / "work"
-    workdir.mkdir()
-    run(clone, workdir, configfile, "figures/all")
-    return clone, workdir, configfile
+    workdir, configfile, _ = tiny_trees.workdir(root / "work", TINY_STUDIES)
+    return Built(copy_source(root / "clone"), copy_source(root / "pristine"), workdir, configfile)
 
 
-def dry_run(built, *args: str) -> dict[str, int]:
-    clone, workdir, configfile = built
-    return scheduled_rules(run(clone, workdir, configfile, "figures/all", "-n", *args).stdout)
+def run(built: Built, *args: str) -> subprocess.CompletedProcess:
+    """The edited copy's workflow (its Snakefile puts the copy's src/ first on sys.path) in the workdir."""
+    return snakemake(built.workdir, *args, configfile=built.configfile, snakefile=built.clone / "Snakefile")
+
+
+def dry_run(built: Built, *args: str) -> dict[str, int]:
+    return scheduled_rules(run(built, "figures/all", "-n", *args).stdout)
 
 
 @contextlib.contextmanager
 def edited(built, module: str, edit):
     """``edit(text) -> text`` applied to src/featurelab/<module> of the copy, restored afterwards."""
-    path = built[0] / "src" / "featurelab" / module
+    path = built.clone / "src" / "featurelab" / module
     original = path.read_bytes()
     path.write_text(edit(original.decode()))
     try:
@@ -95,9 +91,18 @@ def in_function(name: str, statement: str):
     return edit
 
 
-def forced(built, *rules: str) -> dict[str, int]:
-    """What Snakemake schedules when ``rules`` must rerun: their jobs and everything downstream."""
-    return dry_run(built, "--forcerun", *rules)
+def rerun_after(built: Built, module: str, edit, *rules: str) -> tuple[dict[str, int], dict[str, int]]:
+    """(What a dry run schedules with ``edit`` applied to ``module``; what Snakemake schedules when
+    ``rules`` must rerun, i.e. their jobs and everything downstream, on the unedited source), the two dry
+    runs side by side."""
+    force = start_snakemake(built.workdir, "figures/all", "-n", "--forcerun", *rules, configfile=built.configfile,
+                            snakefile=built.pristine / "Snakefile")
+    try:
+        with edited(built, module, edit):
+            jobs = dry_run(built)
+    finally:
+        forced = scheduled_rules(finish(force).stdout)
+    return jobs, forced
 
 
 def test_nothing_to_do_after_the_build(built):
@@ -105,35 +110,54 @@ def test_nothing_to_do_after_the_build(built):
 
 
 def test_editing_a_claims_function_reruns_only_the_claims_and_what_follows(built):
-    """analysis/complexity.py holds the per-run analysis, the summary and the claims; an edit inside
-    evaluate_claims reaches only the claims job (and the manifests after it)."""
-    with edited(built, "analysis/complexity.py", in_function("evaluate_claims", "_edited = None")):
-        jobs = dry_run(built)
-    assert jobs == forced(built, "complexity_claims") == {"complexity_claims": 1, "complexity_all": 1,
-                                                          "figures_all": 1}
+    """An edit inside complexity's ``evaluate_claims`` (reached by the claims rule's entry,
+    ``complexity.claims:evaluate``) reruns only the claims job, and the manifests after it."""
+    jobs, forced = rerun_after(built, "studies/complexity/claims.py", in_function("evaluate_claims", "_edited = None"),
+                               "complexity_claims")
+    assert jobs == forced == {"complexity_claims": 1, "complexity_all": 1, "figures_all": 1}
+
+
+def test_editing_one_step_of_a_module_reruns_only_that_steps_jobs(built):
+    """complexity/analysis.py holds two steps (the per-run analysis and the aggregation over seeds): an edit
+    inside ``summarize`` reruns the aggregation and what follows it, not the per-run analyses."""
+    jobs, forced = rerun_after(built, "studies/complexity/analysis.py", in_function("summarize", "_edited = None"),
+                               "complexity_aggregate")
+    assert jobs == forced
+    assert "complexity_analyze" not in jobs and jobs["complexity_aggregate"] == 1
 
 
 def test_editing_a_modules_top_level_reruns_every_job_that_imports_it(built):
-    with edited(built, "analysis/complexity.py", append("_EDITED = True")):
-        jobs = dry_run(built)
-    assert jobs == forced(built, "complexity_analyze", "complexity_aggregate", "complexity_claims")
+    """complexity/analysis.py's top level runs in every job that imports the module: its own two steps, and
+    the claims and figures, which use ``final_values`` from it; not training, not the other study."""
+    jobs, forced = rerun_after(built, "studies/complexity/analysis.py", append("_EDITED = True"),
+                               "complexity_analyze", "complexity_aggregate", "complexity_claims", "complexity_figure")
+    assert jobs == forced
     assert "complexity_train" not in jobs and not any(rule.startswith("hierarchy") for rule in jobs)
 
 
+def test_editing_the_shared_claims_job_reruns_every_studys_claims_only(built):
+    """``featurelab.claims.claims_job`` runs every claims rule (through scripts/claims.py): an edit inside it
+    reruns each study's claims job and the manifests, nothing upstream."""
+    jobs, forced = rerun_after(built, "claims.py", in_function("claims_job", "_edited = None"), "complexity_claims",
+                               "hierarchy_claims")
+    assert jobs == forced
+    assert jobs["complexity_claims"] == jobs["hierarchy_claims"] == 1
+    assert set(jobs) == {"complexity_claims", "hierarchy_claims", "complexity_all", "hierarchy_all", "figures_all"}
+
+
 def test_editing_training_reruns_every_training_job_and_their_descendants(built):
-    with edited(built, "training.py", append("_EDITED = True")):
-        jobs = dry_run(built)
     training = ["complexity_train", "hierarchy_train", "hierarchy_train_tms"]
-    assert jobs == forced(built, *training)
+    jobs, forced = rerun_after(built, "training.py", append("_EDITED = True"), *training)
+    assert jobs == forced
     assert all(jobs.get(rule) for rule in training)
     assert "complexity_dataset" not in jobs  # made by the same study module, but not by its training code
 
 
-def test_editing_the_plotting_style_reruns_only_figures_and_manifests(built):
-    with edited(built, "plotting/style.py", append("_EDITED = True")):
-        jobs = dry_run(built)
-        summary = run(built[0], built[1], built[2], "--summary").stdout
-    assert jobs == forced(built, "complexity_figure", "hierarchy_figure")
+def test_editing_the_plotting_module_reruns_only_figures_and_manifests(built):
+    with edited(built, "plotting.py", append("_EDITED = True")):
+        summary = run(built, "--summary").stdout
+    jobs, forced = rerun_after(built, "plotting.py", append("_EDITED = True"), "complexity_figure", "hierarchy_figure")
+    assert jobs == forced
     assert set(jobs) <= {"complexity_figure", "hierarchy_figure", "complexity_all", "hierarchy_all", "figures_all"}
     # what the README gives to see why: --summary marks exactly the figure files "params changed"
     rows = [line.split("\t") for line in summary.splitlines() if line.count("\t") >= 5]
@@ -150,6 +174,6 @@ def test_comment_docstring_and_blank_line_edits_rerun_nothing(built):
         text = text.replace(f'"""{doc}"""', f'"""{doc}\n\nA longer module docstring."""', 1)
         return "# a new comment\n" + text.replace("\n\n\n", "\n\n\n\n", 1) + "\n# trailing comment\n"
 
-    with edited(built, "training.py", cosmetic), edited(built, "analysis/complexity.py", cosmetic), \
-            edited(built, "plotting/style.py", cosmetic):
+    with edited(built, "training.py", cosmetic), edited(built, "studies/complexity/claims.py", cosmetic), \
+            edited(built, "plotting.py", cosmetic):
         assert dry_run(built) == {}

@@ -50,7 +50,8 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.helpers import REPO
+
 DOCS = [REPO / "README.md", REPO / "CONTRIBUTING.md", *sorted((REPO / "docs").glob("*.md"))]
 SHELL_LABELS = {"bash", "sh", "shell", "zsh", "console"}
 SNAKEMAKE = {"snakemake", ".venv/bin/snakemake"}

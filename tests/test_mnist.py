@@ -13,11 +13,10 @@ import numpy as np
 import pytest
 import yaml
 
-from featurelab.config import ConfigError, schema_errors, semantic_errors, validate_config
 from featurelab import mnist
+from featurelab.config import ConfigError, schema_errors, semantic_errors, validate_config
 from featurelab.io import load_arrays
-
-from conftest import REPO, SCHEMA, snakemake
+from tests.helpers import REPO, SCHEMA, snakemake
 
 DATA = REPO / "tests" / "data" / "mnist"  # the real MNIST test set (t10k), copied from ../shared/data/mnist
 
@@ -130,10 +129,17 @@ def mirrors(tmp_path):
         yield good_url, bad_url
 
 
+def download_subsets(dest: Path, subsets: list[str], mirrors: list[str], retries: int, timeout_s: float) -> list[Path]:
+    """Every IDX file of ``subsets`` through :func:`featurelab.mnist.download_file` (what the download jobs
+    of the workflow do, one file each)."""
+    return [mnist.download_file(mnist.IDX_NAMES[(s, k)] + ".gz", dest, mirrors, retries, timeout_s)
+            for s in subsets for k in ("images", "labels")]
+
+
 def test_download_verifies_and_falls_back_to_next_mirror(tmp_path, mirrors):
     good, bad = mirrors
     dest = tmp_path / "resources" / "mnist"
-    paths = mnist.download_subsets(dest, ["t10k"], [bad, good], retries=2, timeout_s=5)
+    paths = download_subsets(dest, ["t10k"], [bad, good], retries=2, timeout_s=5)
     assert [p.name for p in paths] == ["t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]
     for p in paths:
         assert mnist.md5_file(p) == mnist.IDX_MD5[p.name]

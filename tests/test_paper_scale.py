@@ -15,7 +15,7 @@ import socket
 import pytest
 import yaml
 
-from conftest import REPO, default_config, merged_config, scheduled_rules, snakemake
+from tests.helpers import REPO, default_config, merged_config, scheduled_rules, snakemake
 
 FULL = REPO / "config" / "full.yaml"
 IDX_FILES = ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",

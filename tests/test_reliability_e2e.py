@@ -1,8 +1,10 @@
 """Reliability of the real workflow on a lean tiny config (all five studies, no figures):
 
-- bit for bit: ``--cores 1`` and ``--cores 2`` runs in two fresh directories give identical data in every
+- bit for bit: ``--cores 1`` and ``--cores 2`` runs in two directories give identical data in every
   parquet table and every npz array, and identical provenance records (but for the code's commit/dirty
-  flag, which only differs if the clone is committed to while the suite runs);
+  flag, which only differs if the clone is committed to while the suite runs); the ``--cores 2`` reference
+  is the session's shared tiny tree (built on 2 cores) plus complexity's lean runs, built on 2 cores here;
+  (the ``--cores 1`` run goes on in the background while the module's other runs use the second core);
 - under load: ``--cores 8`` on the 2-core machine gives the same results (the same run is also the
   interruption test below, to keep the suite short);
 - provenance: every parquet output carries config sub-tree, its hash, version, commit/dirty flag and the
@@ -17,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -26,37 +29,30 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
-import yaml
 
-from conftest import REPO, TINY_CONFIG, snakemake
 from featurelab.io import PROVENANCE_KEY, read_provenance
 from featurelab.provenance import TRACKED_LIBRARIES
+from tests.helpers import REPO, STUDIES, finish, snakemake, start_snakemake, tiny, write_yaml
 
 pytestmark = pytest.mark.e2e
 
-STUDIES = ["complexity", "hierarchy", "dissociation", "superposition", "learnability"]
+#: The studies of the session's shared tiny tree this module copies.
+TINY_STUDIES = STUDIES
+
 #: Every table of every study without drawing figures (figures are checked by the studies' e2e tests).
 TARGETS = [f"results/{s}/claims.parquet" for s in STUDIES] + ["results/learnability/summary.parquet"]
 
 
 def lean_config() -> dict:
-    """tests/configs/tiny.yaml with fewer jobs: one complexity pair, two hierarchy depths, one
-    learnability seed (each study still runs every rule). Complexity trains a little longer (40 epochs
-    of 16 steps, a checkpoint every 20 steps) so that a kill can land in the middle of a training job."""
-    config = yaml.safe_load(TINY_CONFIG.read_text())
+    """tests/configs/tiny.yaml with complexity on one pair, trained a little longer (40 epochs of 16 steps,
+    a checkpoint every 20 steps) so that a kill can land in the middle of a training job. The other
+    studies keep the tiny config's sections, so that the session's shared tiny tree is their reference."""
+    config = tiny()
     config["checkpoint"] = {"every_steps": 20}
     config["complexity"]["training"].update({"batch_size": 16, "epochs": 40})
     config["complexity"]["feature_pairs"] = [["linear", "xor_xor_xor"]]
     config["complexity"]["claims"] = {"reference_pair": ["linear", "xor_xor_xor"]}
-    config["hierarchy"]["tree"]["depths"] = [1, 2]
-    config["hierarchy"]["model"]["n_hidden"] = [2, 3]
-    config["learnability"]["seeds"] = [0]
     return config
-
-
-def write(path: Path, config: dict) -> Path:
-    path.write_text(yaml.safe_dump(config))
-    return path
 
 
 # ------------------------------------------------------------------------------------- fingerprints
@@ -116,29 +112,40 @@ def assert_identical(a: dict, b: dict, only: str = "") -> None:
 
 @pytest.fixture(scope="module")
 def config_file(tmp_path_factory) -> Path:
-    return write(tmp_path_factory.mktemp("config") / "lean.yaml", lean_config())
+    return write_yaml(tmp_path_factory.mktemp("config") / "lean.yaml", lean_config())
 
 
 @pytest.fixture(scope="module")
-def run_cores2(tmp_path_factory, config_file) -> Path:
-    work = tmp_path_factory.mktemp("cores2")
+def run_cores2(tiny_trees, tmp_path_factory, config_file) -> Path:
+    """The uninterrupted ``--cores 2`` run of TARGETS on the lean config: a copy of the session's tiny tree
+    (every study built on 2 cores; the lean config changes only complexity, whose tiny outputs are
+    removed), completed on 2 cores here (complexity's lean runs; nothing else is out of date)."""
+    work, _, _ = tiny_trees.workdir(tmp_path_factory.mktemp("cores2") / "work", STUDIES, figures_all=False)
+    shutil.rmtree(work / "results" / "complexity")
     snakemake(work, *TARGETS, configfile=config_file)
     return work
 
 
-def test_reruns_are_bit_for_bit_identical_across_cores(tmp_path, run_cores2, config_file):
-    """--cores 1 against --cores 2 for the two studies with the heaviest torch work (every study is also
-    compared across --cores 2 and --cores 8 by the SIGKILL test below; this keeps the suite short)."""
-    work = tmp_path / "cores1"
-    studies = ["complexity", "dissociation"]
-    snakemake(work, *[f"results/{s}/claims.parquet" for s in studies], "--cores", "1", configfile=config_file)
-    reference = fingerprints(run_cores2)
-    assert sum(k.endswith(".parquet") for k in reference) >= 40 and sum(k.endswith(".npz") for k in reference) >= 8
-    rerun = fingerprints(work)
-    for prefix in [f"results/{s}/" for s in [*studies, "mnist"]]:
-        assert_identical(reference, rerun, only=prefix)
+#: The studies compared across --cores 1 and --cores 2: the two with the heaviest torch work (every study
+#: is compared across --cores 2 and --cores 8 by the SIGKILL test; this keeps the suite short).
+CORES1_STUDIES = ["complexity", "dissociation"]
 
 
+@pytest.fixture(scope="module")
+def cores1_run(tmp_path_factory, config_file):
+    """The ``--cores 1`` run of CORES1_STUDIES' claims on the lean config, started in the background by the
+    module's first test: a one-core run leaves the second core of a 2-core machine free, and the module's
+    other runs use it meanwhile. Yields (its workdir, the process); the last test collects it."""
+    work = tmp_path_factory.mktemp("cores1") / "work"
+    proc = start_snakemake(work, *[f"results/{s}/claims.parquet" for s in CORES1_STUDIES], "--cores", "1",
+                           configfile=config_file)
+    yield work, proc
+    if proc.poll() is None:  # the module stopped before the last test: do not leave the run behind
+        proc.kill()
+        proc.communicate()
+
+
+@pytest.mark.usefixtures("cores1_run")
 def test_every_parquet_output_carries_provenance(run_cores2):
     tables = sorted((run_cores2 / "results").rglob("*.parquet"))
     assert {p.relative_to(run_cores2).parts[1] for p in tables} == set(STUDIES)
@@ -158,12 +165,10 @@ def test_every_parquet_output_carries_provenance(run_cores2):
             assert json.loads(str(data["_provenance"]))["git_commit"], path
 
 
-def test_figure_manifest_lists_commit_version_and_config_hash(tmp_path, config_file):
-    """figures/all of a (complexity-only) run: one row per figure with commit, dirty flag, version, hash."""
-    config = yaml.safe_load(config_file.read_text())
-    config["studies"] = ["complexity"]
-    work = tmp_path / "work"
-    snakemake(work, "figures/all", configfile=write(tmp_path / "c.yaml", config))
+def test_figure_manifest_lists_commit_version_and_config_hash(tiny_trees, tmp_path):
+    """figures/all of a (complexity-only) tiny run: one row per figure with commit, dirty flag, version,
+    hash."""
+    work, _, _ = tiny_trees.workdir(tmp_path / "work", ["complexity"])
     lines = (work / "figures" / "all").read_text().splitlines()
     header = lines[0].split("\t")
     assert {"git_commit", "git_dirty", "featurelab_version", "config_hash", "sha256", "source"} <= set(header)
@@ -182,6 +187,7 @@ def checkpoints(folder: Path) -> list[Path]:
     return [p for p in folder.rglob("*.ckpt") if not p.name.startswith(".")]
 
 
+@pytest.mark.usefixtures("cores1_run")
 def test_sigkill_mid_training_with_8_cores_then_rerun_gives_identical_results(tmp_path, run_cores2, config_file):
     """Under load and interrupted: ``--cores 8`` on the 2-core machine (more jobs at once than cores),
     SIGKILLed (the whole process group: Snakemake and every job) while a training job is running, then
@@ -221,3 +227,14 @@ def test_sigkill_mid_training_with_8_cores_then_rerun_gives_identical_results(tm
     stray = [p for p in (work / "results").rglob(".*") if p.is_file()]
     assert not stray, f"temporary files of killed writers were left among the results: {stray}"
     assert_identical(fingerprints(run_cores2), fingerprints(work))
+
+
+def test_reruns_are_bit_for_bit_identical_across_cores(run_cores2, cores1_run):
+    """--cores 1 against --cores 2 for CORES1_STUDIES (and the MNIST arrays they read)."""
+    work, proc = cores1_run
+    finish(proc)
+    reference = fingerprints(run_cores2)
+    assert sum(k.endswith(".parquet") for k in reference) >= 40 and sum(k.endswith(".npz") for k in reference) >= 8
+    rerun = fingerprints(work)
+    for prefix in [f"results/{s}/" for s in [*CORES1_STUDIES, "mnist"]]:
+        assert_identical(reference, rerun, only=prefix)

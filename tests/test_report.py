@@ -16,9 +16,12 @@ import subprocess
 
 import pytest
 
-from conftest import snakemake, tiny_study_config
+from tests.helpers import snakemake
 
 pytestmark = pytest.mark.e2e
+
+#: The studies of the session's shared tiny tree this module copies.
+TINY_STUDIES = ["complexity"]
 
 FIGURES = ["variance_curves", "accuracy_curves", "final_variance"]
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
@@ -39,11 +42,11 @@ def chromium() -> str:
 
 
 @pytest.fixture(scope="module")
-def report(tmp_path_factory):
+def report(tiny_trees, tmp_path_factory):
+    """The report of a complete tiny complexity run (a copy of the session's shared tree), and the DOM
+    Chromium renders from it."""
     browser = chromium()
-    workdir = tmp_path_factory.mktemp("report")
-    configfile, _ = tiny_study_config(workdir, "complexity")
-    snakemake(workdir, "figures/all", configfile=configfile)
+    workdir, configfile, _ = tiny_trees.workdir(tmp_path_factory.mktemp("report") / "work", TINY_STUDIES)
     snakemake(workdir, "figures/all", "--report", str(workdir / "report.html"), configfile=configfile)
     dom = subprocess.run([browser, *CHROMIUM_FLAGS, f"--user-data-dir={workdir / 'chromium'}",
                           "--virtual-time-budget=10000", "--dump-dom", (workdir / "report.html").as_uri()],

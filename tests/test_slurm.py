@@ -7,18 +7,18 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import REPO, snakemake
-
-sys.path.insert(0, str(Path(__file__).parent))
-import slurm_local  # noqa: E402
+from tests import slurm_local
+from tests.helpers import REPO, snakemake
 
 COMPLEXITY_ONLY = ("--config", "studies=[complexity]")
+
+#: The studies of the session's shared tiny tree this module copies.
+TINY_STUDIES = ["complexity"]
 
 
 def _skip_reason() -> str | None:
@@ -52,9 +52,10 @@ def _tables(workdir: Path) -> dict[str, object]:
 
 @pytest.mark.slurm
 @pytest.mark.e2e
-def test_tiny_complexity_through_sbatch_equals_local_run(cluster, tmp_path):
-    local, on_slurm = tmp_path / "local", tmp_path / "slurm"
-    snakemake(local, "figures/all", *COMPLEXITY_ONLY)
+def test_tiny_complexity_through_sbatch_equals_local_run(cluster, tiny_trees, tmp_path):
+    """The local run is a copy of the session's shared tiny tree, on the same complexity config."""
+    on_slurm = tmp_path / "slurm"
+    local, _, _ = tiny_trees.workdir(tmp_path / "local", TINY_STUDIES, figures_all=False)
     proc = snakemake(on_slurm, "figures/all", *COMPLEXITY_ONLY, "--profile", str(REPO / "profiles" / "slurm"),
                      "--slurm-status-command", "squeue", "--slurm-init-seconds-before-status-checks", "1",
                      "--seconds-between-status-checks", "2",

@@ -12,13 +12,14 @@ import json
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import yaml
 
-from conftest import REPO, SCHEMA, TINY_CONFIG, default_config, merged_config
 from featurelab import config as fl_config
 from featurelab.config import ConfigError, validate_config
+from tests.helpers import REPO, SCHEMA, TINY_CONFIG, default_config, merged_config
 
 HEAVY = ("torch", "pandas", "matplotlib", "sklearn", "scipy", "seaborn", "pyarrow")
 
@@ -107,11 +108,63 @@ def test_an_edited_schema_is_checked_again(tmp_path):
 
 
 def test_the_code_closure_command_prints_what_a_rule_carries():
-    from featurelab.code_closure import CodeIndex
+    """``python -m featurelab.code_closure scripts/claims.py --step complexity.claims:evaluate`` prints the
+    hash the rule's ``step`` param carries and the definitions it covers."""
+    from featurelab.code_closure import CodeIndex, study_entry
 
-    proc = subprocess.run([sys.executable, "-m", "featurelab.code_closure", "scripts/complexity_claims.py"],
+    entry = "complexity.claims:evaluate"
+    proc = subprocess.run([sys.executable, "-m", "featurelab.code_closure", "scripts/claims.py", "--step", entry],
                           capture_output=True, text=True, timeout=120, cwd=REPO, check=True,
                           env={"PYTHONPATH": str(REPO / "src"), "PATH": ""})
-    expected = CodeIndex(REPO / "src").code_hash(REPO / "scripts" / "complexity_claims.py", REPO)
+    expected = CodeIndex(REPO / "src").code_hash(REPO / "scripts" / "claims.py", REPO, entries=[study_entry(entry)])
     assert f"code={expected}" in proc.stdout
-    assert "featurelab.studies.complexity.analysis: " in proc.stdout and "evaluate_claims" in proc.stdout
+    claims_line = next(line for line in proc.stdout.splitlines() if "featurelab.studies.complexity.claims: " in line)
+    assert "evaluate_claims" in claims_line and "claims_job" in proc.stdout
+
+
+#: Libraries a training job must not load: pandas, matplotlib and scikit-learn cost a real share of a short
+#: job's start-up, and torch._dynamo is what featurelab.optim exists to skip.
+NOT_IN_TRAINING = ("pandas", "matplotlib", "sklearn", "torch._dynamo")
+TRAINING_ENTRIES = sorted({entry for path in (REPO / "workflow" / "rules").glob("*.smk")
+                           for entry in re.findall(r'step\("(\w+\.train:\w+)"\)', path.read_text())})
+
+
+def _reached_definitions(entry: str) -> dict[str, set[str] | str]:
+    """Module -> definitions that a job of ``entry`` can run: scripts/step.py and the entry's code closure."""
+    from featurelab.code_closure import CodeIndex, study_entry
+
+    return CodeIndex(REPO / "src").closure(REPO / "scripts" / "step.py", entries=[study_entry(entry)])
+
+
+def test_every_training_step_is_found():
+    assert len(TRAINING_ENTRIES) >= 10
+    assert {e.split(".")[0] for e in TRAINING_ENTRIES} == {"complexity", "hierarchy", "dissociation",
+                                                             "superposition", "learnability"}
+
+
+@pytest.mark.parametrize("entry", TRAINING_ENTRIES)
+def test_training_jobs_import_no_pandas_or_matplotlib(entry):
+    """What a training job runs (scripts/step.py, the entry's module, and every featurelab module its code
+    can reach, lazy imports included) imports none of NOT_IN_TRAINING: neither on import, nor inside a
+    function the job can run."""
+    import ast
+
+    from featurelab.code_closure import ALL
+
+    reached = _reached_definitions(entry)
+    module, _ = entry.split(":")
+    code = (f"import importlib, sys\nsys.path.insert(0, {str(REPO / 'src')!r})\nimport featurelab.scripting\n"
+            f"importlib.import_module('featurelab.studies.{module}')\n"
+            + "".join(f"importlib.import_module({m!r})\n" for m in reached)
+            + f"print(sorted(m for m in {NOT_IN_TRAINING!r} if m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert proc.stdout.strip() == "[]", f"{entry}: {proc.stdout}"
+    for name, definitions in reached.items():
+        path = REPO / "src" / Path(*name.split("."))
+        tree = ast.parse((path / "__init__.py" if path.is_dir() else path.with_suffix(".py")).read_text())
+        for node in tree.body:
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and (definitions == ALL or node.name in definitions):
+                imported = [a.name for n in ast.walk(node) if isinstance(n, ast.Import) for a in n.names]
+                imported += [n.module or "" for n in ast.walk(node) if isinstance(n, ast.ImportFrom)]
+                lazy = [m for m in imported if any(m == lib or m.startswith(lib + ".") for lib in NOT_IN_TRAINING)]
+                assert not lazy, f"{entry}: {name}.{node.name} imports {lazy}"

@@ -5,11 +5,12 @@ times the two side by side; the workflow never runs them."""
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
-import numpy as np
+from collections.abc import Mapping
+
 import torch
+
 from featurelab.studies.dissociation.evaluate import REPO_LOG_EPS, fold_ids, repo_fold_ids
-from featurelab.studies.dissociation.model import Weights, forward, hidden
+from featurelab.studies.dissociation.model import Weights, forward
 
 
 @torch.no_grad()

@@ -7,9 +7,15 @@ import itertools
 import numpy as np
 import pytest
 
-from featurelab.studies.complexity.data import (BIT_PATTERNS, FEATURES, HARD_FEATURES, alternating_labels,
-                                             make_dataset, truth_table)
 from featurelab.seeding import numpy_rng
+from featurelab.studies.complexity.data import (
+    BIT_PATTERNS,
+    FEATURES,
+    HARD_FEATURES,
+    alternating_labels,
+    make_dataset,
+    truth_table,
+)
 from featurelab.studies.complexity.train import make_splits
 
 EXPLICIT = {

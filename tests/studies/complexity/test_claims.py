@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from featurelab.claims import CLAIM_COLUMNS
-from featurelab.studies.complexity.analysis import evaluate_claims
+from featurelab.studies.complexity.claims import evaluate_claims
 
 CFG = {"reference_pair": ["linear", "xor_xor_xor"], "learned_accuracy": 0.99, "min_fraction_of_seeds": 0.8,
        "min_variance_gap": 0.15, "chance_margin": 0.1,

@@ -8,10 +8,13 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import scheduled_rules, snakemake, tiny_study_config
 from featurelab.io import read_provenance
+from tests.helpers import scheduled_rules, snakemake
 
 pytestmark = pytest.mark.e2e
+
+#: The studies of the session's shared tiny tree this module copies.
+TINY_STUDIES = ["complexity"]
 
 FIGURES = ["variance_curves", "accuracy_curves", "final_variance"]
 RUN_COLUMNS = ["study", "condition", "seed", "epoch", "split", "feature_index", "feature", "metric", "value"]
@@ -22,11 +25,10 @@ CLAIM_COLUMNS = ["claim", "condition", "statement", "measured", "measured_what",
 
 
 @pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
-    """A complete tiny run of the complexity study (shared by the tests below, which run in order)."""
-    workdir = tmp_path_factory.mktemp("complexity")
-    configfile, _ = tiny_study_config(workdir, "complexity")
-    snakemake(workdir, "figures/all", configfile=configfile)
+def tiny_run(tiny_trees, tmp_path_factory):
+    """A complete tiny run of the complexity study (``figures/all`` with only complexity configured; a copy
+    of the session's shared tree, shared by the tests below, which run in order)."""
+    workdir, configfile, _ = tiny_trees.workdir(tmp_path_factory.mktemp("complexity") / "work", TINY_STUDIES)
     return workdir, configfile
 
 

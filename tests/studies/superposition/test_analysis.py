@@ -109,7 +109,7 @@ def test_directions_match_a_loop_and_centre_dead_units():
     assert np.allclose(cos, 1)
 
 
-def test_normalisations_counts_and_rank_correlation():
+def test_normalisations_and_counts():
     share = A.importance_share(np.array([3.0, 1.0, 0.0, -0.5, 0.5]))
     assert share.sum() == pytest.approx(1)
     assert np.allclose(A.minmax(np.array([2.0, 4.0, 3.0])), [0, 1, 0.5])
@@ -117,12 +117,6 @@ def test_normalisations_counts_and_rank_correlation():
     assert A.features_for_mass(np.array([0.3, 0.3, 0.2, 0.2]), 0.5) == 2
     assert A.features_for_mass(np.array([0.25] * 4), 0.5) == 2
     assert A.participation_ratio(np.array([0.5, 0.5, 0, 0])) == pytest.approx(2)
-    from scipy.stats import spearmanr
-
-    rng = np.random.default_rng(3)
-    a, b = rng.normal(size=30), rng.normal(size=30)
-    b[:5] = b[5]  # ties
-    assert A.spearman(a, b) == pytest.approx(spearmanr(a, b).statistic)
 
 
 def test_analyze_run_uses_one_importance_order_everywhere():
@@ -150,38 +144,3 @@ def test_analyze_run_uses_one_importance_order_everywhere():
     assert np.allclose(m, A.wdec_wenc(p)[np.ix_(order, order)])
     assert set(f.loc[f["feature"] == -1, "metric"]) >= {"reconstruction_loss", "features_for_mass",
                                                         "spearman_importance_w_norm"}
-
-
-def test_claims_table_on_made_up_runs():
-    import pandas as pd
-
-    from featurelab.claims import CLAIM_COLUMNS
-    from featurelab.studies.superposition.claims import evaluate_claims
-
-    rows = []
-    for seed in range(3):
-        rows += [("superposition", "classifier", seed, 2, "test", "accuracy", 0.95 - 0.05 * seed),
-                 ("superposition", "autoencoder", seed, 0, "train", "loss", 0.3),
-                 ("superposition", "autoencoder", seed, 4, "train", "loss", 0.2)]
-    training = pd.DataFrame(rows, columns=["study", "phase", "seed", "epoch", "split", "metric", "value"])
-    feats = []
-    for seed in range(3):
-        feats += [("superposition", seed, 4, -1, -1, "spearman_importance_w_norm", 0.5),
-                  ("superposition", seed, 4, -1, -1, "features_for_mass", 2.0 + 2 * seed)]
-    features = pd.DataFrame(feats, columns=["study", "seed", "epoch", "feature", "importance_rank", "metric", "value"])
-    cfg = {"min_test_accuracy": 0.93, "min_loss_drop": 0.15, "min_spearman": 0.3, "min_fraction_of_seeds": 0.6,
-           "notebook_dominant_features": 2, "dominant_features_tolerance": 1, "trained_min_accuracy": 0.5,
-           "trained_min_loss_drop": 0.05}
-    claims = evaluate_claims(training, features, cfg, 0.5).set_index("claim")
-    assert list(claims.reset_index().columns) == list(CLAIM_COLUMNS)
-    assert claims.loc["classifier_accurate", "seeds_passing"] == 1 and not claims.loc["classifier_accurate", "passed"]
-    assert claims.loc["reconstruction_improves", "measured"] == pytest.approx(1 / 3)
-    assert claims.loc["reconstruction_improves", "passed"]
-    assert claims.loc["about_two_features", "seeds_passing"] == 1  # 2 and 4 and 6 features vs <= 3
-
-
-def test_arrow_epochs_keep_first_and_last():
-    from featurelab.studies.superposition.figures import arrow_epochs
-
-    assert arrow_epochs([0, 1, 2, 5, 10, 15, 20]) == [0, 1, 2, 5, 10, 15, 20]
-    assert arrow_epochs(list(range(21))) == [0, 3, 7, 10, 13, 17, 20]

@@ -9,11 +9,12 @@ import pandas as pd
 import pytest
 import torch
 
-from conftest import default_config
+from featurelab.claims import CLAIM_COLUMNS
+from featurelab.studies.superposition import train as S
 from featurelab.studies.superposition.analysis import analyze_run
 from featurelab.studies.superposition.claims import at_least, count_at_most, evaluate_claims
-from featurelab.studies.superposition.train import train as S
 from featurelab.studies.superposition.train import METRIC_COLUMNS
+from tests.helpers import default_config
 
 CLAIMS_CFG = default_config()["superposition"]["claims"]
 FEATURE_COLUMNS = ["study", "seed", "epoch", "feature", "importance_rank", "metric", "value"]
@@ -129,3 +130,26 @@ def test_verdicts_identical_under_1e_6_perturbations(fraction):
     for _ in range(50):
         again = verdicts(evaluate_claims(perturbed(training, rng), perturbed(features, rng), cfg, 0.5))
         pd.testing.assert_frame_equal(again, reference)
+
+
+def test_claims_table_on_made_up_runs():
+    rows = []
+    for seed in range(3):
+        rows += [("superposition", "classifier", seed, 2, "test", "accuracy", 0.95 - 0.05 * seed),
+                 ("superposition", "autoencoder", seed, 0, "train", "loss", 0.3),
+                 ("superposition", "autoencoder", seed, 4, "train", "loss", 0.2)]
+    training = pd.DataFrame(rows, columns=["study", "phase", "seed", "epoch", "split", "metric", "value"])
+    feats = []
+    for seed in range(3):
+        feats += [("superposition", seed, 4, -1, -1, "spearman_importance_w_norm", 0.5),
+                  ("superposition", seed, 4, -1, -1, "features_for_mass", 2.0 + 2 * seed)]
+    features = pd.DataFrame(feats, columns=["study", "seed", "epoch", "feature", "importance_rank", "metric", "value"])
+    cfg = {"min_test_accuracy": 0.93, "min_loss_drop": 0.15, "min_spearman": 0.3, "min_fraction_of_seeds": 0.6,
+           "notebook_dominant_features": 2, "dominant_features_tolerance": 1, "trained_min_accuracy": 0.5,
+           "trained_min_loss_drop": 0.05}
+    claims = evaluate_claims(training, features, cfg, 0.5).set_index("claim")
+    assert list(claims.reset_index().columns) == list(CLAIM_COLUMNS)
+    assert claims.loc["classifier_accurate", "seeds_passing"] == 1 and not claims.loc["classifier_accurate", "passed"]
+    assert claims.loc["reconstruction_improves", "measured"] == pytest.approx(1 / 3)
+    assert claims.loc["reconstruction_improves", "passed"]
+    assert claims.loc["about_two_features", "seeds_passing"] == 1  # 2 and 4 and 6 features vs <= 3

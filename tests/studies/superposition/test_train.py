@@ -1,5 +1,5 @@
-"""Batched models and training of the superposition study against unbatched references; determinism;
-config schema rejection of bad values."""
+"""The superposition study's training: batched runs equal separate runs, bit-identical reruns, the hidden
+activations in torch and NumPy, and the example selection."""
 
 from __future__ import annotations
 
@@ -7,46 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import check_config, default_config, mutated_config
-from featurelab.config import ConfigError
-from featurelab.studies.superposition.model import Autoencoder, Classifier
-from featurelab.studies.superposition.train import train as S
+from featurelab.studies.superposition import train as S
 
 CLF = dict(hidden_units=49, n_classes=10, learning_rate=3e-3, batch_size=32, epochs=2)
 AE = dict(code_dim=2, tied=False, learning_rate=3e-3, batch_size=32, epochs=3, record_epochs=[0, 1, 3])
-
-
-def gens(*seeds):
-    return [torch.Generator().manual_seed(s) for s in seeds]
-
-
-def test_classifier_matches_nn_linear_per_instance():
-    model = Classifier(gens(0, 1), n_inputs=12, n_hidden=5, n_classes=3)
-    x = torch.rand(2, 8, 12)
-    logits, h = model(x)
-    for k in range(2):
-        fc1, fc2 = torch.nn.Linear(12, 5), torch.nn.Linear(5, 3)
-        with torch.no_grad():
-            fc1.weight.copy_(model.w1[k]); fc1.bias.copy_(model.b1[k])
-            fc2.weight.copy_(model.w2[k]); fc2.bias.copy_(model.b2[k])
-        ref_h = torch.relu(torch.tanh(fc1(x[k])))
-        assert torch.allclose(h[k], ref_h, atol=1e-6)
-        assert torch.allclose(logits[k], fc2(ref_h), atol=1e-6)
-    assert float(model.w1.detach().abs().max()) <= 1 / np.sqrt(12)  # nn.Linear's init range
-
-
-@pytest.mark.parametrize("tied", [False, True])
-def test_autoencoder_forward(tied):
-    model = Autoencoder(gens(3, 4), n_features=6, n_code=2, tied=tied)
-    h = torch.rand(2, 5, 6)
-    recon, code = model(h)
-    for k in range(2):
-        w_dec = model.w_enc[k].T if tied else model.w_dec_free[k]
-        c = torch.tanh(h[k] @ model.w_enc[k].T + model.b_enc[k])
-        assert torch.allclose(code[k], c, atol=1e-6)
-        assert torch.allclose(recon[k], torch.relu(torch.tanh(c @ w_dec.T + model.b_dec[k])), atol=1e-6)
-    assert (recon >= 0).all() and (recon < 1).all()
-    assert sum(p.numel() for p in model.parameters()) == 2 * (12 + 2 + 6 + (0 if tied else 12))
 
 
 def fake_mnist(n_train=256, n_test=64):
@@ -118,27 +82,3 @@ def test_select_examples_subset_and_errors():
     assert np.array_equal(out["x_train"], S.select_examples(data, 100, 0)["x_train"])
     with pytest.raises(KeyError, match="y_test"):
         S.select_examples({k: v for k, v in data.items() if k != "y_test"}, 0, 0)
-
-
-def test_default_config_is_valid():
-    check_config(default_config())
-
-
-@pytest.mark.parametrize("path, value, message", [
-    (["superposition", "autoencoder", "code_dim"], 3, "superposition.autoencoder.code_dim"),
-    (["superposition", "autoencoder", "record_epochs"], [-1], "superposition.autoencoder.record_epochs[0]"),
-    (["superposition", "classifier", "learning_rate"], 0, "superposition.classifier.learning_rate"),
-    (["superposition", "analysis", "split"], "valid", "superposition.analysis.split"),
-    (["superposition", "claims", "min_test_accuracy"], 1.5, "superposition.claims.min_test_accuracy"),
-    (["superposition", "autoencoder", "tide"], True, "superposition.autoencoder"),
-    (["superposition", "seeds"], [], "superposition.seeds"),
-])
-def test_schema_rejects_bad_values(path, value, message):
-    with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
-        check_config(mutated_config(path, value))
-
-
-def test_record_epochs_beyond_training_are_rejected():
-    config = mutated_config(["superposition", "autoencoder", "record_epochs"], [0, 25])
-    with pytest.raises(ConfigError, match=r"superposition.autoencoder.record_epochs': \[25\] exceed"):
-        check_config(config)

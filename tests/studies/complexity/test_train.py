@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from conftest import REPO, check_config, default_config, merged_config
-from featurelab.studies.complexity.train import train as complexity
+from featurelab.studies.complexity import train as complexity
 from featurelab.studies.complexity.train import EarlyStopping
+from tests.helpers import REPO, check_config, default_config, merged_config
 
 PATIENCE = {"enabled": True, "rule": "loss_patience", "patience": 50, "min_delta": 1e-4,
             "learned_accuracy": 0.99, "hold_epochs": 20}
@@ -78,7 +78,7 @@ def test_real_run_stops_once_both_features_are_learned():
     rows = list(zip(columns["epoch"], columns["split"], columns["metric"], columns["feature_index"],
                     columns["value"]))
     acc = {}
-    for epoch, split, metric, index, value in rows:
+    for epoch, split, metric, _index, value in rows:
         if split == "test" and metric == "accuracy":
             acc.setdefault(epoch, []).append(value)
     last = max(acc)

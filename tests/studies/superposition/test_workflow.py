@@ -7,22 +7,23 @@ import hashlib
 
 import pandas as pd
 import pytest
-import yaml
 
-from conftest import scheduled_rules, snakemake, tiny_study_config
 from featurelab.io import read_provenance
+from tests.helpers import default_config, scheduled_rules, snakemake, write_yaml
 
 pytestmark = pytest.mark.e2e
+
+#: The studies of the session's shared tiny tree this module copies.
+TINY_STUDIES = ["superposition"]
 
 FIGURES = ["feature_arrows", "feature_geometry", "wdec_wenc", "training_curves"]
 
 
 @pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("superposition")
-    configfile, config = tiny_study_config(workdir, "superposition")
-    snakemake(workdir, "figures/superposition/all", configfile=configfile)
-    return workdir, configfile, config
+def tiny_run(tiny_trees, tmp_path_factory):
+    """A complete tiny run of figures/superposition/all (a copy of the session's shared tree)."""
+    return tiny_trees.workdir(tmp_path_factory.mktemp("superposition") / "work", TINY_STUDIES,
+                              figures_all=False)
 
 
 def test_figures_manifest_and_tables(tiny_run):
@@ -66,8 +67,7 @@ def test_bit_identical_rerun_and_claims_edit(tiny_run, tmp_path):
     out = snakemake(workdir, "figures/superposition/all", "-n", configfile=configfile)
     assert scheduled_rules(out.stdout) == {}
     config["superposition"].setdefault("claims", {})["min_spearman"] = 0.5
-    edited = tmp_path / "edited.yaml"
-    edited.write_text(yaml.safe_dump(config))
+    edited = write_yaml(tmp_path / "edited.yaml", config)
     out = snakemake(workdir, "figures/superposition/all", "-n", configfile=edited)
     assert scheduled_rules(out.stdout) == {"superposition_claims": 1, "superposition_all": 1}
     # same config + seed = bit-identical parquet (the analysis job rerun from the same inputs)
@@ -104,6 +104,4 @@ def test_claims_have_preconditions_and_verdicts_survive_last_bit_perturbations(t
 
 def merged_claims(config: dict) -> dict:
     """The claims settings the tiny run used: the default's, overridden by the tiny config's."""
-    from conftest import default_config
-
     return {**default_config()["superposition"]["claims"], **config["superposition"].get("claims", {})}

@@ -18,22 +18,38 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 
+from featurelab.config import study_names
+
 REPO = Path(__file__).resolve().parents[1]
 TINY_CONFIG = REPO / "tests" / "configs" / "tiny.yaml"
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
 MNIST_DATA = REPO / "tests" / "data" / "mnist"
 #: Every study of the workflow, in the order of tests/configs/tiny.yaml.
-STUDIES = ("complexity", "hierarchy", "dissociation", "superposition", "learnability")
+#: Every study the workflow knows (the schema's studies list).
+STUDIES = tuple(study_names(SCHEMA))
 
 
-def start_snakemake(workdir: Path, *args: str, configfile: Path = TINY_CONFIG,
-                    snakefile: Path = REPO / "Snakefile") -> subprocess.Popen:
+def start_snakemake(
+    workdir: Path, *args: str, configfile: Path = TINY_CONFIG, snakefile: Path = REPO / "Snakefile"
+) -> subprocess.Popen:
     """Start the real workflow (``snakefile``, by default this clone's) in ``workdir`` with ``configfile``
     merged over the embedded default, on 2 cores (a later ``--cores`` in ``args`` wins), without waiting;
     :func:`finish` collects it. For two runs side by side (a 2-core machine runs a one-core run and another
     in the time of the longer)."""
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(snakefile), "--directory", str(workdir),
-           "--configfile", str(configfile), "--cores", "2", *args]
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(snakefile),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        str(configfile),
+        "--cores",
+        "2",
+        *args,
+    ]
     env = {**os.environ, "PYTHONHASHSEED": "0", "CUDA_VISIBLE_DEVICES": ""}
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
 
@@ -53,8 +69,14 @@ def finish(proc: subprocess.Popen, check: bool = True, timeout: float = 900) -> 
     return done
 
 
-def snakemake(workdir: Path, *args: str, configfile: Path = TINY_CONFIG, check: bool = True,
-              timeout: float = 900, snakefile: Path = REPO / "Snakefile") -> subprocess.CompletedProcess:
+def snakemake(
+    workdir: Path,
+    *args: str,
+    configfile: Path = TINY_CONFIG,
+    check: bool = True,
+    timeout: float = 900,
+    snakefile: Path = REPO / "Snakefile",
+) -> subprocess.CompletedProcess:
     """Run the real workflow as :func:`start_snakemake` starts it and wait for it: the completed process
     (stdout and stderr as text)."""
     return finish(start_snakemake(workdir, *args, configfile=configfile, snakefile=snakefile), check, timeout)
@@ -150,6 +172,7 @@ def perturbed(frame, columns: Iterable[str], rng, rel: float = 1e-6):
 
 
 # ------------------------------------------------------------------------------------ shared tiny trees
+
 
 def copy_tree(source: Path, dest: Path) -> Path:
     """A copy of a built working directory (outputs, logs and Snakemake's metadata) with every mtime kept,

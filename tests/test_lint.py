@@ -15,13 +15,30 @@ SNAKEFILES = [REPO / "Snakefile", *sorted((REPO / "workflow" / "rules").glob("*.
 
 def test_snakemake_lint_reports_nothing(tmp_path):
     proc = subprocess.run(
-        [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path),
-         "--lint", "json"],
-        capture_output=True, text=True, timeout=300, cwd=REPO, env={**os.environ, "CUDA_VISIBLE_DEVICES": ""},
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "--snakefile",
+            str(REPO / "Snakefile"),
+            "--directory",
+            str(tmp_path),
+            "--lint",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=REPO,
+        env={**os.environ, "CUDA_VISIBLE_DEVICES": ""},
     )
     lints = json.loads(proc.stdout) if proc.stdout.strip() else {}
-    found = [f"{entry['for']}: {lint['title']}" for kind in ("snakefiles", "rules") for entry in lints.get(kind, [])
-             for lint in entry["lints"]]
+    found = [
+        f"{entry['for']}: {lint['title']}"
+        for kind in ("snakefiles", "rules")
+        for entry in lints.get(kind, [])
+        for lint in entry["lints"]
+    ]
     assert proc.returncode == 0 and not found, "snakemake --lint:\n" + "\n".join(found) + proc.stderr[-2000:]
 
 
@@ -32,13 +49,23 @@ def test_every_rule_declares_the_conda_env():
 
 
 def test_snakefiles_are_snakefmt_formatted():
-    proc = subprocess.run([sys.executable, "-m", "snakefmt", "--check", *map(str, SNAKEFILES)],
-                          capture_output=True, text=True, timeout=300, cwd=REPO)
+    proc = subprocess.run(
+        [sys.executable, "-m", "snakefmt", "--check", *map(str, SNAKEFILES)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=REPO,
+    )
     assert proc.returncode == 0, f"snakefmt --check:\n{proc.stdout}{proc.stderr}"
 
 
 def test_python_is_ruff_clean():
     """Unused and undefined names (pyflakes) fail here, not when a job or test first runs the line."""
-    proc = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "src", "scripts", "tests", "benchmarks"],
-                          capture_output=True, text=True, timeout=300, cwd=REPO)
+    proc = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--no-cache", "src", "scripts", "tests", "benchmarks"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=REPO,
+    )
     assert proc.returncode == 0, f"ruff check:\n{proc.stdout}{proc.stderr}"

@@ -15,8 +15,8 @@ an analysis and its claims) reruns only the jobs that use the edited step:
   every job that imports the module, as do the preambles of the packages above it.
 - A plain top-level function or class belongs to a job when the job's code refers to it: the script
   imports it (``from featurelab.io import read_frame``), or a definition or preamble that belongs to the
-  job names it (``read_frame(...)``, ``ad.evaluate(...)`` after ``from featurelab.analysis import
-  dissociation as ad``, an entry of a ``FIGURES = {...}`` registry), through any number of modules.
+  job names it (``read_frame(...)``, ``ad.probe_error(...)`` after ``from featurelab.studies.dissociation
+  import evaluate as ad``, an entry of a ``FIGURES = {...}`` registry), through any number of modules.
 - Imports inside a function count where that function belongs (a lazy import is still code the job
   runs). A module used as a value (``f(module)``, ``getattr(module, name)``) or imported with ``*``
   brings all of its definitions; a module that calls ``globals()``, ``vars()``, ``eval``, ``exec``,

@@ -1,8 +1,8 @@
 """Unit tests of the geometry study: dimensionality of known geometries, the model, AdamW, batched training,
 determinism, checkpoints, the claims' preconditions, config checks, and the jobs' imports.
 
-The workflow glue (``step``, ``STEP_SCRIPT``, ...) is not on this branch; test_geometry_e2e.py runs the rules
-through a temporary shim. Here the jobs run with a fake ``snakemake`` object (types.SimpleNamespace).
+The rules run end to end in test_workflow.py; here the jobs run with a fake ``snakemake`` object
+(types.SimpleNamespace).
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ def tiny_section() -> dict:
 
 # ------------------------------------------------------------------------------------ known geometries
 
+
 def polygon(k: int) -> np.ndarray:
     """k unit vectors evenly around a circle: columns of a (2, k) matrix."""
     a = 2 * np.pi * np.arange(k) / k
@@ -71,19 +72,22 @@ def block(*parts: np.ndarray, m: int | None = None) -> np.ndarray:
     W = np.zeros((m or d, sum(p.shape[1] for p in parts)))
     r = c = 0
     for p in parts:
-        W[r:r + p.shape[0], c:c + p.shape[1]] = p
+        W[r : r + p.shape[0], c : c + p.shape[1]] = p
         r, c = r + p.shape[0], c + p.shape[1]
     return W
 
 
-@pytest.mark.parametrize("W, expected", [
-    (np.eye(3), 1.0),
-    (polygon(2), 1 / 2),                        # antipodal pair (digon)
-    (polygon(3), 2 / 3),                        # triangle
-    (polygon(5), 2 / 5),                        # pentagon
-    (tetrahedron(), 3 / 4),
-    (square_antiprism(), 3 / 8),
-])
+@pytest.mark.parametrize(
+    "W, expected",
+    [
+        (np.eye(3), 1.0),
+        (polygon(2), 1 / 2),  # antipodal pair (digon)
+        (polygon(3), 2 / 3),  # triangle
+        (polygon(5), 2 / 5),  # pentagon
+        (tetrahedron(), 3 / 4),
+        (square_antiprism(), 3 / 8),
+    ],
+)
 def test_dimensionality_of_known_geometries(W, expected):
     D = analysis.dimensionality(W)
     np.testing.assert_allclose(D, expected, rtol=0, atol=1e-12)
@@ -99,7 +103,7 @@ def test_dimensionality_of_orthogonal_blocks_and_unused_features():
     np.testing.assert_allclose(D[:2], 1 / 2, atol=1e-12)
     np.testing.assert_allclose(D[2:5], 2 / 3, atol=1e-12)
     np.testing.assert_allclose(D[5:10], 2 / 5, atol=1e-12)
-    assert np.isnan(D[10:]).all()                    # no direction, no dimensionality
+    assert np.isnan(D[10:]).all()  # no direction, no dimensionality
     # a batch of instances: the leading axes are kept
     assert analysis.dimensionality(np.stack([W, W])).shape == (2, W.shape[1])
 
@@ -116,6 +120,7 @@ def test_effective_features_scale():
 
 # ------------------------------------------------------------------------------------------ model, data
 
+
 def test_inputs_are_sparse_uniform():
     g = torch.Generator().manual_seed(0)
     p = torch.tensor([1.0, 0.2, 0.01])
@@ -126,7 +131,7 @@ def test_inputs_are_sparse_uniform():
     for i in range(3):
         vals = x[i][x[i] > 0]
         assert abs(vals.mean().item() - 0.5) < 0.01 and abs(vals.var().item() - 1 / 12) < 0.003
-    assert (x[1:] == 0).float().mean() > 0.5              # exact zeros, not tiny values
+    assert (x[1:] == 0).float().mean() > 0.5  # exact zeros, not tiny values
 
 
 @pytest.mark.parametrize("reduction", ["mean", "sum"])
@@ -146,8 +151,10 @@ def test_hand_written_backward_equals_autograd(reduction):
     torch.testing.assert_close(fast, ref, rtol=1e-12, atol=1e-14)
     torch.testing.assert_close(grads[0], model.W.grad, rtol=1e-10, atol=1e-13)
     torch.testing.assert_close(grads[1], model.b.grad, rtol=1e-10, atol=1e-13)
-    assert torch.autograd.gradcheck(lambda W, b: train._SweepLoss.apply(W, b, x, 1.0 / 64),
-                                    (model.W.detach().clone().requires_grad_(), model.b.detach().clone().requires_grad_()))
+    assert torch.autograd.gradcheck(
+        lambda W, b: train._SweepLoss.apply(W, b, x, 1.0 / 64),
+        (model.W.detach().clone().requires_grad_(), model.b.detach().clone().requires_grad_()),
+    )
 
 
 def test_colab_init_scale():
@@ -183,8 +190,15 @@ def test_adamw_is_torch_adamw_bit_for_bit():
 
 
 def small_training(steps: int = 30) -> dict:
-    return {"steps": steps, "batch_size": 32, "learning_rate": 0.01, "lr_schedule": "constant", "weight_decay": 0.01,
-            "feature_reduction": "mean", "log_every": 10}
+    return {
+        "steps": steps,
+        "batch_size": 32,
+        "learning_rate": 0.01,
+        "lr_schedule": "constant",
+        "weight_decay": 0.01,
+        "feature_reduction": "mean",
+        "log_every": 10,
+    }
 
 
 def test_batched_training_equals_one_instance_training():
@@ -198,12 +212,13 @@ def test_batched_training_equals_one_instance_training():
     train.fit(single, train.AdamW(single.parameters(), lr=0.01), lambda s: data[s][1:2], small_training(), seed=0)
     torch.testing.assert_close(batched.W[1:2], single.W, rtol=2e-6, atol=1e-7)
     torch.testing.assert_close(batched.b[1:2], single.b, rtol=2e-6, atol=1e-7)
-    assert not torch.allclose(batched.W[1], W0[1])            # it did train
+    assert not torch.allclose(batched.W[1], W0[1])  # it did train
 
 
 def tiny_run(section: dict, seed: int = 0, **kwargs):
-    return train.train_sweep(seed, section["model"], section["sweep"], section["training"], section["evaluation"],
-                             "cpu", **kwargs)
+    return train.train_sweep(
+        seed, section["model"], section["sweep"], section["training"], section["evaluation"], "cpu", **kwargs
+    )
 
 
 def test_training_is_deterministic_and_seeds_differ():
@@ -232,7 +247,7 @@ def test_checkpoint_resume_is_bit_identical(tmp_path, monkeypatch):
     def dies_after_80_steps(p, batch, n, generator):
         if batch == section["training"]["batch_size"] and generator is not None:
             calls["n"] += 1
-            if calls["n"] > 80 + 4 * 3:   # 80 training draws, 4 evaluation chunks at steps 0, 40, 80
+            if calls["n"] > 80 + 4 * 3:  # 80 training draws, 4 evaluation chunks at steps 0, 40, 80
                 raise KeyboardInterrupt("killed")
         return real(p, batch, n, generator)
 
@@ -242,7 +257,7 @@ def test_checkpoint_resume_is_bit_identical(tmp_path, monkeypatch):
     assert ckpt.exists()
     monkeypatch.setattr(train, "sample_features", real)
     resumed = tiny_run(section, checkpoint_to=str(ckpt), checkpoint_every=40)
-    assert not ckpt.exists()                                   # removed once training finished
+    assert not ckpt.exists()  # removed once training finished
     assert resumed[0] == reference[0]
     for key in reference[1]:
         assert np.array_equal(resumed[1][key], reference[1][key]), key
@@ -250,21 +265,34 @@ def test_checkpoint_resume_is_bit_identical(tmp_path, monkeypatch):
 
 # --------------------------------------------------------------------------------- jobs with a fake smk
 
+
 def fake_smk(rule: str, section: dict, tmp: Path, **fields) -> SimpleNamespace:
-    params = SimpleNamespace(**{k: section[k] for k in ("model", "sweep", "training", "evaluation", "analysis")},
-                             device="cpu")
-    return SimpleNamespace(rule=rule, threads=1, config={"geometry": section}, params=params, log=[],
-                           wildcards=SimpleNamespace(**fields.pop("wildcards", {})), **fields)
+    params = SimpleNamespace(
+        **{k: section[k] for k in ("model", "sweep", "training", "evaluation", "analysis")}, device="cpu"
+    )
+    return SimpleNamespace(
+        rule=rule,
+        threads=1,
+        config={"geometry": section},
+        params=params,
+        log=[],
+        wildcards=SimpleNamespace(**fields.pop("wildcards", {})),
+        **fields,
+    )
 
 
 def run_pipeline(tmp_path: Path, section: dict, seeds=(0, 1)) -> dict[str, pd.DataFrame]:
     from featurelab.io import read_frame
 
     for s in seeds:
-        out = SimpleNamespace(weights=str(tmp_path / f"seed{s}/weights.npz"), losses=str(tmp_path / f"seed{s}/losses.parquet"))
+        out = SimpleNamespace(
+            weights=str(tmp_path / f"seed{s}/weights.npz"), losses=str(tmp_path / f"seed{s}/losses.parquet")
+        )
         train.train_job(fake_smk("geometry_train", section, tmp_path, wildcards={"seed": str(s)}, output=out))
-    inp = SimpleNamespace(weights=[str(tmp_path / f"seed{s}/weights.npz") for s in seeds],
-                          losses=[str(tmp_path / f"seed{s}/losses.parquet") for s in seeds])
+    inp = SimpleNamespace(
+        weights=[str(tmp_path / f"seed{s}/weights.npz") for s in seeds],
+        losses=[str(tmp_path / f"seed{s}/losses.parquet") for s in seeds],
+    )
     out = SimpleNamespace(**{k: str(tmp_path / f"{k}.parquet") for k in ("features", "instances", "curves")})
     analysis.aggregate_job(fake_smk("geometry_aggregate", section, tmp_path, input=inp, output=out))
     return {k: read_frame(getattr(out, k)) for k in ("features", "instances", "curves")}
@@ -307,7 +335,7 @@ def test_training_job_imports_neither_pandas_nor_matplotlib(tmp_path):
     code = f"""
 import json, sys
 from types import SimpleNamespace
-sys.path.insert(0, {str(REPO / 'src')!r})
+sys.path.insert(0, {str(REPO / "src")!r})
 heavy = lambda: sorted(m for m in ("pandas", "matplotlib", "sklearn", "scipy", "seaborn") if m in sys.modules)
 from featurelab.studies.geometry import train
 print("import", heavy())
@@ -315,28 +343,33 @@ section = json.loads({json.dumps(json.dumps(section))})
 train.train_sweep(0, section["model"], section["sweep"], section["training"], section["evaluation"], "cpu")
 print("train", heavy())
 params = SimpleNamespace(**{{k: section[k] for k in ("model", "sweep", "training", "evaluation")}}, device="cpu")
-out = SimpleNamespace(weights={str(tmp_path / 'w.npz')!r}, losses={str(tmp_path / 'l.parquet')!r})
+out = SimpleNamespace(weights={str(tmp_path / "w.npz")!r}, losses={str(tmp_path / "l.parquet")!r})
 train.train_job(SimpleNamespace(rule="geometry_train", threads=1, config={{"geometry": section}}, params=params,
                                 log=[], wildcards=SimpleNamespace(seed="0"), output=out))
 print("job", heavy())
 """
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True)
-    lines = dict(line.split(" ", 1) for line in proc.stdout.strip().splitlines() if line.startswith(("import", "train", "job")))
+    lines = dict(
+        line.split(" ", 1) for line in proc.stdout.strip().splitlines() if line.startswith(("import", "train", "job"))
+    )
     assert lines["import"] == "[]" and lines["train"] == "[]", proc.stdout + proc.stderr
     assert lines["job"] == "['pandas']", proc.stdout + proc.stderr
     assert (tmp_path / "w.npz").exists() and (tmp_path / "l.parquet").exists()
 
 
 def test_the_modules_the_workflow_imports_are_light():
-    code = (f"import sys\nsys.path.insert(0, {str(REPO / 'src')!r})\n"
-            "import featurelab.studies.geometry, featurelab.studies.geometry.figures\n"
-            "print(sorted(m for m in ('torch', 'pandas', 'matplotlib', 'numpy') if m in sys.modules))")
+    code = (
+        f"import sys\nsys.path.insert(0, {str(REPO / 'src')!r})\n"
+        "import featurelab.studies.geometry, featurelab.studies.geometry.figures\n"
+        "print(sorted(m for m in ('torch', 'pandas', 'matplotlib', 'numpy') if m in sys.modules))"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     # numpy is fine (the figures module needs it for its helpers); torch, pandas and matplotlib are not
     assert "torch" not in proc.stdout and "pandas" not in proc.stdout and "matplotlib" not in proc.stdout
 
 
 # --------------------------------------------------------------------------------------------- claims
+
 
 def claims_params(section: dict) -> dict:
     return {"claims": section["claims"], "analysis": section["analysis"]}
@@ -349,12 +382,30 @@ def synthetic_tables(trained: bool, seeds=(0, 1, 2)) -> dict[str, pd.DataFrame]:
     for s in seeds:
         for i, inv in enumerate([1.0, 2.0, 4.0, 8.0]):
             n_rep = 30 * (i + 1)
-            feats.append(pd.DataFrame({"seed": s, "instance": i, "inverse_density": inv, "feature": range(400),
-                                       "norm": [1.0] * n_rep + [0.0] * (400 - n_rep),
-                                       "dimensionality": [0.5] * n_rep + [np.nan] * (400 - n_rep),
-                                       "represented": [True] * n_rep + [False] * (400 - n_rep)}))
-            insts.append({"seed": s, "instance": i, "inverse_density": inv, "n_features": 400, "n_hidden": 30,
-                          "dims_per_feature": 30 / (30 * (i + 1)), "effective_features": 40.0 if trained else -50.0})
+            feats.append(
+                pd.DataFrame(
+                    {
+                        "seed": s,
+                        "instance": i,
+                        "inverse_density": inv,
+                        "feature": range(400),
+                        "norm": [1.0] * n_rep + [0.0] * (400 - n_rep),
+                        "dimensionality": [0.5] * n_rep + [np.nan] * (400 - n_rep),
+                        "represented": [True] * n_rep + [False] * (400 - n_rep),
+                    }
+                )
+            )
+            insts.append(
+                {
+                    "seed": s,
+                    "instance": i,
+                    "inverse_density": inv,
+                    "n_features": 400,
+                    "n_hidden": 30,
+                    "dims_per_feature": 30 / (30 * (i + 1)),
+                    "effective_features": 40.0 if trained else -50.0,
+                }
+            )
     return {"features": pd.concat(feats, ignore_index=True), "instances": pd.DataFrame(insts)}
 
 
@@ -392,21 +443,22 @@ def test_claims_cannot_pass_on_a_really_untrained_model(tmp_path):
 
 def test_too_few_represented_features_is_a_failed_precondition():
     tables = synthetic_tables(trained=True)
-    tables["features"]["represented"] = tables["features"]["instance"] == 0   # 30 per seed ...
+    tables["features"]["represented"] = tables["features"]["instance"] == 0  # 30 per seed ...
     section = default_section()
-    section["claims"]["min_features"] = 31                                     # ... one short
+    section["claims"]["min_features"] = 31  # ... one short
     table = claims.evaluate(tables, claims_params(section)).set_index("claim")
     assert not table.loc["sticky_1_2", "precondition_met"]
     assert "too few represented features" in table.loc["sticky_1_2", "reason"]
-    assert table.loc["dims_per_feature_fall", "passed"]                       # not its precondition
+    assert table.loc["dims_per_feature_fall", "passed"]  # not its precondition
 
 
 def test_spearman():
-    assert claims.spearman(np.arange(5.0), -np.arange(5.0) ** 3) == pytest.approx(-1.0)
+    assert claims.spearman(np.arange(5.0), -(np.arange(5.0) ** 3)) == pytest.approx(-1.0)
     assert np.isnan(claims.spearman(np.arange(3.0), np.ones(3)))
 
 
 # ---------------------------------------------------------------------------------------------- config
+
 
 def schema_errors(section: dict) -> list[str]:
     from featurelab.config import schema_errors as errors
@@ -431,13 +483,16 @@ def test_full_scale_section_is_valid():
     assert section["model"] == {"n_features": 400, "n_hidden": 30, "init": "colab"}
 
 
-@pytest.mark.parametrize("path, value, message", [
-    (("model", "n_hiddn"), 30, "model.*unknown keys"),
-    (("training", "steps"), 0, "training.steps"),
-    (("sweep", "inverse_density_min"), 0.5, "sweep.inverse_density_min"),
-    (("analysis", "fractions"), ["1/2", "half"], r"analysis.fractions\[1\]"),
-    (("model", "init"), "xavier", "model.init"),
-])
+@pytest.mark.parametrize(
+    "path, value, message",
+    [
+        (("model", "n_hiddn"), 30, "model.*unknown keys"),
+        (("training", "steps"), 0, "training.steps"),
+        (("sweep", "inverse_density_min"), 0.5, "sweep.inverse_density_min"),
+        (("analysis", "fractions"), ["1/2", "half"], r"analysis.fractions\[1\]"),
+        (("model", "init"), "xavier", "model.init"),
+    ],
+)
 def test_schema_rejects_bad_values_naming_the_key(path, value, message):
     section = default_section()
     section[path[0]][path[1]] = value
@@ -445,15 +500,18 @@ def test_schema_rejects_bad_values_naming_the_key(path, value, message):
     assert errors and any(__import__("re").search(message, e) for e in errors), errors
 
 
-@pytest.mark.parametrize("path, value, key", [
-    (("model", "n_hidden"), 400, "geometry.model.n_hidden"),
-    (("sweep", "inverse_density_max"), 0.9, "geometry.sweep.inverse_density_max"),
-    (("training", "log_every"), 20000, "geometry.training.log_every"),
-    (("analysis", "fractions"), ["1/2", "3/0"], "geometry.analysis.fractions[1]"),
-    (("analysis", "fractions"), ["1/2", "3/2"], "geometry.analysis.fractions[1]"),
-    (("analysis", "fractions"), ["1/2", "2/4"], "geometry.analysis.fractions"),
-    (("claims", "tolerance"), 0.02, "geometry.claims.tolerance"),
-])
+@pytest.mark.parametrize(
+    "path, value, key",
+    [
+        (("model", "n_hidden"), 400, "geometry.model.n_hidden"),
+        (("sweep", "inverse_density_max"), 0.9, "geometry.sweep.inverse_density_max"),
+        (("training", "log_every"), 20000, "geometry.training.log_every"),
+        (("analysis", "fractions"), ["1/2", "3/0"], "geometry.analysis.fractions[1]"),
+        (("analysis", "fractions"), ["1/2", "3/2"], "geometry.analysis.fractions[1]"),
+        (("analysis", "fractions"), ["1/2", "2/4"], "geometry.analysis.fractions"),
+        (("claims", "tolerance"), 0.02, "geometry.claims.tolerance"),
+    ],
+)
 def test_semantic_checks_name_the_key(path, value, key):
     section = default_section()
     section[path[0]][path[1]] = value
@@ -466,8 +524,10 @@ def test_fraction_labels_follow_the_paper():
     assert geometry.fraction_label("1/2") == "1/2 (digon: antipodal pair)"
     assert geometry.fraction_label("3/8") == "3/8 (square antiprism)"
     assert geometry.fraction_label("2/7") == "2/7"
-    np.testing.assert_allclose(1 / train.feature_probabilities({"n_instances": 3, "inverse_density_min": 1,
-                                                                "inverse_density_max": 100}), [1, 10, 100])
+    np.testing.assert_allclose(
+        1 / train.feature_probabilities({"n_instances": 3, "inverse_density_min": 1, "inverse_density_max": 100}),
+        [1, 10, 100],
+    )
 
 
 def test_verdicts_do_not_flip_with_the_last_bits(tmp_path):

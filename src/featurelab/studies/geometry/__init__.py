@@ -57,14 +57,20 @@ def config_errors(config: dict) -> list[str]:
     errors: list[str] = []
     model, sweep, training, claims = ge["model"], ge["sweep"], ge["training"], ge["claims"]
     if model["n_hidden"] >= model["n_features"]:
-        errors.append(f"config key 'geometry.model.n_hidden': {model['n_hidden']} must be below geometry.model."
-                      f"n_features = {model['n_features']} (superposition needs more features than dimensions)")
+        errors.append(
+            f"config key 'geometry.model.n_hidden': {model['n_hidden']} must be below geometry.model."
+            f"n_features = {model['n_features']} (superposition needs more features than dimensions)"
+        )
     if sweep["inverse_density_max"] < sweep["inverse_density_min"]:
-        errors.append(f"config key 'geometry.sweep.inverse_density_max': {sweep['inverse_density_max']} is below "
-                      f"geometry.sweep.inverse_density_min = {sweep['inverse_density_min']}")
+        errors.append(
+            f"config key 'geometry.sweep.inverse_density_max': {sweep['inverse_density_max']} is below "
+            f"geometry.sweep.inverse_density_min = {sweep['inverse_density_min']}"
+        )
     if training["log_every"] > training["steps"]:
-        errors.append(f"config key 'geometry.training.log_every': {training['log_every']} exceeds "
-                      f"geometry.training.steps = {training['steps']}")
+        errors.append(
+            f"config key 'geometry.training.log_every': {training['log_every']} exceeds "
+            f"geometry.training.steps = {training['steps']}"
+        )
     values = []
     for k, text in enumerate(ge["analysis"]["fractions"]):
         try:
@@ -73,16 +79,20 @@ def config_errors(config: dict) -> list[str]:
             errors.append(f"config key 'geometry.analysis.fractions[{k}]': {text!r} is not a fraction like 3/8")
             continue
         if not 0 < value <= 1:
-            errors.append(f"config key 'geometry.analysis.fractions[{k}]': {text!r} must lie in (0, 1] "
-                          "(a feature's dimensionality D_i does)")
+            errors.append(
+                f"config key 'geometry.analysis.fractions[{k}]': {text!r} must lie in (0, 1] "
+                "(a feature's dimensionality D_i does)"
+            )
         values.append(value)
     if len(set(values)) < len(values):
-        errors.append(f"config key 'geometry.analysis.fractions': {list(ge['analysis']['fractions'])} lists a "
-                      "fraction twice")
+        errors.append(
+            f"config key 'geometry.analysis.fractions': {list(ge['analysis']['fractions'])} lists a fraction twice"
+        )
     gaps = sorted(float(b - a) for a, b in zip(sorted(set(values)), sorted(set(values))[1:]))
     if gaps and claims["tolerance"] >= gaps[0] / 2:
-        errors.append(f"config key 'geometry.claims.tolerance': {claims['tolerance']} must be below half the "
-                      f"smallest gap between geometry.analysis.fractions ({gaps[0] / 2:.4g}), so that no feature "
-                      "counts for two fractions")
+        errors.append(
+            f"config key 'geometry.claims.tolerance': {claims['tolerance']} must be below half the "
+            f"smallest gap between geometry.analysis.fractions ({gaps[0] / 2:.4g}), so that no feature "
+            "counts for two fractions"
+        )
     return errors
-

@@ -14,19 +14,42 @@ D_i of a barely represented feature is the ratio of two small numbers, so the cl
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
 from featurelab.studies.geometry import STUDY
 
 #: Columns of ``features.parquet``: one row per (seed, instance, feature).
-FEATURE_COLUMNS = ("study", "seed", "instance", "sparsity", "inverse_density", "feature", "norm", "dimensionality",
-                   "represented")
+FEATURE_COLUMNS = (
+    "study",
+    "seed",
+    "instance",
+    "sparsity",
+    "inverse_density",
+    "feature",
+    "norm",
+    "dimensionality",
+    "represented",
+)
 #: Columns of ``instances.parquet``: one row per (seed, instance).
-INSTANCE_COLUMNS = ("study", "seed", "instance", "sparsity", "inverse_density", "n_features", "n_hidden",
-                    "frobenius_sq", "dims_per_feature", "n_represented", "loss_initial", "loss_final",
-                    "loss_baseline", "effective_features")
+INSTANCE_COLUMNS = (
+    "study",
+    "seed",
+    "instance",
+    "sparsity",
+    "inverse_density",
+    "n_features",
+    "n_hidden",
+    "frobenius_sq",
+    "dims_per_feature",
+    "n_represented",
+    "loss_initial",
+    "loss_final",
+    "loss_baseline",
+    "effective_features",
+)
 #: Columns of ``curves.parquet``: every seed's loss curve with the instance's baseline beside it.
 CURVE_COLUMNS = ("study", "seed", "instance", "sparsity", "inverse_density", "step", "loss", "loss_baseline")
 
@@ -37,8 +60,8 @@ def dimensionality(W: np.ndarray) -> np.ndarray:
     norms_sq = np.einsum("...mi,...mi->...i", W, W)
     norms = np.sqrt(norms_sq)
     with np.errstate(invalid="ignore", divide="ignore"):
-        unit = W / norms[..., None, :]                                  # columns W_i / ||W_i|| (NaN if 0)
-        overlaps = np.einsum("...mi,...mj->...ij", unit, W)            # (W_i_hat . W_j)
+        unit = W / norms[..., None, :]  # columns W_i / ||W_i|| (NaN if 0)
+        overlaps = np.einsum("...mi,...mj->...ij", unit, W)  # (W_i_hat . W_j)
         return norms_sq / np.square(overlaps).sum(axis=-1)
 
 
@@ -58,8 +81,9 @@ def effective_features(loss: np.ndarray, baseline: np.ndarray, n_features: int) 
     return n_features * (1.0 - np.asarray(loss, dtype=np.float64) / np.asarray(baseline, dtype=np.float64))
 
 
-def run_tables(arrays: Mapping[str, np.ndarray], losses: Any, seed: int, represented_norm: float
-               ) -> tuple[dict[str, list], dict[str, list]]:
+def run_tables(
+    arrays: Mapping[str, np.ndarray], losses: Any, seed: int, represented_norm: float
+) -> tuple[dict[str, list], dict[str, list]]:
     """The feature rows and instance rows of one seed's run (arrays from its npz, its loss table)."""
     W = np.asarray(arrays["W"])
     n_inst, m, n = W.shape
@@ -69,10 +93,15 @@ def run_tables(arrays: Mapping[str, np.ndarray], losses: Any, seed: int, represe
     norms = np.sqrt(np.square(W.astype(np.float64)).sum(axis=1))
     represented = norms > float(represented_norm)
     feats = {
-        "study": [STUDY] * (n_inst * n), "seed": [seed] * (n_inst * n),
-        "instance": np.repeat(np.arange(n_inst), n), "sparsity": np.repeat(sparsity, n),
-        "inverse_density": np.repeat(inverse, n), "feature": np.tile(np.arange(n), n_inst),
-        "norm": norms.ravel(), "dimensionality": D.ravel(), "represented": represented.ravel(),
+        "study": [STUDY] * (n_inst * n),
+        "seed": [seed] * (n_inst * n),
+        "instance": np.repeat(np.arange(n_inst), n),
+        "sparsity": np.repeat(sparsity, n),
+        "inverse_density": np.repeat(inverse, n),
+        "feature": np.tile(np.arange(n), n_inst),
+        "norm": norms.ravel(),
+        "dimensionality": D.ravel(),
+        "represented": represented.ravel(),
     }
     curve = losses[losses["metric"] == "loss"]
     first = curve[curve["step"] == curve["step"].min()].set_index("instance")["value"]
@@ -82,10 +111,20 @@ def run_tables(arrays: Mapping[str, np.ndarray], losses: Any, seed: int, represe
     baseline = np.asarray(arrays["baseline_loss"], dtype=np.float64)
     frob = np.square(W.astype(np.float64)).sum(axis=(1, 2))
     insts = {
-        "study": [STUDY] * n_inst, "seed": [seed] * n_inst, "instance": idx, "sparsity": sparsity,
-        "inverse_density": inverse, "n_features": [n] * n_inst, "n_hidden": [m] * n_inst, "frobenius_sq": frob,
-        "dims_per_feature": m / frob, "n_represented": represented.sum(axis=1), "loss_initial": initial,
-        "loss_final": final, "loss_baseline": baseline, "effective_features": effective_features(final, baseline, n),
+        "study": [STUDY] * n_inst,
+        "seed": [seed] * n_inst,
+        "instance": idx,
+        "sparsity": sparsity,
+        "inverse_density": inverse,
+        "n_features": [n] * n_inst,
+        "n_hidden": [m] * n_inst,
+        "frobenius_sq": frob,
+        "dims_per_feature": m / frob,
+        "n_represented": represented.sum(axis=1),
+        "loss_initial": initial,
+        "loss_final": final,
+        "loss_baseline": baseline,
+        "effective_features": effective_features(final, baseline, n),
     }
     return feats, insts
 
@@ -110,11 +149,15 @@ def aggregate_job(smk: Any) -> None:
         curve = losses[losses["metric"] == "loss"].rename(columns={"value": "loss"})
         curve = curve.merge(inst[["instance", "loss_baseline"]], on="instance", how="left")
         curves.append(curve[list(CURVE_COLUMNS)])
-    record = provenance({"analysis": dict(smk.params.analysis),
-                         "runs": read_provenance(smk.input.losses[0]).get("config")}, rule=smk.rule)
+    record = provenance(
+        {"analysis": dict(smk.params.analysis), "runs": read_provenance(smk.input.losses[0]).get("config")},
+        rule=smk.rule,
+    )
     order = ["seed", "instance"]
-    write_table(pd.concat(feats, ignore_index=True).sort_values([*order, "feature"], kind="stable"),
-                smk.output.features, record)
+    write_table(
+        pd.concat(feats, ignore_index=True).sort_values([*order, "feature"], kind="stable"), smk.output.features, record
+    )
     write_table(pd.concat(insts, ignore_index=True).sort_values(order, kind="stable"), smk.output.instances, record)
-    write_table(pd.concat(curves, ignore_index=True).sort_values([*order, "step"], kind="stable"),
-                smk.output.curves, record)
+    write_table(
+        pd.concat(curves, ignore_index=True).sort_values([*order, "step"], kind="stable"), smk.output.curves, record
+    )

@@ -22,12 +22,13 @@ A row passes when at least ``claims.min_fraction_of_seeds`` of the seeds meet it
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from featurelab.analysis.claims import claim_row, claims_frame, seeds_needed
+from featurelab.claims import claim_row, claims_frame, seeds_needed
 from featurelab.studies.geometry import fraction_label, parse_fraction
 
 TITLE = "geometry: feature dimensionality in uniform superposition (Elhage et al. 2022)"
@@ -72,8 +73,10 @@ def evaluate(tables: Mapping[str, pd.DataFrame], params: Mapping[str, Any]) -> p
     need = seeds_needed(float(c["min_fraction_of_seeds"]), n_seeds)
     trained = seed_trained(instances, c["trained_min_effective_fraction"]).reindex(seeds, fill_value=False)
     m = int(instances["n_hidden"].iloc[0])
-    trained_text = (f"model trained: every instance explains >= {c['trained_min_effective_fraction']:g} x m = "
-                    f"{c['trained_min_effective_fraction'] * m:g} features' worth of variance, n (1 - loss/baseline)")
+    trained_text = (
+        f"model trained: every instance explains >= {c['trained_min_effective_fraction']:g} x m = "
+        f"{c['trained_min_effective_fraction'] * m:g} features' worth of variance, n (1 - loss/baseline)"
+    )
     untrained = [int(s) for s in seeds if not trained[s]]
     rows = []
 
@@ -81,8 +84,10 @@ def evaluate(tables: Mapping[str, pd.DataFrame], params: Mapping[str, Any]) -> p
     shares, pool = fraction_shares(features, fractions, c["tolerance"])
     enough = pool >= int(c["min_features"])
     pre_ok = trained & enough
-    pre_text = (f"{trained_text}; >= {c['min_features']} represented features (||W_i|| > "
-                f"{analysis['represented_norm']:g}) with D_i in the fractions' span")
+    pre_text = (
+        f"{trained_text}; >= {c['min_features']} represented features (||W_i|| > "
+        f"{analysis['represented_norm']:g}) with D_i in the fractions' span"
+    )
     unmet = []
     if untrained:
         unmet.append(f"untrained seeds {untrained}")
@@ -93,17 +98,25 @@ def evaluate(tables: Mapping[str, pd.DataFrame], params: Mapping[str, Any]) -> p
         share = shares[text]
         passing = int(((share >= float(c["min_share"])) & pre_ok).sum())
         per_seed = ", ".join(f"{v:.3f}" for v in share.to_numpy())
-        rows.append(claim_row(
-            f"sticky_{text.replace('/', '_')}", fraction_label(text),
-            f"features stick at D = {fraction_label(text)}: >= {c['min_share']:g} of the represented "
-            f"features in the fractions' span within +-{c['tolerance']:g}, pooled over the sweep",
-            measured=float(np.median(share.to_numpy())),
-            measured_what=f"median over seeds of the share (per seed: {per_seed}; precondition met in "
-                          f"{int(pre_ok.sum())} of {n_seeds} seeds)",
-            threshold=float(c["min_share"]), seeds_passing=passing, n_seeds=n_seeds, holds=passing >= need,
-            precondition=pre_text, precondition_met=int(pre_ok.sum()) >= need,
-            unmet_reason="; ".join(unmet),
-            missed_reason=f"share >= {c['min_share']:g} in {passing} of {n_seeds} seeds (need {need})"))
+        rows.append(
+            claim_row(
+                f"sticky_{text.replace('/', '_')}",
+                fraction_label(text),
+                f"features stick at D = {fraction_label(text)}: >= {c['min_share']:g} of the represented "
+                f"features in the fractions' span within +-{c['tolerance']:g}, pooled over the sweep",
+                measured=float(np.median(share.to_numpy())),
+                measured_what=f"median over seeds of the share (per seed: {per_seed}; precondition met in "
+                f"{int(pre_ok.sum())} of {n_seeds} seeds)",
+                threshold=float(c["min_share"]),
+                seeds_passing=passing,
+                n_seeds=n_seeds,
+                holds=passing >= need,
+                precondition=pre_text,
+                precondition_met=int(pre_ok.sum()) >= need,
+                unmet_reason="; ".join(unmet),
+                missed_reason=f"share >= {c['min_share']:g} in {passing} of {n_seeds} seeds (need {need})",
+            )
+        )
 
     rhos = []
     for s in seeds:
@@ -112,15 +125,24 @@ def evaluate(tables: Mapping[str, pd.DataFrame], params: Mapping[str, Any]) -> p
     rhos_arr = np.asarray(rhos)
     ok = (rhos_arr <= float(c["max_spearman"])) & trained.to_numpy()
     passing = int(ok.sum())
-    rows.append(claim_row(
-        "dims_per_feature_fall", "sweep",
-        f"dimensions per feature m/||W||_F^2 fall as sparsity rises: Spearman rho(1/(1-S), m/||W||_F^2) <= "
-        f"{c['max_spearman']:g}",
-        measured=float(np.nanmedian(rhos_arr)) if np.isfinite(rhos_arr).any() else float("nan"),
-        measured_what="median over seeds of Spearman rho (per seed: " + ", ".join(f"{r:.3f}" for r in rhos)
-                      + f"; model trained in {int(trained.sum())} of {n_seeds} seeds)",
-        threshold=float(c["max_spearman"]), seeds_passing=passing, n_seeds=n_seeds, holds=passing >= need,
-        precondition=trained_text, precondition_met=int(trained.sum()) >= need,
-        unmet_reason=f"untrained seeds {untrained}",
-        missed_reason=f"rho <= {c['max_spearman']:g} in {passing} of {n_seeds} seeds (need {need})"))
+    rows.append(
+        claim_row(
+            "dims_per_feature_fall",
+            "sweep",
+            f"dimensions per feature m/||W||_F^2 fall as sparsity rises: Spearman rho(1/(1-S), m/||W||_F^2) <= "
+            f"{c['max_spearman']:g}",
+            measured=float(np.nanmedian(rhos_arr)) if np.isfinite(rhos_arr).any() else float("nan"),
+            measured_what="median over seeds of Spearman rho (per seed: "
+            + ", ".join(f"{r:.3f}" for r in rhos)
+            + f"; model trained in {int(trained.sum())} of {n_seeds} seeds)",
+            threshold=float(c["max_spearman"]),
+            seeds_passing=passing,
+            n_seeds=n_seeds,
+            holds=passing >= need,
+            precondition=trained_text,
+            precondition_met=int(trained.sum()) >= need,
+            unmet_reason=f"untrained seeds {untrained}",
+            missed_reason=f"rho <= {c['max_spearman']:g} in {passing} of {n_seeds} seeds (need {need})",
+        )
+    )
     return claims_frame(rows)

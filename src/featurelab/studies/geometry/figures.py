@@ -13,7 +13,8 @@ matplotlib and pandas are imported inside :func:`draw`, so that the workflow can
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -36,7 +37,7 @@ def _jitter(n: int) -> np.ndarray:
     return (np.arange(n) * 0.6180339887498949) % 1.0 - 0.5
 
 
-def draw(figure: str, tables: Mapping[str, "pd.DataFrame"], params: Mapping[str, Any]) -> "Figure":
+def draw(figure: str, tables: Mapping[str, pd.DataFrame], params: Mapping[str, Any]) -> Figure:
     """One figure of the study from its tables (names as in ``FIGURE_TABLES``) and the rule's params."""
     if figure == "dimensionality":
         return _dimensionality(tables["features"], tables["instances"], params)
@@ -55,17 +56,26 @@ def _reference_lines(ax, fractions: list[str], label: bool, gap: float = 0.04) -
         if label:
             at = min(y, placed[-1] - gap) if placed else y
             placed.append(at)
-            ax.annotate(fraction_label(text), xy=(1.0, y), xycoords=("axes fraction", "data"), xytext=(1.06, at),
-                        textcoords=("axes fraction", "data"), va="center", ha="left", fontsize=7, color="0.25",
-                        annotation_clip=False,
-                        arrowprops={"arrowstyle": "-", "color": "0.6", "lw": 0.5, "shrinkA": 0, "shrinkB": 0})
+            ax.annotate(
+                fraction_label(text),
+                xy=(1.0, y),
+                xycoords=("axes fraction", "data"),
+                xytext=(1.06, at),
+                textcoords=("axes fraction", "data"),
+                va="center",
+                ha="left",
+                fontsize=7,
+                color="0.25",
+                annotation_clip=False,
+                arrowprops={"arrowstyle": "-", "color": "0.6", "lw": 0.5, "shrinkA": 0, "shrinkB": 0},
+            )
 
 
-def _dimensionality(features: "pd.DataFrame", instances: "pd.DataFrame", params: Mapping[str, Any]) -> "Figure":
+def _dimensionality(features: pd.DataFrame, instances: pd.DataFrame, params: Mapping[str, Any]) -> Figure:
     import matplotlib.pyplot as plt
     from matplotlib.ticker import NullFormatter
 
-    from featurelab.plotting.style import PALETTE
+    from featurelab.plotting import PALETTE
 
     analysis, claims = params["analysis"], params["claims"]
     fractions = [str(f) for f in analysis["fractions"]]
@@ -74,8 +84,9 @@ def _dimensionality(features: "pd.DataFrame", instances: "pd.DataFrame", params:
     # one slot per seed around each sweep point, in log x: the seeds' points sit side by side
     spacing = np.diff(np.log(inverse)).min() if len(inverse) > 1 else 1.0
     slot = 0.8 * spacing / len(seeds)
-    fig, (ax, hist) = plt.subplots(1, 2, figsize=(7.4, 3.9), sharey=True, layout="constrained",
-                                   gridspec_kw={"width_ratios": [3.2, 1.0]})
+    fig, (ax, hist) = plt.subplots(
+        1, 2, figsize=(7.4, 3.9), sharey=True, layout="constrained", gridspec_kw={"width_ratios": [3.2, 1.0]}
+    )
     tol = float(claims["tolerance"])
     bins = np.arange(0.0, 1.0 + 4 * tol, 2 * tol)
     for k, seed in enumerate(seeds):
@@ -85,8 +96,18 @@ def _dimensionality(features: "pd.DataFrame", instances: "pd.DataFrame", params:
         x = f["inverse_density"].to_numpy() * np.exp(centre + 0.9 * slot * _jitter(len(f)))
         ax.scatter(x, f["dimensionality"], s=2.5, color=color, alpha=0.25, lw=0, rasterized=True, zorder=2)
         inst = instances[instances["seed"] == seed].sort_values("inverse_density")
-        ax.plot(inst["inverse_density"], inst["dims_per_feature"], color=color, lw=1.3, marker="o", ms=3.5,
-                mec="white", mew=0.5, zorder=3, label=f"seed {seed}")
+        ax.plot(
+            inst["inverse_density"],
+            inst["dims_per_feature"],
+            color=color,
+            lw=1.3,
+            marker="o",
+            ms=3.5,
+            mec="white",
+            mew=0.5,
+            zorder=3,
+            label=f"seed {seed}",
+        )
         hist.hist(f["dimensionality"], bins=bins, orientation="horizontal", histtype="step", color=color, lw=1.0)
     _reference_lines(ax, fractions, label=False)
     _reference_lines(hist, fractions, label=True)
@@ -97,19 +118,29 @@ def _dimensionality(features: "pd.DataFrame", instances: "pd.DataFrame", params:
     ax.set_ylim(0.0, 1.06)
     ax.set_xlabel("1/(1−S): inverse feature density (log scale)")
     ax.set_ylabel("dimensions per feature: $D_i$ and $m/\\|W\\|_F^2$")
-    ax.set_title(f"(a) n = {int(instances['n_features'].iloc[0])} features, m = {int(instances['n_hidden'].iloc[0])} "
-                 "hidden dimensions", loc="left")
+    ax.set_title(
+        f"(a) n = {int(instances['n_features'].iloc[0])} features, m = {int(instances['n_hidden'].iloc[0])} "
+        "hidden dimensions",
+        loc="left",
+    )
     hist.set_xscale("log")
     hist.set_xlim(left=0.7)
     hist.set_xlabel(f"represented features\nper {2 * tol:g}-wide bin (count)")
     hist.set_title("(b) $D_i$, whole sweep", loc="left")
     handles, labels = ax.get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncols=len(seeds), fontsize=7,
-               title="lines: $m/\\|W\\|_F^2$; dots: $D_i$ of the represented features", title_fontsize=7)
+    fig.legend(
+        handles,
+        labels,
+        loc="outside lower center",
+        ncols=len(seeds),
+        fontsize=7,
+        title="lines: $m/\\|W\\|_F^2$; dots: $D_i$ of the represented features",
+        title_fontsize=7,
+    )
     return fig
 
 
-def _training_loss(curves: "pd.DataFrame", instances: "pd.DataFrame", params: Mapping[str, Any]) -> "Figure":
+def _training_loss(curves: pd.DataFrame, instances: pd.DataFrame, params: Mapping[str, Any]) -> Figure:
     import matplotlib.pyplot as plt
     from matplotlib.colors import LogNorm
     from matplotlib.lines import Line2D
@@ -130,15 +161,39 @@ def _training_loss(curves: "pd.DataFrame", instances: "pd.DataFrame", params: Ma
         for _, g in c.groupby("instance", sort=True):
             g = g.sort_values("step")
             eff = n * (1.0 - g["loss"].to_numpy() / g["loss_baseline"].to_numpy())
-            ax.plot(g["step"], eff, color=cmap(norm(float(g["inverse_density"].iloc[0]))), lw=0.9,
-                    ls=styles[k % len(styles)], marker=".", ms=2.5)
+            ax.plot(
+                g["step"],
+                eff,
+                color=cmap(norm(float(g["inverse_density"].iloc[0]))),
+                lw=0.9,
+                ls=styles[k % len(styles)],
+                marker=".",
+                ms=2.5,
+            )
     threshold = float(claims["trained_min_effective_fraction"]) * m
     ax.axhline(threshold, color="0.2", lw=0.8, ls=(0, (4, 3)))
-    ax.annotate(f"trained: ≥ {threshold:g}", xy=(1.0, threshold), xycoords=("axes fraction", "data"),
-                xytext=(-2, -3), textcoords="offset points", ha="right", va="top", fontsize=7)
+    ax.annotate(
+        f"trained: ≥ {threshold:g}",
+        xy=(1.0, threshold),
+        xycoords=("axes fraction", "data"),
+        xytext=(-2, -3),
+        textcoords="offset points",
+        ha="right",
+        va="top",
+        fontsize=7,
+    )
     ax.axhline(m, color="0.6", lw=0.6)
-    ax.annotate(f"m = {m}: no superposition", xy=(1.0, m), xycoords=("axes fraction", "data"), xytext=(-2, 3),
-                textcoords="offset points", ha="right", va="bottom", fontsize=7, color="0.35")
+    ax.annotate(
+        f"m = {m}: no superposition",
+        xy=(1.0, m),
+        xycoords=("axes fraction", "data"),
+        xytext=(-2, 3),
+        textcoords="offset points",
+        ha="right",
+        va="bottom",
+        fontsize=7,
+        color="0.35",
+    )
     # an untrained model explains less than nothing (its loss E[x^2] exceeds Var x): keep the axis on the
     # trained range and say where the first points are
     low = -float(m)
@@ -146,8 +201,15 @@ def _training_loss(curves: "pd.DataFrame", instances: "pd.DataFrame", params: Ma
     first = curves[curves["step"] == curves["step"].min()]
     start = n * (1.0 - first["loss"].to_numpy() / first["loss_baseline"].to_numpy())
     if (start < low).any():
-        ax.annotate(f"step {int(first['step'].iloc[0])}: {start.min():.0f} to {start.max():.0f} (below the axis)",
-                    xy=(0.99, 0.02), xycoords="axes fraction", fontsize=7, color="0.35", ha="right", va="bottom")
+        ax.annotate(
+            f"step {int(first['step'].iloc[0])}: {start.min():.0f} to {start.max():.0f} (below the axis)",
+            xy=(0.99, 0.02),
+            xycoords="axes fraction",
+            fontsize=7,
+            color="0.35",
+            ha="right",
+            va="bottom",
+        )
     ax.set_xlabel("optimizer step")
     ax.set_ylabel("features' worth of variance explained\nn (1 − loss / input-ignoring loss)")
     sm = plt.cm.ScalarMappable(norm=norm, cmap=cmap)

@@ -27,7 +27,8 @@ add seconds to the start of every job. (Writing the loss table does load pandas:
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import numpy as np
 import torch
@@ -52,8 +53,10 @@ def feature_probabilities(sweep: Mapping[str, Any]) -> np.ndarray:
     """
     lo, hi, k = float(sweep["inverse_density_min"]), float(sweep["inverse_density_max"]), int(sweep["n_instances"])
     if lo < 1 or hi < lo or k < 1:
-        raise ValueError(f"config key 'geometry.sweep': need 1 <= inverse_density_min <= inverse_density_max and "
-                         f"n_instances >= 1, got {dict(sweep)}")
+        raise ValueError(
+            f"config key 'geometry.sweep': need 1 <= inverse_density_min <= inverse_density_max and "
+            f"n_instances >= 1, got {dict(sweep)}"
+        )
     inverse = np.exp(np.linspace(math.log(lo), math.log(hi), k)) if k > 1 else np.array([lo])
     return 1.0 / inverse
 
@@ -86,12 +89,12 @@ class _SweepLoss(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, W: torch.Tensor, b: torch.Tensor, x: torch.Tensor, scale: float) -> torch.Tensor:
-        h = torch.bmm(x, W.transpose(1, 2))                        # (I, B, m)
-        out = torch.baddbmm(b[:, None, :], h, W).clamp_min_(0.0)   # (I, B, n)
+        h = torch.bmm(x, W.transpose(1, 2))  # (I, B, m)
+        out = torch.baddbmm(b[:, None, :], h, W).clamp_min_(0.0)  # (I, B, n)
         resid = out.sub(x)
         flat = resid.view(resid.shape[0], 1, -1)
         loss = torch.bmm(flat, flat.transpose(1, 2)).view(-1) * scale  # sum of squares per instance
-        resid.masked_fill_(out <= 0, 0.0)                          # no gradient where the ReLU is off
+        resid.masked_fill_(out <= 0, 0.0)  # no gradient where the ReLU is off
         ctx.save_for_backward(W, x, h, resid)
         ctx.scale = scale
         return loss
@@ -100,7 +103,7 @@ class _SweepLoss(torch.autograd.Function):
     def backward(ctx, grad_loss: torch.Tensor):
         W, x, h, dpre = ctx.saved_tensors
         coef = (grad_loss * (2.0 * ctx.scale))[:, None, None]
-        dh = torch.bmm(dpre, W.transpose(1, 2))                    # (I, B, m)
+        dh = torch.bmm(dpre, W.transpose(1, 2))  # (I, B, m)
         gW = torch.baddbmm(torch.bmm(h.transpose(1, 2), dpre), dh.transpose(1, 2), x) * coef
         gb = dpre.sum(dim=1) * coef[:, :, 0]
         return gW, gb, None, None
@@ -117,21 +120,23 @@ class SweepModel(nn.Module):
         self.b = nn.Parameter(torch.zeros(W.shape[0], W.shape[2], dtype=W.dtype) if b is None else b.clone())
 
     @classmethod
-    def initialised(cls, n_instances: int, n_hidden: int, n_features: int, init: str,
-                    generator: torch.Generator) -> "SweepModel":
+    def initialised(
+        cls, n_instances: int, n_hidden: int, n_features: int, init: str, generator: torch.Generator
+    ) -> SweepModel:
         std = init_std(init, n_hidden, n_features, n_instances)
         # drawn on the CPU generator, so the initial weights are the same whatever the device
         return cls(torch.randn((n_instances, n_hidden, n_features), generator=generator) * std)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = torch.bmm(x, self.W.transpose(1, 2))                        # (I, B, m)
+        h = torch.bmm(x, self.W.transpose(1, 2))  # (I, B, m)
         return torch.relu(torch.baddbmm(self.b[:, None, :], h, self.W))  # (I, B, n)
 
     def loss(self, x: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
         """Squared error per instance, (I,): mean over the batch; mean (colab) or sum over features."""
         if reduction not in REDUCTIONS:
-            raise ValueError(f"config key 'geometry.training.feature_reduction': expected one of {REDUCTIONS}, "
-                             f"got {reduction!r}")
+            raise ValueError(
+                f"config key 'geometry.training.feature_reduction': expected one of {REDUCTIONS}, got {reduction!r}"
+            )
         scale = 1.0 / (x.shape[1] * (x.shape[2] if reduction == "mean" else 1))
         return _SweepLoss.apply(self.W, self.b, x, scale)
 
@@ -145,8 +150,14 @@ class AdamW(Adam):
     """``torch.optim.AdamW(foreach=False)``'s arithmetic: decoupled weight decay p <- p (1 - lr wd), then the
     Adam step (featurelab's Adam, bit-identical to torch's; tested). Avoids torch.optim's dynamo import."""
 
-    def __init__(self, params, lr: float = 1e-3, weight_decay: float = 0.01, betas: tuple[float, float] = (0.9, 0.999),
-                 eps: float = 1e-8) -> None:
+    def __init__(
+        self,
+        params,
+        lr: float = 1e-3,
+        weight_decay: float = 0.01,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+    ) -> None:
         super().__init__(params, lr=lr, betas=betas, eps=eps)
         self.weight_decay = float(weight_decay)
 
@@ -175,20 +186,41 @@ def make_lr(training: Mapping[str, Any]) -> Callable[[int], float]:
     return lambda step: learning_rate(schedule, lr, step, steps)
 
 
-def fit(model: SweepModel, optimizer: AdamW, batch: Callable[[int], torch.Tensor], training: Mapping[str, Any],
-        seed: int, evaluate: Callable[[int], bool | None] | None = None, checkpoint=None) -> int:
+def fit(
+    model: SweepModel,
+    optimizer: AdamW,
+    batch: Callable[[int], torch.Tensor],
+    training: Mapping[str, Any],
+    seed: int,
+    evaluate: Callable[[int], bool | None] | None = None,
+    checkpoint=None,
+) -> int:
     """The training loop (featurelab.training.train_loop) on ``batch(step)`` inputs; returns the steps taken."""
     from featurelab.training import RunId, train_loop
 
     reduction = training["feature_reduction"]
-    return train_loop(optimizer, lambda step: model.loss(batch(step), reduction), int(training["steps"]),
-                      RunId(STUDY, CONDITION, seed), eval_every=int(training["log_every"]), evaluate=evaluate,
-                      lr_at=make_lr(training), checkpoint=checkpoint)
+    return train_loop(
+        optimizer,
+        lambda step: model.loss(batch(step), reduction),
+        int(training["steps"]),
+        RunId(STUDY, CONDITION, seed),
+        eval_every=int(training["log_every"]),
+        evaluate=evaluate,
+        lr_at=make_lr(training),
+        checkpoint=checkpoint,
+    )
 
 
-def train_sweep(seed: int, model_cfg: Mapping[str, Any], sweep: Mapping[str, Any], training: Mapping[str, Any],
-                evaluation: Mapping[str, Any], device: str, checkpoint_to: str | None = None,
-                checkpoint_every: int = 0) -> tuple[dict[str, list], dict[str, np.ndarray]]:
+def train_sweep(
+    seed: int,
+    model_cfg: Mapping[str, Any],
+    sweep: Mapping[str, Any],
+    training: Mapping[str, Any],
+    evaluation: Mapping[str, Any],
+    device: str,
+    checkpoint_to: str | None = None,
+    checkpoint_every: int = 0,
+) -> tuple[dict[str, list], dict[str, np.ndarray]]:
     """Train one seed's sweep; return (loss-curve columns, arrays W, b, p, sparsity, baseline).
 
     The loss curve is measured on one fixed evaluation set of ``evaluation.n_samples`` inputs per instance
@@ -200,10 +232,12 @@ def train_sweep(seed: int, model_cfg: Mapping[str, Any], sweep: Mapping[str, Any
     n, m = int(model_cfg["n_features"]), int(model_cfg["n_hidden"])
     p_np = feature_probabilities(sweep)
     n_inst, reduction = len(p_np), training["feature_reduction"]
-    model = SweepModel.initialised(n_inst, m, n, model_cfg["init"],
-                                   torch_generator(STUDY, CONDITION, seed, "init")).to(device)
-    optimizer = AdamW(model.parameters(), lr=float(training["learning_rate"]),
-                      weight_decay=float(training["weight_decay"]))
+    model = SweepModel.initialised(n_inst, m, n, model_cfg["init"], torch_generator(STUDY, CONDITION, seed, "init")).to(
+        device
+    )
+    optimizer = AdamW(
+        model.parameters(), lr=float(training["learning_rate"]), weight_decay=float(training["weight_decay"])
+    )
     p = torch.as_tensor(p_np, dtype=torch.float32, device=device)
     gen = torch_generator(STUDY, CONDITION, seed, "batches", device=device)
     batch_size = int(training["batch_size"])
@@ -220,16 +254,22 @@ def train_sweep(seed: int, model_cfg: Mapping[str, Any], sweep: Mapping[str, Any
             total += model.loss(sample_features(p, rows, n, eval_gen), reduction).double() * rows
             left -= rows
         for i, value in enumerate((total / int(evaluation["n_samples"])).cpu().tolist()):
-            for k, v in zip(LOSS_COLUMNS, (STUDY, seed, i, 1.0 - float(p_np[i]), 1.0 / float(p_np[i]), step, "loss",
-                                           float(value))):
+            for k, v in zip(
+                LOSS_COLUMNS, (STUDY, seed, i, 1.0 - float(p_np[i]), 1.0 / float(p_np[i]), step, "loss", float(value))
+            ):
                 columns[k].append(v)
         return False
 
     checkpoint = None
     if checkpoint_to is not None:
+
         def state() -> dict:
-            return {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "batches": gen.get_state(),
-                    "columns": {k: list(v) for k, v in columns.items()}}
+            return {
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "batches": gen.get_state(),
+                "columns": {k: list(v) for k, v in columns.items()},
+            }
 
         def restore(saved: dict) -> None:
             model.load_state_dict(saved["model"])
@@ -240,12 +280,24 @@ def train_sweep(seed: int, model_cfg: Mapping[str, Any], sweep: Mapping[str, Any
 
         key = state_key(STUDY, seed, dict(model_cfg), dict(sweep), dict(training), dict(evaluation))
         checkpoint = Checkpoint(checkpoint_to, checkpoint_every, state, restore, key=key)
-    steps = fit(model, optimizer, lambda step: sample_features(p, batch_size, n, gen), training, seed,
-                evaluate=evaluate, checkpoint=checkpoint)
+    steps = fit(
+        model,
+        optimizer,
+        lambda step: sample_features(p, batch_size, n, gen),
+        training,
+        seed,
+        evaluate=evaluate,
+        checkpoint=checkpoint,
+    )
     if steps % int(training["log_every"]):
         evaluate(steps)
-    arrays = {"W": model.W.detach().cpu().numpy(), "b": model.b.detach().cpu().numpy(),
-              "feature_probability": p_np, "sparsity": 1.0 - p_np, "baseline_loss": baseline_loss(p_np, n, reduction)}
+    arrays = {
+        "W": model.W.detach().cpu().numpy(),
+        "b": model.b.detach().cpu().numpy(),
+        "feature_probability": p_np,
+        "sparsity": 1.0 - p_np,
+        "baseline_loss": baseline_loss(p_np, n, reduction),
+    }
     return columns, arrays
 
 
@@ -258,11 +310,22 @@ def train_job(smk: Any) -> None:
     job = TorchJob(smk)
     seed = int(smk.wildcards.seed)
     p = smk.params
-    cfg = {"model": dict(p.model), "sweep": dict(p.sweep), "training": dict(p.training),
-           "evaluation": dict(p.evaluation)}
-    columns, arrays = train_sweep(seed, cfg["model"], cfg["sweep"], cfg["training"], cfg["evaluation"], job.device,
-                                  checkpoint_to=str(checkpoint_path(smk.output.weights)),
-                                  checkpoint_every=checkpoint_every(getattr(smk, "config", None)))
+    cfg = {
+        "model": dict(p.model),
+        "sweep": dict(p.sweep),
+        "training": dict(p.training),
+        "evaluation": dict(p.evaluation),
+    }
+    columns, arrays = train_sweep(
+        seed,
+        cfg["model"],
+        cfg["sweep"],
+        cfg["training"],
+        cfg["evaluation"],
+        job.device,
+        checkpoint_to=str(checkpoint_path(smk.output.weights)),
+        checkpoint_every=checkpoint_every(getattr(smk, "config", None)),
+    )
     record = job.provenance({**cfg, "seed": seed})
     write_table(table_from_columns(columns), smk.output.losses, record)
     save_arrays(smk.output.weights, record, seed=np.array(seed), **arrays)

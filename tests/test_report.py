@@ -24,15 +24,7 @@ pytestmark = pytest.mark.e2e
 TINY_STUDIES = ["complexity"]
 
 FIGURES = ["variance_curves", "accuracy_curves", "final_variance"]
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+CHROMIUM_FLAGS = "--headless --no-sandbox --disable-gpu --no-first-run --disable-background-networking --disable-component-update --disable-sync".split()
 
 
 def chromium() -> str:

@@ -18,33 +18,8 @@ TINY_STUDIES = ["complexity"]
 
 FIGURES = ["variance_curves", "accuracy_curves", "final_variance"]
 RUN_COLUMNS = ["study", "condition", "seed", "epoch", "split", "feature_index", "feature", "metric", "value"]
-SUMMARY_COLUMNS = [
-    "condition",
-    "epoch",
-    "split",
-    "feature_index",
-    "feature",
-    "metric",
-    "mean",
-    "sd",
-    "n",
-    "ci_low",
-    "ci_high",
-]
-CLAIM_COLUMNS = [
-    "claim",
-    "condition",
-    "statement",
-    "measured",
-    "measured_what",
-    "threshold",
-    "seeds_passing",
-    "n_seeds",
-    "precondition",
-    "precondition_met",
-    "reason",
-    "passed",
-]
+SUMMARY_COLUMNS = "condition epoch split feature_index feature metric mean sd n ci_low ci_high".split()
+CLAIM_COLUMNS = "claim condition statement measured measured_what threshold seeds_passing n_seeds precondition precondition_met reason passed".split()
 
 
 @pytest.fixture(scope="module")

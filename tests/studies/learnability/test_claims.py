@@ -15,25 +15,18 @@ def claims_cfg(**changes) -> dict:
     return study_claims_config("learnability", **changes)
 
 
+def _row(family, condition, seed, metric, value, step=-1, inp=-1, name="") -> dict:
+    """One row of a learnability runs table."""
+    generator = condition.split("[")[0]
+    return dict(study="learnability", family=family, condition=condition, generator=generator, params="{}",
+                seed=seed, step=step, input=inp, input_name=name, metric=metric, value=value)  # fmt: skip
+
+
 def _fake_runs() -> pd.DataFrame:
     rows = []
 
     def add(family, condition, seed, metric, value, step=-1, inp=-1, name=""):
-        rows.append(
-            dict(
-                study="learnability",
-                family=family,
-                condition=condition,
-                generator=condition.split("[")[0],
-                params="{}",
-                seed=seed,
-                step=step,
-                input=inp,
-                input_name=name,
-                metric=metric,
-                value=value,
-            )
-        )
+        rows.append(_row(family, condition, seed, metric, value, step, inp, name))
 
     for seed in range(5):
         add("run_all", "constant", seed, "final_eval_mse", 0.001)
@@ -70,41 +63,16 @@ def test_claims_measure_and_judge():
 def _runs(values: dict[tuple[str, str, str], list[float]], attributions: dict | None = None) -> pd.DataFrame:
     """A runs table from ``{(family, condition, metric): per-seed values}`` (and attribution
     ``{(family, condition, input): per-seed values}``)."""
-    rows = []
-    for (family, condition, metric), per_seed in values.items():
-        for seed, v in enumerate(per_seed):
-            rows.append(
-                dict(
-                    study="learnability",
-                    family=family,
-                    condition=condition,
-                    generator=condition.split("[")[0],
-                    params="{}",
-                    seed=seed,
-                    step=-1,
-                    input=-1,
-                    input_name="",
-                    metric=metric,
-                    value=float(v),
-                )
-            )
-    for (family, condition, inp), per_seed in (attributions or {}).items():
-        for seed, v in enumerate(per_seed):
-            rows.append(
-                dict(
-                    study="learnability",
-                    family=family,
-                    condition=condition,
-                    generator=condition.split("[")[0],
-                    params="{}",
-                    seed=seed,
-                    step=-1,
-                    input=inp,
-                    input_name=f"x{inp}",
-                    metric="attribution_mean",
-                    value=float(v),
-                )
-            )
+    cells = [(family, condition, metric, -1, "", per_seed) for (family, condition, metric), per_seed in values.items()]
+    cells += [
+        (family, condition, "attribution_mean", inp, f"x{inp}", per_seed)
+        for (family, condition, inp), per_seed in (attributions or {}).items()
+    ]
+    rows = [
+        _row(family, condition, seed, metric, float(v), inp=inp, name=name)
+        for family, condition, metric, inp, name, per_seed in cells
+        for seed, v in enumerate(per_seed)
+    ]
     return pd.DataFrame(rows)
 
 

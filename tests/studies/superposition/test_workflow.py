@@ -47,19 +47,7 @@ def test_figures_manifest_and_tables(tiny_run):
     per = features[features["feature"] >= 0]
     assert per.groupby(["seed", "epoch", "metric"]).size().eq(49).all()
     summary = pd.read_parquet(res / "summary.parquet")
-    assert list(summary.columns) == [
-        "kind",
-        "phase",
-        "split",
-        "epoch",
-        "importance_rank",
-        "metric",
-        "mean",
-        "sd",
-        "n",
-        "ci_low",
-        "ci_high",
-    ]
+    assert list(summary.columns) == "kind phase split epoch importance_rank metric mean sd n ci_low ci_high".split()
     wtw = pd.read_parquet(res / "wdec_wenc_summary.parquet")
     assert len(wtw) == 49 * 49
     claims = pd.read_parquet(res / "claims.parquet")

@@ -34,6 +34,11 @@ from featurelab.studies.geometry import fraction_label, parse_fraction
 TITLE = "geometry: feature dimensionality in uniform superposition (Elhage et al. 2022)"
 
 
+def _seed_counts(passing: int, n_seeds: int, need: int, threshold: float) -> dict:
+    """The claim_row fields of a claim judged seed by seed: it holds when ``need`` seeds pass."""
+    return dict(threshold=threshold, seeds_passing=passing, n_seeds=n_seeds, holds=passing >= need)
+
+
 def spearman(x: np.ndarray, y: np.ndarray) -> float:
     """Spearman's rank correlation (average ranks for ties; NaN when either side is constant)."""
     rx, ry = pd.Series(x).rank().to_numpy(), pd.Series(y).rank().to_numpy()
@@ -107,10 +112,7 @@ def evaluate(tables: Mapping[str, pd.DataFrame], params: Mapping[str, Any]) -> p
                 measured=float(np.median(share.to_numpy())),
                 measured_what=f"median over seeds of the share (per seed: {per_seed}; precondition met in "
                 f"{int(pre_ok.sum())} of {n_seeds} seeds)",
-                threshold=float(c["min_share"]),
-                seeds_passing=passing,
-                n_seeds=n_seeds,
-                holds=passing >= need,
+                **_seed_counts(passing, n_seeds, need, float(c["min_share"])),
                 precondition=pre_text,
                 precondition_met=int(pre_ok.sum()) >= need,
                 unmet_reason="; ".join(unmet),
@@ -135,10 +137,7 @@ def evaluate(tables: Mapping[str, pd.DataFrame], params: Mapping[str, Any]) -> p
             measured_what="median over seeds of Spearman rho (per seed: "
             + ", ".join(f"{r:.3f}" for r in rhos)
             + f"; model trained in {int(trained.sum())} of {n_seeds} seeds)",
-            threshold=float(c["max_spearman"]),
-            seeds_passing=passing,
-            n_seeds=n_seeds,
-            holds=passing >= need,
+            **_seed_counts(passing, n_seeds, need, float(c["max_spearman"])),
             precondition=trained_text,
             precondition_met=int(trained.sum()) >= need,
             unmet_reason=f"untrained seeds {untrained}",

@@ -211,16 +211,9 @@ def fit(
     )
 
 
-def train_sweep(
-    seed: int,
-    model_cfg: Mapping[str, Any],
-    sweep: Mapping[str, Any],
-    training: Mapping[str, Any],
-    evaluation: Mapping[str, Any],
-    device: str,
-    checkpoint_to: str | None = None,
-    checkpoint_every: int = 0,
-) -> tuple[dict[str, list], dict[str, np.ndarray]]:
+def train_sweep(seed: int, model_cfg: Mapping[str, Any], sweep: Mapping[str, Any], training: Mapping[str, Any],
+                evaluation: Mapping[str, Any], device: str, checkpoint_to: str | None = None, checkpoint_every: int = 0
+                ) -> tuple[dict[str, list], dict[str, np.ndarray]]:  # fmt: skip
     """Train one seed's sweep; return (loss-curve columns, arrays W, b, p, sparsity, baseline).
 
     The loss curve is measured on one fixed evaluation set of ``evaluation.n_samples`` inputs per instance

@@ -19,7 +19,7 @@ import yaml
 
 from featurelab import config as fl_config
 from featurelab.config import ConfigError, validate_config
-from tests.helpers import REPO, SCHEMA, TINY_CONFIG, default_config, merged_config
+from tests.helpers import REPO, SCHEMA, STUDIES, TINY_CONFIG, default_config, merged_config
 
 HEAVY = ("torch", "pandas", "matplotlib", "sklearn", "scipy", "seaborn", "pyarrow")
 
@@ -152,13 +152,7 @@ def _reached_definitions(entry: str) -> dict[str, set[str] | str]:
 
 def test_every_training_step_is_found():
     assert len(TRAINING_ENTRIES) >= 10
-    assert {e.split(".")[0] for e in TRAINING_ENTRIES} == {
-        "complexity",
-        "hierarchy",
-        "dissociation",
-        "superposition",
-        "learnability",
-    }
+    assert {e.split(".")[0] for e in TRAINING_ENTRIES} == set(STUDIES)
 
 
 @pytest.mark.parametrize("entry", TRAINING_ENTRIES)

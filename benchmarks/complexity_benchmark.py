@@ -36,7 +36,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 
-REFERENCE = r'''
+REFERENCE = r"""
 import sys, time
 t_start = time.perf_counter()
 import numpy as np, torch
@@ -119,7 +119,7 @@ for epoch in range(cfg["training"]["epochs"] + 1):  # the notebook: range(0, 101
         if first_step is None:
             first_step = time.perf_counter() - t_start
 print(f"REFERENCE first_step_after_imports={first_step:.2f} final_r2={scores}")
-'''
+"""
 
 
 def pipeline_job(pair: str, seed: int, workdir: Path) -> dict[str, float]:
@@ -129,9 +129,25 @@ def pipeline_job(pair: str, seed: int, workdir: Path) -> dict[str, float]:
     overlay.write_text(yaml.safe_dump({"studies": ["complexity"], "device": "cpu"}))
     target = f"results/complexity/{pair}/seed{seed}/metrics.parquet"
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "-d", str(workdir),
-                    "--configfile", str(overlay), "--cores", "1", target],
-                   check=True, capture_output=True, text=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "--snakefile",
+            str(REPO / "Snakefile"),
+            "-d",
+            str(workdir),
+            "--configfile",
+            str(overlay),
+            "--cores",
+            "1",
+            target,
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     wall = time.perf_counter() - start
     bench = workdir / "results" / "benchmarks" / "complexity" / "train" / f"{pair}_seed{seed}.tsv"
     with open(bench) as fh:
@@ -143,10 +159,12 @@ def pipeline_job(pair: str, seed: int, workdir: Path) -> dict[str, float]:
 
 def dataset_job_seconds(pair: str, seed: int, cfg: dict) -> float:
     """The dataset job's work in a fresh process (start-up included), as Snakemake runs it."""
-    code = ("import sys; from featurelab.studies.complexity.train import make_splits, parse_pair; "
-            "from featurelab.io import save_arrays; import tempfile, os; "
-            f"a = make_splits(parse_pair({pair!r}), {seed}, {cfg['dataset']!r}); "
-            "save_arrays(os.path.join(tempfile.mkdtemp(), 'd.npz'), {}, **a)")
+    code = (
+        "import sys; from featurelab.studies.complexity.train import make_splits, parse_pair; "
+        "from featurelab.io import save_arrays; import tempfile, os; "
+        f"a = make_splits(parse_pair({pair!r}), {seed}, {cfg['dataset']!r}); "
+        "save_arrays(os.path.join(tempfile.mkdtemp(), 'd.npz'), {}, **a)"
+    )
     start = time.perf_counter()
     subprocess.run([sys.executable, "-c", code], check=True)
     return time.perf_counter() - start
@@ -154,8 +172,9 @@ def dataset_job_seconds(pair: str, seed: int, cfg: dict) -> float:
 
 def reference_job(pair: str, seed: int, cfg: dict) -> tuple[float, str]:
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-c", REFERENCE, pair, str(seed), repr(cfg)], check=True,
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", REFERENCE, pair, str(seed), repr(cfg)], check=True, capture_output=True, text=True
+    )
     return time.perf_counter() - start, proc.stdout.strip()
 
 
@@ -177,14 +196,19 @@ def main() -> None:
         pipeline_times.append(pipeline_s)
         reference_times.append(ref_s)
         print(f"[{repeat + 1}/{args.repeats}] {args.pair} seed {args.seed}, {cfg['training']['epochs']} epochs")
-        print(f"  pipeline  : {pipeline_s:6.2f} s  (dataset job {pipe['dataset_job_s']:.2f} s + train job "
-              f"{pipe['train_job_s']:.2f} s; start-up to first optimizer step {pipe['startup_s']:.2f} s; "
-              f"whole snakemake invocation {pipe['snakemake_wall_s']:.2f} s)")
+        print(
+            f"  pipeline  : {pipeline_s:6.2f} s  (dataset job {pipe['dataset_job_s']:.2f} s + train job "
+            f"{pipe['train_job_s']:.2f} s; start-up to first optimizer step {pipe['startup_s']:.2f} s; "
+            f"whole snakemake invocation {pipe['snakemake_wall_s']:.2f} s)"
+        )
         print(f"  reference : {ref_s:6.2f} s  ({ref_out})")
         print(f"  speed-up  : {ref_s / pipeline_s:6.2f}x")
     pipeline_median, reference_median = statistics.median(pipeline_times), statistics.median(reference_times)
-    print(f"median over {args.repeats} repeats: pipeline {pipeline_median:.2f} s, reference {reference_median:.2f} s, "
-          f"speed-up {reference_median / pipeline_median:.2f}x (target >= 2x; start-up target < 3.5 s)")
+    print(
+        f"median over {args.repeats} repeats: pipeline {pipeline_median:.2f} s, reference {reference_median:.2f} s, "
+        f"speed-up {reference_median / pipeline_median:.2f}x (target >= 2x; start-up target < 3.5 s)"
+    )
+
 
 if __name__ == "__main__":
     main()

@@ -18,11 +18,11 @@ from pathlib import Path
 import torch
 import yaml
 
-from featurelab.studies.dissociation import evaluate as ad
-from featurelab.mnist import prepare
 from featurelab.devices import configure_torch, resolve_device
 from featurelab.init import uniform_fan_in_weights
+from featurelab.mnist import prepare
 from featurelab.seeding import torch_generator
+from featurelab.studies.dissociation import evaluate as ad
 from featurelab.studies.dissociation.train import STUDY, build_variants, log_grid
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root: the tests' reference forms
@@ -70,24 +70,33 @@ def main() -> None:
     noise = torch.randn(x.shape, generator=torch_generator(STUDY, "input_noise", 0)).to(device)
     results["input_noise"] = (
         timed(lambda: ad.input_noise_errors(chosen, x, y, sig, noise), args.repeats, device),
-        timed(lambda: input_noise_errors_reference(chosen, x, y, sig, noise), args.repeats, device))
+        timed(lambda: input_noise_errors_reference(chosen, x, y, sig, noise), args.repeats, device),
+    )
 
     chosen = {v.condition: w for v, w in nets.items() if "parameter_noise" in v.evaluations}
     sig = torch.as_tensor(log_grid(cfg["evaluation"]["parameter_noise"]), dtype=torch.float32, device=device)
     h2 = max(w[1].shape[0] for w in chosen.values())
     gen = torch_generator(STUDY, "parameter_noise", 0)
-    draws = (torch.randn(trained[0].shape, generator=gen).to(device), torch.randn(h2, sizes[1], generator=gen).to(device),
-             torch.randn(10, h2, generator=gen).to(device))
+    draws = (
+        torch.randn(trained[0].shape, generator=gen).to(device),
+        torch.randn(h2, sizes[1], generator=gen).to(device),
+        torch.randn(10, h2, generator=gen).to(device),
+    )
     results["parameter_noise"] = (
         timed(lambda: ad.parameter_noise_errors(chosen, x, y, sig, draws), args.repeats, device),
-        timed(lambda: parameter_noise_errors_reference(chosen, x, y, sig, draws), args.repeats, device))
+        timed(lambda: parameter_noise_errors_reference(chosen, x, y, sig, draws), args.repeats, device),
+    )
 
-    print(f"device {device}, threads {args.threads}, {len(y)} images, networks per sweep: "
-          f"input {len(results['input_noise'][0][1])}, parameter {len(results['parameter_noise'][0][1])}")
+    print(
+        f"device {device}, threads {args.threads}, {len(y)} images, networks per sweep: "
+        f"input {len(results['input_noise'][0][1])}, parameter {len(results['parameter_noise'][0][1])}"
+    )
     for name, ((t_fast, fast), (t_slow, slow)) in results.items():
         diff = max(float((fast[k] - slow[k]).abs().max()) for k in fast) * len(y)
-        print(f"{name:16s} batched {t_fast:7.2f} s   loop {t_slow:7.2f} s   speed-up {t_slow / t_fast:5.1f}x   "
-              f"max curve difference {diff:.0f} image(s)")
+        print(
+            f"{name:16s} batched {t_fast:7.2f} s   loop {t_slow:7.2f} s   speed-up {t_slow / t_fast:5.1f}x   "
+            f"max curve difference {diff:.0f} image(s)"
+        )
 
 
 if __name__ == "__main__":

@@ -39,8 +39,13 @@ def snakemake(*args: str, cwd: Path | None = None) -> tuple[subprocess.Completed
     """Run ``python -m snakemake *args``: (process, wall seconds, CPU seconds of the child)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "snakemake", *args], capture_output=True, text=True, cwd=cwd,
-                          env={**os.environ, "CUDA_VISIBLE_DEVICES": os.environ.get("CUDA_VISIBLE_DEVICES", "")})
+    proc = subprocess.run(
+        [sys.executable, "-m", "snakemake", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, "CUDA_VISIBLE_DEVICES": os.environ.get("CUDA_VISIBLE_DEVICES", "")},
+    )
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -75,9 +80,11 @@ def synthetic_tree(directory: Path, configfiles: list[str], target: str) -> int:
 def startup_floor(directory: Path) -> list[str]:
     """A one-rule workflow with nothing to do: what any ``snakemake -n`` costs here."""
     directory.mkdir(parents=True, exist_ok=True)
-    (directory / "Snakefile").write_text('rule all:\n    input:\n        "done.txt",\n\n\n'
-                                         'rule done:\n    output:\n        "done.txt",\n'
-                                         '    shell:\n        "touch {output}"\n')
+    (directory / "Snakefile").write_text(
+        'rule all:\n    input:\n        "done.txt",\n\n\n'
+        'rule done:\n    output:\n        "done.txt",\n'
+        '    shell:\n        "touch {output}"\n'
+    )
     (directory / "done.txt").touch()
     return ["--snakefile", str(directory / "Snakefile"), "--directory", str(directory), "--cores", "2", "-n"]
 
@@ -117,11 +124,15 @@ def main() -> None:
             check(proc, "snakemake -n (one-rule workflow)")
             rows["snakemake start-up"][0].append(wall)
             rows["snakemake start-up"][1].append(cpu)
-            print(f"repeat {repeat + 1}: dry run {rows['workflow'][0][-1]:.2f} s wall, "
-                  f"{rows['workflow'][1][-1]:.2f} s CPU; one-rule workflow {wall:.2f} s wall, {cpu:.2f} s CPU")
+            print(
+                f"repeat {repeat + 1}: dry run {rows['workflow'][0][-1]:.2f} s wall, "
+                f"{rows['workflow'][1][-1]:.2f} s CPU; one-rule workflow {wall:.2f} s wall, {cpu:.2f} s CPU"
+            )
         load = os.getloadavg()
-        print(f"\n`snakemake -n {args.target}` on an up-to-date tree ({args.repeats} repeats, "
-              f"{os.cpu_count()} CPUs, load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}):")
+        print(
+            f"\n`snakemake -n {args.target}` on an up-to-date tree ({args.repeats} repeats, "
+            f"{os.cpu_count()} CPUs, load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}):"
+        )
         for name, (walls, cpus) in rows.items():
             print(f"  {name:<20} wall {summary(walls)}; CPU {summary(cpus)}")
     finally:

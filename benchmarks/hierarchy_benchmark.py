@@ -25,10 +25,10 @@ import time
 import numpy as np
 import torch
 
-from featurelab.studies.hierarchy.data import n_features, pattern_counts, sample_tree, tree_patterns
 from featurelab.devices import configure_torch, resolve_device
-from featurelab.studies.hierarchy.model import BatchedTMS
 from featurelab.optim import Adam
+from featurelab.studies.hierarchy.data import n_features, pattern_counts, sample_tree, tree_patterns
+from featurelab.studies.hierarchy.model import BatchedTMS
 
 
 def _run(model, batch, steps: int, lr: float = 1e-3) -> float:
@@ -52,7 +52,7 @@ def loop(depths, widths, seeds, steps, batch_size, device) -> float:
             rng = np.random.default_rng(0)
             model = BatchedTMS([h] * seeds, nf, generator=torch.Generator().manual_seed(0)).to(device)
 
-            def batch(step):
+            def batch(step, d=d, rng=rng, nf=nf):
                 x = sample_tree(batch_size * seeds, d, "exclusive", rng).reshape(batch_size, seeds, nf)
                 return torch.as_tensor(x, device=device), None
 
@@ -71,12 +71,18 @@ def batched(depths, widths, seeds, steps, batch_size, device, estimator) -> floa
             if estimator == "patterns":
                 patterns, probs = tree_patterns(d, "exclusive")
                 x = torch.as_tensor(patterns, device=device)
-                weights = torch.as_tensor(pattern_counts(steps, batch_size, probs, rng) / batch_size,
-                                          dtype=torch.float32, device=device)
-                batch = lambda step: (x, weights[step])  # noqa: E731
+                weights = torch.as_tensor(
+                    pattern_counts(steps, batch_size, probs, rng) / batch_size, dtype=torch.float32, device=device
+                )
+                batch = lambda step, x=x, weights=weights: (x, weights[step])  # noqa: E731
             else:
-                batch = lambda step: (torch.as_tensor(sample_tree(batch_size, d, "exclusive", rng),  # noqa: E731
-                                                      device=device), None)
+                batch = lambda step, d=d, rng=rng: (
+                    torch.as_tensor(
+                        sample_tree(batch_size, d, "exclusive", rng),  # noqa: E731
+                        device=device,
+                    ),
+                    None,
+                )
             total += _run(model, batch, steps)
     return total
 
@@ -97,12 +103,19 @@ def main() -> None:
     device = resolve_device(args.device)
     scale = args.full_steps / args.steps
     common = (args.depths, args.widths, args.seeds, args.steps, args.batch_size, device)
-    results = {"device": device, "threads": args.threads, "steps_timed": args.steps, "extrapolated_to": args.full_steps,
-               "n_configurations": sum(len([w for w in args.widths if w <= n_features(d)]) for d in args.depths),
-               "seeds": args.seeds}
-    for name, fn in (("loop", lambda: loop(*common)),
-                     ("widths", lambda: batched(*common, "samples")),
-                     ("patterns", lambda: batched(*common, "patterns"))):
+    results = {
+        "device": device,
+        "threads": args.threads,
+        "steps_timed": args.steps,
+        "extrapolated_to": args.full_steps,
+        "n_configurations": sum(len([w for w in args.widths if w <= n_features(d)]) for d in args.depths),
+        "seeds": args.seeds,
+    }
+    for name, fn in (
+        ("loop", lambda: loop(*common)),
+        ("widths", lambda: batched(*common, "samples")),
+        ("patterns", lambda: batched(*common, "patterns")),
+    ):
         results[f"{name}_s"] = round(fn() * scale, 1)
         print(f"{name:9s} {results[f'{name}_s']:8.1f} s for the sweep at {args.full_steps} steps", flush=True)
     results["speedup_widths"] = round(results["loop_s"] / results["widths_s"], 1)

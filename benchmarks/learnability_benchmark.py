@@ -17,12 +17,12 @@ from pathlib import Path
 import torch
 import yaml
 
-from featurelab.studies.learnability.data import input_dim, task_name
 from featurelab.devices import configure_torch
 from featurelab.init import in_out_linear_default
-from featurelab.studies.learnability.model import BatchedMLP, per_instance_mse
 from featurelab.optim import Adam
 from featurelab.seeding import torch_generator
+from featurelab.studies.learnability.data import input_dim, task_name
+from featurelab.studies.learnability.model import BatchedMLP, per_instance_mse
 from featurelab.studies.learnability.train import STUDY, family_tasks, padded_samples, task_streams
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,8 +30,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def batched(tasks, x, y, hidden, device):
     names = [task_name(t) for t in tasks]
-    model = BatchedMLP([input_dim(t) for t in tasks], hidden,
-                       [torch_generator(STUDY, n, 0, "init") for n in names]).to(device)
+    model = BatchedMLP([input_dim(t) for t in tasks], hidden, [torch_generator(STUDY, n, 0, "init") for n in names]).to(
+        device
+    )
     opt = Adam(model.parameters(), lr=1e-3)
     start = time.perf_counter()
     for s in range(x.shape[0]):
@@ -50,12 +51,14 @@ def per_run(tasks, x, y, hidden, device):
         net = torch.nn.Sequential(torch.nn.Linear(d, hidden), torch.nn.ReLU(), torch.nn.Linear(hidden, 1)).to(device)
         with torch.no_grad():
             w, b = in_out_linear_default(d, hidden, torch_generator(STUDY, task_name(t), 0, "init"))
-            net[0].weight.copy_(w.T); net[0].bias.copy_(b)
-        nets.append(net); opts.append(Adam(net.parameters(), lr=1e-3))
+            net[0].weight.copy_(w.T)
+            net[0].bias.copy_(b)
+        nets.append(net)
+        opts.append(Adam(net.parameters(), lr=1e-3))
     dims = [input_dim(t) for t in tasks]
     start = time.perf_counter()
     for i, (net, opt) in enumerate(zip(nets, opts)):
-        xi, yi = x[:, i, :, :dims[i]].contiguous(), y[:, i, :, None].contiguous()
+        xi, yi = x[:, i, :, : dims[i]].contiguous(), y[:, i, :, None].contiguous()
         for s in range(x.shape[0]):
             opt.zero_grad()
             loss = torch.nn.functional.mse_loss(net(xi[s]), yi[s])
@@ -75,24 +78,34 @@ def main() -> None:
     cfg = yaml.safe_load((ROOT / "config.yaml").read_text())["learnability"]
     hidden, batch, per_epoch = cfg["model"]["hidden"], cfg["training"]["batch_size"], cfg["training"]["steps_per_epoch"]
     print(f"device {args.device}, {args.threads} thread(s), {args.steps} steps, batch size {batch}")
-    print(f"{'family':<12} {'tasks':>5} {'batched ms/step':>16} {'per-run ms/step':>16} {'speed-up':>9} "
-          f"{'budget':>7} {'batched s':>10} {'per-run s':>10}")
+    print(
+        f"{'family':<12} {'tasks':>5} {'batched ms/step':>16} {'per-run ms/step':>16} {'speed-up':>9} "
+        f"{'budget':>7} {'batched s':>10} {'per-run s':>10}"
+    )
     totals = [0.0, 0.0]
     for family, fcfg in cfg["families"].items():
         tasks = family_tasks(fcfg)
         d_max = max(input_dim(t) for t in tasks)
-        xs, ys = padded_samples(tasks, [task_streams(task_name(t), 0, "bench") for t in tasks], args.steps * batch,
-                                d_max)
-        x = torch.from_numpy(xs.reshape(len(tasks), args.steps, batch, d_max).transpose(1, 0, 2, 3).copy()).to(args.device)
+        xs, ys = padded_samples(
+            tasks, [task_streams(task_name(t), 0, "bench") for t in tasks], args.steps * batch, d_max
+        )
+        x = torch.from_numpy(xs.reshape(len(tasks), args.steps, batch, d_max).transpose(1, 0, 2, 3).copy()).to(
+            args.device
+        )
         y = torch.from_numpy(ys.reshape(len(tasks), args.steps, batch).transpose(1, 0, 2).copy()).to(args.device)
         tb = batched(tasks, x, y, hidden, args.device) / args.steps
         tp = per_run(tasks, x, y, hidden, args.device) / args.steps
         budget = fcfg["epochs"] * per_epoch
-        totals[0] += tb * budget * len(cfg["seeds"]); totals[1] += tp * budget * len(cfg["seeds"])
-        print(f"{family:<12} {len(tasks):>5} {tb * 1e3:>16.3f} {tp * 1e3:>16.3f} {tp / tb:>8.1f}x {budget:>7} "
-              f"{tb * budget:>10.1f} {tp * budget:>10.1f}")
-    print(f"projected training time of the default study ({len(cfg['seeds'])} seeds, optimizer steps only): "
-          f"batched {totals[0]:.0f} s, per-run {totals[1]:.0f} s")
+        totals[0] += tb * budget * len(cfg["seeds"])
+        totals[1] += tp * budget * len(cfg["seeds"])
+        print(
+            f"{family:<12} {len(tasks):>5} {tb * 1e3:>16.3f} {tp * 1e3:>16.3f} {tp / tb:>8.1f}x {budget:>7} "
+            f"{tb * budget:>10.1f} {tp * budget:>10.1f}"
+        )
+    print(
+        f"projected training time of the default study ({len(cfg['seeds'])} seeds, optimizer steps only): "
+        f"batched {totals[0]:.0f} s, per-run {totals[1]:.0f} s"
+    )
 
 
 if __name__ == "__main__":

@@ -54,8 +54,11 @@ def fake_mnist(folder: Path) -> None:
         images = rng.integers(0, 256, size=(n, 28, 28), dtype=np.uint8)
         labels = rng.integers(0, 10, size=n, dtype=np.uint8)
         (folder / f"{subset}-images-idx3-ubyte").write_bytes(
-            np.array([2051, n, 28, 28], dtype=">i4").tobytes() + images.tobytes())
-        (folder / f"{subset}-labels-idx1-ubyte").write_bytes(np.array([2049, n], dtype=">i4").tobytes() + labels.tobytes())
+            np.array([2051, n, 28, 28], dtype=">i4").tobytes() + images.tobytes()
+        )
+        (folder / f"{subset}-labels-idx1-ubyte").write_bytes(
+            np.array([2049, n], dtype=">i4").tobytes() + labels.tobytes()
+        )
 
 
 def one_seed(config: dict) -> dict:
@@ -74,9 +77,12 @@ def one_seed(config: dict) -> dict:
 def snakemake(workdir: Path, *args: str, check: bool = True) -> tuple[subprocess.CompletedProcess, float, float]:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
-                           "--directory", str(workdir), *args], capture_output=True, text=True,
-                          env={**os.environ, "CUDA_VISIBLE_DEVICES": ""})
+    proc = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir), *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "CUDA_VISIBLE_DEVICES": ""},
+    )
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
@@ -107,8 +113,13 @@ def main() -> None:
     scratch = Path(tempfile.mkdtemp(prefix="paper_scale_"))
     fake_mnist(scratch / "mnist")
     measured = one_seed(full)
-    measured["mnist"] = {"source": "idx", "path": str(scratch / "mnist"), "verify": False, "split": "native",
-                         "subsets": ["train", "t10k"]}
+    measured["mnist"] = {
+        "source": "idx",
+        "path": str(scratch / "mnist"),
+        "verify": False,
+        "split": "native",
+        "subsets": ["train", "t10k"],
+    }
     epochs_full = full["dissociation"]["training"]["epochs"]
     measured["dissociation"]["training"]["epochs"] = args.dissociation_epochs
     (scratch / "measured.yaml").write_text(yaml.safe_dump(measured))
@@ -117,10 +128,12 @@ def main() -> None:
     for study in args.studies:
         work = scratch / study
         target = f"figures/{study}/all"
-        jobs_full = scheduled_rules(snakemake(work, target, "-n", "--cores", "2",
-                                              "--configfile", str(scratch / "full.yaml"))[0].stdout)
-        proc, wall, cpu = snakemake(work, target, "--cores", "2", "--configfile", str(scratch / "measured.yaml"),
-                                    check=False)
+        jobs_full = scheduled_rules(
+            snakemake(work, target, "-n", "--cores", "2", "--configfile", str(scratch / "full.yaml"))[0].stdout
+        )
+        proc, wall, cpu = snakemake(
+            work, target, "--cores", "2", "--configfile", str(scratch / "measured.yaml"), check=False
+        )
         jobs_run = Counter(re.findall(r"^(?:local)?rule (\w+):", proc.stdout + proc.stderr, flags=re.M))
         failed = sorted(set(re.findall(r"^Error in rule (\w+):", proc.stdout + proc.stderr, flags=re.M)))
         if proc.returncode != 0 and not failed:
@@ -134,17 +147,32 @@ def main() -> None:
             per_job = (sum(bench[rule]) / len(bench[rule])) if rule in bench else light_cpu
             if rule == "dissociation_train":
                 per_job *= epochs_full / args.dissociation_epochs
-            estimate[rule] = {"jobs_measured": jobs_run.get(rule, 0), "jobs_full": n_full,
-                              "cpu_per_job_s": round(per_job, 2), "cpu_full_s": round(per_job * n_full, 1)}
+            estimate[rule] = {
+                "jobs_measured": jobs_run.get(rule, 0),
+                "jobs_full": n_full,
+                "cpu_per_job_s": round(per_job, 2),
+                "cpu_full_s": round(per_job * n_full, 1),
+            }
         total = sum(r["cpu_full_s"] for r in estimate.values())
-        results[study] = {"measured_wall_s": round(wall, 1), "measured_cpu_s": round(cpu, 1),
-                          "estimated_full_cpu_s": round(total, 1), "failed_rules": failed, "rules": estimate}
-        print(f"{study}: one seed {wall:.0f} s wall, {cpu:.0f} CPU-s; full config estimated {total:.0f} CPU-s "
-              f"({total / 3600:.2f} CPU-h, >= {total / 7200:.2f} h on 2 cores)"
-              + (f"; FAILED jobs of {failed} (their cost is not measured)" if failed else ""), flush=True)
+        results[study] = {
+            "measured_wall_s": round(wall, 1),
+            "measured_cpu_s": round(cpu, 1),
+            "estimated_full_cpu_s": round(total, 1),
+            "failed_rules": failed,
+            "rules": estimate,
+        }
+        print(
+            f"{study}: one seed {wall:.0f} s wall, {cpu:.0f} CPU-s; full config estimated {total:.0f} CPU-s "
+            f"({total / 3600:.2f} CPU-h, >= {total / 7200:.2f} h on 2 cores)"
+            + (f"; FAILED jobs of {failed} (their cost is not measured)" if failed else ""),
+            flush=True,
+        )
         for rule, r in sorted(estimate.items(), key=lambda kv: -kv[1]["cpu_full_s"]):
-            print(f"    {rule:<28} {r['jobs_measured']:>3} -> {r['jobs_full']:>4} jobs, "
-                  f"{r['cpu_per_job_s']:>8.1f} CPU-s/job, {r['cpu_full_s']:>9.0f} CPU-s", flush=True)
+            print(
+                f"    {rule:<28} {r['jobs_measured']:>3} -> {r['jobs_full']:>4} jobs, "
+                f"{r['cpu_per_job_s']:>8.1f} CPU-s/job, {r['cpu_full_s']:>9.0f} CPU-s",
+                flush=True,
+            )
     load = os.getloadavg()
     print(f"(load average at the end {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}; scratch {scratch})")
     if args.out:

@@ -22,12 +22,13 @@ def main() -> None:
     ap.add_argument("--device", default="cpu")
     args = ap.parse_args()
 
-    import yaml
     from pathlib import Path
 
-    from featurelab.studies.superposition import analysis as A
+    import yaml
+
     from featurelab.devices import configure_torch, resolve_device
     from featurelab.io import load_arrays
+    from featurelab.studies.superposition import analysis as A
     from featurelab.studies.superposition.train import train as S
 
     configure_torch(args.threads)
@@ -35,8 +36,10 @@ def main() -> None:
     cfg = yaml.safe_load((Path(__file__).resolve().parents[1] / "config.yaml").read_text())["superposition"]
     data = S.select_examples(load_arrays(args.mnist), 0, 0)
     seeds = list(range(args.seeds))
-    print(f"data: {data['x_train'].shape[0]} train / {data['x_test'].shape[0]} test images; device {device}, "
-          f"{args.threads} thread(s)")
+    print(
+        f"data: {data['x_train'].shape[0]} train / {data['x_test'].shape[0]} test images; device {device}, "
+        f"{args.threads} thread(s)"
+    )
 
     t = time.perf_counter()
     _, state = S.train_classifier(data, seeds[:1], cfg["classifier"], device)
@@ -53,8 +56,10 @@ def main() -> None:
     hb = S.hidden_activations(state_b, data["x_train"], device)
     hbv = S.hidden_activations(state_b, data["x_test"], device)
     S.train_autoencoder(hb, hbv, seeds, cfg["autoencoder"], device)
-    print(f"{len(seeds)} seeds batched in one process: {time.perf_counter() - t:.1f} s "
-          f"(vs {len(seeds) * (t_clf + t_ae):.1f} s one by one)")
+    print(
+        f"{len(seeds)} seeds batched in one process: {time.perf_counter() - t:.1f} s "
+        f"(vs {len(seeds) * (t_clf + t_ae):.1f} s one by one)"
+    )
 
     p = {k: snaps[k][0, -1].astype(np.float64) for k in ("w_enc", "b_enc", "w_dec", "b_dec")}  # as the analysis
     x = h[0][:10000]

@@ -8,8 +8,14 @@ from featurelab.scripting import run
 
 def main(smk) -> None:
     out = Path(smk.output[0])
-    download_file(out.name, out.parent, smk.params.mirrors, retries=int(smk.params.retries),
-                  timeout_s=float(smk.params.timeout_s), needed=list(smk.params.needed))
+    download_file(
+        out.name,
+        out.parent,
+        smk.params.mirrors,
+        retries=int(smk.params.retries),
+        timeout_s=float(smk.params.timeout_s),
+        needed=list(smk.params.needed),
+    )
 
 
 run(main, snakemake)  # noqa: F821

@@ -20,8 +20,12 @@ def tiny_trees(request, tmp_path_factory) -> TinyTrees:
     ``tiny_trees.workdir(dest, studies)``. Every study named in ``TINY_STUDIES`` by the module of a
     collected end-to-end test is built in one run, started in the background when the session starts
     (nothing is built when no such test is collected)."""
-    wanted = {study for item in request.session.items if item.get_closest_marker("e2e")
-              for study in getattr(getattr(item, "module", None), "TINY_STUDIES", ())}
+    wanted = {
+        study
+        for item in request.session.items
+        if item.get_closest_marker("e2e")
+        for study in getattr(getattr(item, "module", None), "TINY_STUDIES", ())
+    }
     trees = TinyTrees(tmp_path_factory.mktemp("tiny_trees"), prebuild=wanted)
     trees.start()
     yield trees

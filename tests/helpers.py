@@ -20,12 +20,14 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
+from featurelab.config import study_names
+
 REPO = Path(__file__).resolve().parents[1]
 TINY_CONFIG = REPO / "tests" / "configs" / "tiny.yaml"
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
 MNIST_DATA = REPO / "tests" / "data" / "mnist"
-#: Every study of the workflow, in the order of tests/configs/tiny.yaml.
-STUDIES = ("complexity", "hierarchy", "dissociation", "superposition", "learnability")
+#: Every study the workflow knows (the schema's studies list).
+STUDIES = tuple(study_names(SCHEMA))
 
 
 class Run:
@@ -36,8 +38,9 @@ class Run:
         self.cmd = cmd
         self.stdout, self.stderr = tempfile.TemporaryFile("w+"), tempfile.TemporaryFile("w+")
         # its own process group, so that stop() ends Snakemake and every job it started
-        self.proc = subprocess.Popen(cmd, stdout=self.stdout, stderr=self.stderr, text=True, env=env,
-                                     start_new_session=True)
+        self.proc = subprocess.Popen(
+            cmd, stdout=self.stdout, stderr=self.stderr, text=True, env=env, start_new_session=True
+        )
 
     def running(self) -> bool:
         return self.proc.poll() is None
@@ -50,13 +53,26 @@ class Run:
         self.proc.wait()
 
 
-def start_snakemake(workdir: Path, *args: str, configfile: Path = TINY_CONFIG,
-                    snakefile: Path = REPO / "Snakefile") -> Run:
+def start_snakemake(
+    workdir: Path, *args: str, configfile: Path = TINY_CONFIG, snakefile: Path = REPO / "Snakefile"
+) -> Run:
     """Start the real workflow (``snakefile``, by default this clone's) in ``workdir`` with ``configfile``
     merged over the embedded default, on 2 cores (a later ``--cores`` in ``args`` wins), without waiting:
     for runs side by side (a 2-core machine runs a one-core run and another in the time of the longer)."""
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(snakefile), "--directory", str(workdir),
-           "--configfile", str(configfile), "--cores", "2", *args]
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(snakefile),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        str(configfile),
+        "--cores",
+        "2",
+        *args,
+    ]
     return Run(cmd, {**os.environ, "PYTHONHASHSEED": "0", "CUDA_VISIBLE_DEVICES": ""})
 
 
@@ -75,13 +91,20 @@ def finish(run: Run, check: bool = True, timeout: float = 900) -> subprocess.Com
     done = subprocess.CompletedProcess(run.cmd, run.proc.returncode, *output)
     if check and done.returncode != 0:
         command = " ".join(run.cmd[3:])
-        raise AssertionError(f"snakemake {command} failed ({done.returncode}):\n{done.stdout[-4000:]}\n"
-                             f"{done.stderr[-6000:]}")
+        raise AssertionError(
+            f"snakemake {command} failed ({done.returncode}):\n{done.stdout[-4000:]}\n{done.stderr[-6000:]}"
+        )
     return done
 
 
-def snakemake(workdir: Path, *args: str, configfile: Path = TINY_CONFIG, check: bool = True,
-              timeout: float = 900, snakefile: Path = REPO / "Snakefile") -> subprocess.CompletedProcess:
+def snakemake(
+    workdir: Path,
+    *args: str,
+    configfile: Path = TINY_CONFIG,
+    check: bool = True,
+    timeout: float = 900,
+    snakefile: Path = REPO / "Snakefile",
+) -> subprocess.CompletedProcess:
     """Run the real workflow as :func:`start_snakemake` starts it and wait for it: the completed process
     (stdout and stderr as text)."""
     return finish(start_snakemake(workdir, *args, configfile=configfile, snakefile=snakefile), check, timeout)
@@ -177,6 +200,7 @@ def perturbed(frame, columns: Iterable[str], rng, rel: float = 1e-6):
 
 
 # ------------------------------------------------------------------------------------ shared tiny trees
+
 
 def copy_tree(source: Path, dest: Path) -> Path:
     """A copy of a built working directory (outputs, logs and Snakemake's metadata) with every mtime kept,

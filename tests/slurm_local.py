@@ -41,8 +41,13 @@ def install(timeout: float = 900) -> None:
         return
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     subprocess.run(["apt-get", "update", "-qq"], check=True, env=env, timeout=timeout, capture_output=True)
-    subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", *PACKAGES], check=True, env=env,
-                   timeout=timeout, capture_output=True)
+    subprocess.run(
+        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *PACKAGES],
+        check=True,
+        env=env,
+        timeout=timeout,
+        capture_output=True,
+    )
 
 
 def _sbin(name: str) -> str:
@@ -53,7 +58,10 @@ def _munge_works() -> bool:
     if not MUNGE_SOCKET.exists():
         return False
     cred = subprocess.run(["munge", "-n"], capture_output=True, text=True)
-    return cred.returncode == 0 and subprocess.run(["unmunge"], input=cred.stdout, capture_output=True, text=True).returncode == 0
+    return (
+        cred.returncode == 0
+        and subprocess.run(["unmunge"], input=cred.stdout, capture_output=True, text=True).returncode == 0
+    )
 
 
 def slurm_conf(workdir: Path) -> str:
@@ -119,8 +127,7 @@ def start(workdir: Path, timeout: float = 60) -> dict:
         shutil.chown(MUNGE_SOCKET.parent, "munge", "munge")
         MUNGE_SOCKET.parent.chmod(0o755)
         # setpriv execs munged, so the PID recorded is the daemon's own
-        spawn("munged", ["setpriv", "--reuid=munge", "--regid=munge", "--init-groups", _sbin("munged"),
-                         "--foreground"])
+        spawn("munged", ["setpriv", "--reuid=munge", "--regid=munge", "--init-groups", _sbin("munged"), "--foreground"])
         _wait(_munge_works, timeout, "munged", workdir)
     SLURM_CONF.parent.mkdir(parents=True, exist_ok=True)
     SLURM_CONF.write_text(slurm_conf(workdir))
@@ -191,8 +198,11 @@ def completed_jobs(workdir: Path) -> list[dict]:
     log = Path(workdir) / "jobcomp.log"
     if not log.exists():
         return []
-    return [dict(field.split("=", 1) for field in line.split() if "=" in field)
-            for line in log.read_text().splitlines() if line.strip()]
+    return [
+        dict(field.split("=", 1) for field in line.split() if "=" in field)
+        for line in log.read_text().splitlines()
+        if line.strip()
+    ]
 
 
 if __name__ == "__main__":

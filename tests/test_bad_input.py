@@ -40,8 +40,11 @@ def produced_files(workdir: Path) -> list[str]:
 
 
 def no_temporary_or_checkpoint_files(workdir: Path) -> None:
-    leftovers = [p for p in workdir.rglob("*") if p.is_file() and ".snakemake" not in p.parts and (
-        p.name.startswith(".") or p.name.endswith(".ckpt"))]
+    leftovers = [
+        p
+        for p in workdir.rglob("*")
+        if p.is_file() and ".snakemake" not in p.parts and (p.name.startswith(".") or p.name.endswith(".ckpt"))
+    ]
     assert not leftovers, leftovers
 
 
@@ -67,8 +70,10 @@ BAD_CONFIGS = [
     # out-of-range values
     ({"complexity": {"training": {"epochs": 0}}}, "'complexity.training.epochs': 0 is less than the minimum of 1"),
     ({"hierarchy": {"training": {"learning_rate": -0.1}}}, "'hierarchy.training.learning_rate': -0.1"),
-    ({"dissociation": {"evaluation": {"input_noise": {"min": 5.0, "max": 1.0, "n": 3}}}},
-     "'dissociation.evaluation.input_noise': min 5.0 must be below max 1.0"),
+    (
+        {"dissociation": {"evaluation": {"input_noise": {"min": 5.0, "max": 1.0, "n": 3}}}},
+        "'dissociation.evaluation.input_noise': min 5.0 must be below max 1.0",
+    ),
     ({"superposition": {"autoencoder": {"record_epochs": [0, 99]}}}, "'superposition.autoencoder.record_epochs'"),
     ({"learnability": {"training": {"batch_size": 0}}}, "'learnability.training.batch_size': 0"),
     ({"mnist": {"n_test": -1}}, "'mnist.n_test': -1"),
@@ -86,12 +91,16 @@ def test_bad_config_is_named(over, expected):
     assert "\n" not in str(err.value)
 
 
-@pytest.mark.parametrize("over, expected", [
-    ({"hierarchy": {"training": {"steps": "300"}}}, "'hierarchy.training.steps': '300' is not of type 'integer'"),
-    ({"superposition": {"classifer": {"epochs": 2}}}, "('classifer' was unexpected)"),
-    ({"learnability": {"seeds": []}}, "'learnability.seeds': [] should be non-empty"),
-    ({"dissociation": {"transfer": {"folds": 0}}}, "'dissociation.transfer.folds': 0"),
-], ids=["wrong type", "unknown key", "empty seeds", "out of range"])
+@pytest.mark.parametrize(
+    "over, expected",
+    [
+        ({"hierarchy": {"training": {"steps": "300"}}}, "'hierarchy.training.steps': '300' is not of type 'integer'"),
+        ({"superposition": {"classifer": {"epochs": 2}}}, "('classifer' was unexpected)"),
+        ({"learnability": {"seeds": []}}, "'learnability.seeds': [] should be non-empty"),
+        ({"dissociation": {"transfer": {"folds": 0}}}, "'dissociation.transfer.folds': 0"),
+    ],
+    ids=["wrong type", "unknown key", "empty seeds", "out of range"],
+)
 def test_bad_config_stops_the_workflow_before_any_job(tmp_path, over, expected):
     proc = snakemake(tmp_path / "work", "figures/all", configfile=write_config(tmp_path, over), check=False)
     assert proc.returncode != 0
@@ -103,10 +112,22 @@ def test_bad_config_stops_the_workflow_before_any_job(tmp_path, over, expected):
 
 # ------------------------------------------------------------------------------------- bad MNIST
 
+
 def mnist_config(tmp_path: Path, folder: Path, verify: bool = True) -> Path:
-    return write_config(tmp_path, {"studies": ["dissociation"], "mnist": {
-        "source": "idx", "path": str(folder), "subsets": ["t10k"], "split": "random", "n_test": 1000,
-        "verify": verify}})
+    return write_config(
+        tmp_path,
+        {
+            "studies": ["dissociation"],
+            "mnist": {
+                "source": "idx",
+                "path": str(folder),
+                "subsets": ["t10k"],
+                "split": "random",
+                "n_test": 1000,
+                "verify": verify,
+            },
+        },
+    )
 
 
 def copy_mnist(folder: Path, raw: bool = False) -> None:
@@ -169,17 +190,22 @@ def test_missing_data_folder_is_named(tmp_path):
 
 # ------------------------------------------------------------------------------------- divergence
 
+
 def test_diverging_training_names_run_and_step_and_leaves_nothing(tmp_path):
     """SGD with learning rate 1000 on the tiny complexity network really diverges (loss nan at step 3)."""
-    over = {"studies": ["complexity"], "complexity": {
-        "seeds": [0], "feature_pairs": [["linear", "xor_xor_xor"]],
-        "claims": {"reference_pair": ["linear", "xor_xor_xor"]},
-        "training": {"optimizer": "sgd", "learning_rate": 1000.0}}}
+    over = {
+        "studies": ["complexity"],
+        "complexity": {
+            "seeds": [0],
+            "feature_pairs": [["linear", "xor_xor_xor"]],
+            "claims": {"reference_pair": ["linear", "xor_xor_xor"]},
+            "training": {"optimizer": "sgd", "learning_rate": 1000.0},
+        },
+    }
     work = tmp_path / "work"
     proc = snakemake(work, "figures/all", configfile=write_config(tmp_path, over), check=False)
     assert proc.returncode != 0
-    message = ("training diverged: study 'complexity', condition 'linear-vs-xor_xor_xor', seed 0: "
-               "loss is nan at step 3")
+    message = "training diverged: study 'complexity', condition 'linear-vs-xor_xor_xor', seed 0: loss is nan at step 3"
     assert message in proc.stderr, proc.stderr[-3000:]
     assert "featurelab error in rule complexity_train" in proc.stderr
     # Only the dataset job's output survives; the failed training job left no model, metrics or checkpoint.

@@ -39,8 +39,13 @@ def assert_same_state(a: dict, b: dict) -> None:
 
 
 COMPLEXITY_MODEL = {"hidden_widths": [16, 8], "leaky_relu_slope": 0.01}
-COMPLEXITY_TRAINING = {"optimizer": "adam", "learning_rate": 0.01, "batch_size": 48, "epochs": 4,
-                       "early_stopping": {"enabled": False, "patience": 10, "min_delta": 0.0}}
+COMPLEXITY_TRAINING = {
+    "optimizer": "adam",
+    "learning_rate": 0.01,
+    "batch_size": 48,
+    "epochs": 4,
+    "early_stopping": {"enabled": False, "patience": 10, "min_delta": 0.0},
+}
 
 
 @pytest.fixture(scope="module")
@@ -58,21 +63,24 @@ def test_complexity_resume_is_bit_identical(tmp_path, monkeypatch, complexity_da
     ckpt = checkpoint_path(tmp_path / "metrics.parquet")
     saved = kill_after_saves(monkeypatch, kill_at)
     with pytest.raises(Killed):
-        complexity.train_run(pair, 0, data, COMPLEXITY_MODEL, COMPLEXITY_TRAINING, "cpu", checkpoint_to=ckpt,
-                             checkpoint_every=every)
+        complexity.train_run(
+            pair, 0, data, COMPLEXITY_MODEL, COMPLEXITY_TRAINING, "cpu", checkpoint_to=ckpt, checkpoint_every=every
+        )
     assert ckpt.exists() and saved == [every * (i + 1) for i in range(kill_at)]
     monkeypatch.undo()
 
     resumed_from = []
     original_load = Checkpoint.load
-    monkeypatch.setattr(Checkpoint, "load", lambda self, n: resumed_from.append(original_load(self, n)) or
-                        resumed_from[-1])
-    cols, state = complexity.train_run(pair, 0, data, COMPLEXITY_MODEL, COMPLEXITY_TRAINING, "cpu",
-                                       checkpoint_to=ckpt, checkpoint_every=every)
+    monkeypatch.setattr(
+        Checkpoint, "load", lambda self, n: resumed_from.append(original_load(self, n)) or resumed_from[-1]
+    )
+    cols, state = complexity.train_run(
+        pair, 0, data, COMPLEXITY_MODEL, COMPLEXITY_TRAINING, "cpu", checkpoint_to=ckpt, checkpoint_every=every
+    )
     assert resumed_from == [saved[-1]]  # it continued from the last checkpoint, not from step 0
-    assert cols == ref_cols             # every metric of every epoch, bit for bit
+    assert cols == ref_cols  # every metric of every epoch, bit for bit
     assert_same_state(state, ref_state)
-    assert not ckpt.exists()            # removed on success
+    assert not ckpt.exists()  # removed on success
 
 
 def test_checkpoint_from_other_settings_is_ignored(tmp_path, monkeypatch, complexity_data):
@@ -80,21 +88,27 @@ def test_checkpoint_from_other_settings_is_ignored(tmp_path, monkeypatch, comple
     ckpt = checkpoint_path(tmp_path / "metrics.parquet")
     kill_after_saves(monkeypatch, 1)
     with pytest.raises(Killed):
-        complexity.train_run(pair, 0, data, COMPLEXITY_MODEL, COMPLEXITY_TRAINING, "cpu", checkpoint_to=ckpt,
-                             checkpoint_every=3)
+        complexity.train_run(
+            pair, 0, data, COMPLEXITY_MODEL, COMPLEXITY_TRAINING, "cpu", checkpoint_to=ckpt, checkpoint_every=3
+        )
     monkeypatch.undo()
     other = {**COMPLEXITY_TRAINING, "learning_rate": 0.02}
     ref_cols, ref_state = complexity.train_run(pair, 0, data, COMPLEXITY_MODEL, other, "cpu")
-    cols, state = complexity.train_run(pair, 0, data, COMPLEXITY_MODEL, other, "cpu", checkpoint_to=ckpt,
-                                       checkpoint_every=3)
+    cols, state = complexity.train_run(
+        pair, 0, data, COMPLEXITY_MODEL, other, "cpu", checkpoint_to=ckpt, checkpoint_every=3
+    )
     assert cols == ref_cols
     assert_same_state(state, ref_state)
 
 
 def test_dissociation_resume_is_bit_identical(tmp_path, monkeypatch):
     rng = np.random.default_rng(0)
-    data = {"x_train": rng.random((300, 784), dtype=np.float32), "y_train": rng.integers(0, 10, 300),
-            "x_test": rng.random((50, 784), dtype=np.float32), "y_test": rng.integers(0, 10, 50)}
+    data = {
+        "x_train": rng.random((300, 784), dtype=np.float32),
+        "y_train": rng.integers(0, 10, 300),
+        "x_test": rng.random((50, 784), dtype=np.float32),
+        "y_test": rng.integers(0, 10, 50),
+    }
     model = {"hidden_widths": [16, 16]}
     train = {"learning_rate": 0.1, "final_learning_rate": 1e-6, "batch_size": 64, "epochs": 3}
     ref_cols, ref_state = dissociation.train_run(0, data, model, train, "cpu")
@@ -132,7 +146,7 @@ def test_train_loop_without_checkpoint_is_unchanged():
     from featurelab.optim import SGD
 
     opt = SGD([w], lr=0.1)
-    assert training.train_loop(opt, lambda s: (w ** 2).sum(), 5, training.RunId("t", "c", 0)) == 5
+    assert training.train_loop(opt, lambda s: (w**2).sum(), 5, training.RunId("t", "c", 0)) == 5
 
 
 def test_diverging_run_leaves_no_checkpoint(tmp_path, complexity_data):
@@ -140,8 +154,7 @@ def test_diverging_run_leaves_no_checkpoint(tmp_path, complexity_data):
     ckpt = checkpoint_path(tmp_path / "metrics.parquet")
     diverging = {**COMPLEXITY_TRAINING, "optimizer": "sgd", "learning_rate": 1e4}
     with pytest.raises(training.DivergenceError, match=r"seed 0: loss is (nan|inf) at step"):
-        complexity.train_run(pair, 0, data, COMPLEXITY_MODEL, diverging, "cpu", checkpoint_to=ckpt,
-                             checkpoint_every=1)
+        complexity.train_run(pair, 0, data, COMPLEXITY_MODEL, diverging, "cpu", checkpoint_to=ckpt, checkpoint_every=1)
     assert not ckpt.exists() and not list(tmp_path.iterdir())
 
 
@@ -163,8 +176,14 @@ def test_train_loop_checks_pending_losses_before_evaluating(monkeypatch):
     evaluated = []
     finite = training.FiniteCheck
     monkeypatch.setattr(training, "FiniteCheck", lambda run: finite(run, every=1000))
-    loss = lambda s: (w ** 2).sum() * (float("nan") if s == 2 else 1.0)  # noqa: E731
+    loss = lambda s: (w**2).sum() * (float("nan") if s == 2 else 1.0)  # noqa: E731
     with pytest.raises(training.DivergenceError, match="at step 2"):
-        training.train_loop(SGD([w], lr=0.1), loss, 20, training.RunId("t", "c", 0), eval_every=4,
-                            evaluate=lambda step: evaluated.append(step))
+        training.train_loop(
+            SGD([w], lr=0.1),
+            loss,
+            20,
+            training.RunId("t", "c", 0),
+            eval_every=4,
+            evaluate=lambda step: evaluated.append(step),
+        )
     assert evaluated == [0]  # the evaluation after step 3 never saw the diverged state

@@ -121,18 +121,25 @@ def test_a_module_used_as_a_value_brings_all_of_it(tmp_path):
 
 
 def test_dynamic_lookups_take_the_whole_package(tmp_path):
-    src = make_tree(tmp_path, {**PACKAGE, "featurelab/dyn.py": """
+    src = make_tree(
+        tmp_path,
+        {
+            **PACKAGE,
+            "featurelab/dyn.py": """
         import importlib
 
         def load(name):
             return importlib.import_module("featurelab." + name)
-    """})
+    """,
+        },
+    )
     closure = CodeIndex(src).closure(script(tmp_path, "d.py", "from featurelab.dyn import load\n"))
     assert closure["featurelab.heavy"] == ALL and closure["featurelab.steps"] == ALL
 
 
-def edited_hash(tmp_path: Path, module: str, old: str, new: str, uses: str = "from featurelab.steps import "
-                "make_data, train_model\n") -> tuple[str, str]:
+def edited_hash(
+    tmp_path: Path, module: str, old: str, new: str, uses: str = "from featurelab.steps import make_data, train_model\n"
+) -> tuple[str, str]:
     src = make_tree(tmp_path, PACKAGE)
     entry = script(tmp_path, "s.py", uses)
     before = CodeIndex(src).code_hash(entry, tmp_path)
@@ -143,23 +150,29 @@ def edited_hash(tmp_path: Path, module: str, old: str, new: str, uses: str = "fr
     return before, CodeIndex(src).code_hash(entry, tmp_path)
 
 
-@pytest.mark.parametrize("old, new", [
-    ("return helper(n)", "return helper(n)  # a comment"),
-    ('"""Data."""', '"""Data, documented at length\n\n            over two paragraphs."""'),
-    ("def make_data(n):", "\n\n\ndef make_data(n):"),
-    ('"""Two steps in one module: making data and training."""', "# no module docstring any more"),
-])
+@pytest.mark.parametrize(
+    "old, new",
+    [
+        ("return helper(n)", "return helper(n)  # a comment"),
+        ('"""Data."""', '"""Data, documented at length\n\n            over two paragraphs."""'),
+        ("def make_data(n):", "\n\n\ndef make_data(n):"),
+        ('"""Two steps in one module: making data and training."""', "# no module docstring any more"),
+    ],
+)
 def test_comments_docstrings_and_blank_lines_change_nothing(tmp_path, old, new):
     before, after = edited_hash(tmp_path, "steps.py", old, new)
     assert before == after
 
 
-@pytest.mark.parametrize("module, old, new", [
-    ("steps.py", "return helper(n)", "return helper(n + 1)"),
-    ("heavy.py", "return 1", "return 2"),            # reached through a lazy import
-    ("util.py", "LIMIT = 3", "LIMIT = 4"),            # a module constant (preamble)
-    ("__init__.py", '__version__ = "1"', '__version__ = "2"'),  # a package __init__ that runs on import
-])
+@pytest.mark.parametrize(
+    "module, old, new",
+    [
+        ("steps.py", "return helper(n)", "return helper(n + 1)"),
+        ("heavy.py", "return 1", "return 2"),  # reached through a lazy import
+        ("util.py", "LIMIT = 3", "LIMIT = 4"),  # a module constant (preamble)
+        ("__init__.py", '__version__ = "1"', '__version__ = "2"'),  # a package __init__ that runs on import
+    ],
+)
 def test_code_edits_change_the_hash(tmp_path, module, old, new):
     before, after = edited_hash(tmp_path, module, old, new)
     assert before != after
@@ -168,8 +181,9 @@ def test_code_edits_change_the_hash(tmp_path, module, old, new):
 def test_an_edit_outside_what_the_script_reaches_changes_nothing(tmp_path):
     before, after = edited_hash(tmp_path, "util.py", "return 0", "return 1")  # util.unused
     assert before == after
-    before, after = edited_hash(tmp_path / "b", "heavy.py", "return 1", "return 2",
-                                uses="from featurelab.steps import make_data\n")
+    before, after = edited_hash(
+        tmp_path / "b", "heavy.py", "return 1", "return 2", uses="from featurelab.steps import make_data\n"
+    )
     assert before == after
 
 
@@ -255,8 +269,13 @@ def workflow_rules(tmp_path_factory) -> list[dict]:
     import sys
 
     workdir = tmp_path_factory.mktemp("rules")
-    proc = subprocess.run([sys.executable, "-c", RULES_AS_JSON, str(REPO / "Snakefile"), str(workdir)],
-                          capture_output=True, text=True, timeout=300, check=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", RULES_AS_JSON, str(REPO / "Snakefile"), str(workdir)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
     rules = json.loads(proc.stdout.strip().splitlines()[-1])
     for rule in rules:
         if rule["script"]:
@@ -281,8 +300,9 @@ def test_every_rule_hashes_the_code_it_runs(workflow_rules):
         else:
             entry = params["step"]["entry"]
             expected = index.code_hash(script, REPO, entries=[code_closure.study_entry(entry)])
-            assert params["step"]["code"] == expected, \
+            assert params["step"]["code"] == expected, (
                 f"rule {name} runs {script.name}, but step({entry!r}) hashes the code of another script"
+            )
         checked += 1
     assert checked >= 30
 

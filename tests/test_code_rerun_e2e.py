@@ -42,9 +42,9 @@ def copy_source(dest: Path) -> Path:
 
 @dataclass(frozen=True)
 class Built:
-    clone: Path       # the copy of the source that tests edit
-    pristine: Path    # a second copy, never edited: what --forcerun is asked of, beside the edited run
-    workdir: Path     # a complete tiny run of figures/all for TINY_STUDIES
+    clone: Path  # the copy of the source that tests edit
+    pristine: Path  # a second copy, never edited: what --forcerun is asked of, beside the edited run
+    workdir: Path  # a complete tiny run of figures/all for TINY_STUDIES
     configfile: Path
 
 
@@ -82,12 +82,14 @@ def append(line: str):
 
 def in_function(name: str, statement: str):
     """Insert ``statement`` as the first statement (after the docstring) of top-level function ``name``."""
+
     def edit(text: str) -> str:
         node = next(n for n in ast.parse(text).body if isinstance(n, ast.FunctionDef) and n.name == name)
         first = node.body[1] if ast.get_docstring(node) is not None and len(node.body) > 1 else node.body[0]
         lines = text.splitlines(keepends=True)
         lines.insert(first.lineno - 1, " " * first.col_offset + statement + "\n")
         return "".join(lines)
+
     return edit
 
 
@@ -95,8 +97,15 @@ def rerun_after(built: Built, module: str, edit, *rules: str) -> tuple[dict[str,
     """(What a dry run schedules with ``edit`` applied to ``module``; what Snakemake schedules when
     ``rules`` must rerun, i.e. their jobs and everything downstream, on the unedited source), the two dry
     runs side by side."""
-    force = start_snakemake(built.workdir, "figures/all", "-n", "--forcerun", *rules, configfile=built.configfile,
-                            snakefile=built.pristine / "Snakefile")
+    force = start_snakemake(
+        built.workdir,
+        "figures/all",
+        "-n",
+        "--forcerun",
+        *rules,
+        configfile=built.configfile,
+        snakefile=built.pristine / "Snakefile",
+    )
     try:
         with edited(built, module, edit):
             jobs = dry_run(built)
@@ -112,16 +121,18 @@ def test_nothing_to_do_after_the_build(built):
 def test_editing_a_claims_function_reruns_only_the_claims_and_what_follows(built):
     """An edit inside complexity's ``evaluate_claims`` (reached by the claims rule's entry,
     ``complexity.claims:evaluate``) reruns only the claims job, and the manifests after it."""
-    jobs, forced = rerun_after(built, "studies/complexity/claims.py", in_function("evaluate_claims", "_edited = None"),
-                               "complexity_claims")
+    jobs, forced = rerun_after(
+        built, "studies/complexity/claims.py", in_function("evaluate_claims", "_edited = None"), "complexity_claims"
+    )
     assert jobs == forced == {"complexity_claims": 1, "complexity_all": 1, "figures_all": 1}
 
 
 def test_editing_one_step_of_a_module_reruns_only_that_steps_jobs(built):
     """complexity/analysis.py holds two steps (the per-run analysis and the aggregation over seeds): an edit
     inside ``summarize`` reruns the aggregation and what follows it, not the per-run analyses."""
-    jobs, forced = rerun_after(built, "studies/complexity/analysis.py", in_function("summarize", "_edited = None"),
-                               "complexity_aggregate")
+    jobs, forced = rerun_after(
+        built, "studies/complexity/analysis.py", in_function("summarize", "_edited = None"), "complexity_aggregate"
+    )
     assert jobs == forced
     assert "complexity_analyze" not in jobs and jobs["complexity_aggregate"] == 1
 
@@ -129,8 +140,15 @@ def test_editing_one_step_of_a_module_reruns_only_that_steps_jobs(built):
 def test_editing_a_modules_top_level_reruns_every_job_that_imports_it(built):
     """complexity/analysis.py's top level runs in every job that imports the module: its own two steps, and
     the claims and figures, which use ``final_values`` from it; not training, not the other study."""
-    jobs, forced = rerun_after(built, "studies/complexity/analysis.py", append("_EDITED = True"),
-                               "complexity_analyze", "complexity_aggregate", "complexity_claims", "complexity_figure")
+    jobs, forced = rerun_after(
+        built,
+        "studies/complexity/analysis.py",
+        append("_EDITED = True"),
+        "complexity_analyze",
+        "complexity_aggregate",
+        "complexity_claims",
+        "complexity_figure",
+    )
     assert jobs == forced
     assert "complexity_train" not in jobs and not any(rule.startswith("hierarchy") for rule in jobs)
 
@@ -138,8 +156,9 @@ def test_editing_a_modules_top_level_reruns_every_job_that_imports_it(built):
 def test_editing_the_shared_claims_job_reruns_every_studys_claims_only(built):
     """``featurelab.claims.claims_job`` runs every claims rule (through scripts/claims.py): an edit inside it
     reruns each study's claims job and the manifests, nothing upstream."""
-    jobs, forced = rerun_after(built, "claims.py", in_function("claims_job", "_edited = None"), "complexity_claims",
-                               "hierarchy_claims")
+    jobs, forced = rerun_after(
+        built, "claims.py", in_function("claims_job", "_edited = None"), "complexity_claims", "hierarchy_claims"
+    )
     assert jobs == forced
     assert jobs["complexity_claims"] == jobs["hierarchy_claims"] == 1
     assert set(jobs) == {"complexity_claims", "hierarchy_claims", "complexity_all", "hierarchy_all", "figures_all"}
@@ -174,6 +193,9 @@ def test_comment_docstring_and_blank_line_edits_rerun_nothing(built):
         text = text.replace(f'"""{doc}"""', f'"""{doc}\n\nA longer module docstring."""', 1)
         return "# a new comment\n" + text.replace("\n\n\n", "\n\n\n\n", 1) + "\n# trailing comment\n"
 
-    with edited(built, "training.py", cosmetic), edited(built, "studies/complexity/claims.py", cosmetic), \
-            edited(built, "plotting.py", cosmetic):
+    with (
+        edited(built, "training.py", cosmetic),
+        edited(built, "studies/complexity/claims.py", cosmetic),
+        edited(built, "plotting.py", cosmetic),
+    ):
         assert dry_run(built) == {}

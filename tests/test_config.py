@@ -19,17 +19,24 @@ def test_overlay_configs_merged_over_default_are_valid(overlay):
     check_config(merged_config(default_config(), yaml.safe_load(overlay.read_text())))
 
 
-@pytest.mark.parametrize("path, value, expected", [
-    (["complexity", "dataset", "n_train"], "many", "'complexity.dataset.n_train': 'many' is not of type 'integer'"),
-    (["complexity", "training", "learning_rate"], "fast", "'complexity.training.learning_rate': 'fast'"),
-    (["complexity", "feature_pairs"], [["linear", "xor_nand_or"]], "'complexity.feature_pairs[0][1]': 'xor_nand_or'"),
-    (["complexity", "training", "epochs"], 0, "'complexity.training.epochs': 0 is less than the minimum of 1"),
-    (["complexity", "training", "epochs"], -5, "'complexity.training.epochs': -5"),
-    (["complexity", "training", "optimizer"], "adamw", "'complexity.training.optimizer': 'adamw'"),
-    (["complexity", "seeds"], [], "'complexity.seeds': [] should be non-empty"),
-    (["complexity", "seeds"], [0, 0], "'complexity.seeds'"),
-    (["device"], "tpu", "'device': 'tpu'"),
-])
+@pytest.mark.parametrize(
+    "path, value, expected",
+    [
+        (["complexity", "dataset", "n_train"], "many", "'complexity.dataset.n_train': 'many' is not of type 'integer'"),
+        (["complexity", "training", "learning_rate"], "fast", "'complexity.training.learning_rate': 'fast'"),
+        (
+            ["complexity", "feature_pairs"],
+            [["linear", "xor_nand_or"]],
+            "'complexity.feature_pairs[0][1]': 'xor_nand_or'",
+        ),
+        (["complexity", "training", "epochs"], 0, "'complexity.training.epochs': 0 is less than the minimum of 1"),
+        (["complexity", "training", "epochs"], -5, "'complexity.training.epochs': -5"),
+        (["complexity", "training", "optimizer"], "adamw", "'complexity.training.optimizer': 'adamw'"),
+        (["complexity", "seeds"], [], "'complexity.seeds': [] should be non-empty"),
+        (["complexity", "seeds"], [0, 0], "'complexity.seeds'"),
+        (["device"], "tpu", "'device': 'tpu'"),
+    ],
+)
 def test_bad_values_are_named(path, value, expected):
     with pytest.raises(ConfigError) as err:
         check_config(mutated_config(path, value))

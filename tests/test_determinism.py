@@ -17,10 +17,10 @@ def fake_job(rule: str, granted: int, config: dict) -> SimpleNamespace:
 
 def test_torch_threads_follow_the_config_not_the_granted_cores():
     config = {"dissociation": {"resources": {"threads": 4}}, "complexity": {"seeds": [0]}}
-    assert torch_threads(fake_job("dissociation_train", 2, config)) == 4   # --cores 2 caps Snakemake's threads
+    assert torch_threads(fake_job("dissociation_train", 2, config)) == 4  # --cores 2 caps Snakemake's threads
     assert torch_threads(fake_job("dissociation_transfer", 4, config)) == 4
-    assert torch_threads(fake_job("complexity_train", 1, config)) == 1     # no resources section: granted
-    assert torch_threads(SimpleNamespace(rule="x_y", threads=3)) == 3      # no config at all
+    assert torch_threads(fake_job("complexity_train", 1, config)) == 1  # no resources section: granted
+    assert torch_threads(SimpleNamespace(rule="x_y", threads=3)) == 3  # no config at all
 
 
 def test_thread_count_changes_the_last_bits_of_a_sum():

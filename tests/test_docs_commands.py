@@ -58,10 +58,35 @@ SNAKEMAKE = {"snakemake", ".venv/bin/snakemake"}
 PYTHON = {"python", "python3", ".venv/bin/python", ".venv/bin/python3"}
 KNOWN_PROGRAMS = SNAKEMAKE | PYTHON | {"bash", "apt-get", "sinfo", "squeue", "cat"}
 #: snakemake options after which it runs no job (so the command runs as typed).
-NO_JOB_OPTIONS = {"-n", "--dry-run", "--dryrun", "--unlock", "--lint", "--help", "-h", "--version", "-v",
-                  "--list-changes", "--lc", "--list-params-changes", "--lp", "--list-input-changes", "--li",
-                  "--summary", "-S", "--detailed-summary", "-D", "--list-rules", "--list", "-l",
-                  "--list-target-rules", "--lt", "--rulegraph", "--dag", "--filegraph"}
+NO_JOB_OPTIONS = {
+    "-n",
+    "--dry-run",
+    "--dryrun",
+    "--unlock",
+    "--lint",
+    "--help",
+    "-h",
+    "--version",
+    "-v",
+    "--list-changes",
+    "--lc",
+    "--list-params-changes",
+    "--lp",
+    "--list-input-changes",
+    "--li",
+    "--summary",
+    "-S",
+    "--detailed-summary",
+    "-D",
+    "--list-rules",
+    "--list",
+    "-l",
+    "--list-target-rules",
+    "--lt",
+    "--rulegraph",
+    "--dag",
+    "--filegraph",
+}
 SLURM_DIR = "/tmp/featurelab-slurm"
 #: Stops a script once argparse accepted its arguments (see the module docstring).
 ARGPARSE_SHIM = """
@@ -81,8 +106,8 @@ raise SystemExit("docs-commands: the script finished without parsing arguments w
 
 @dataclass(frozen=True)
 class Command:
-    source: str          # file:line, for messages
-    text: str            # the command as the docs show it (comment removed, continuations joined)
+    source: str  # file:line, for messages
+    text: str  # the command as the docs show it (comment removed, continuations joined)
     argv: tuple[str, ...]
     env: tuple[tuple[str, str], ...] = ()
 
@@ -119,7 +144,7 @@ def fenced_blocks(path: Path) -> list[tuple[int, str, list[str]]]:
         if fence:
             current = (number + 1, fence.group(3).lower(), [], len(fence.group(1)), fence.group(2))
         elif line.startswith("    ") and line.strip() and number > 1 and not lines[number - 2].strip():
-            before = next((x for x in reversed(lines[:number - 2]) if x.strip()), "")
+            before = next((x for x in reversed(lines[: number - 2]) if x.strip()), "")
             if not (LIST_ITEM.match(before) or before.startswith((" ", "\t"))):  # not a list's continuation
                 indented = (number, "", [line[4:]])
     assert current is None, f"{path.name}: unclosed code block starting at line {current[0] - 1}"
@@ -165,8 +190,10 @@ def split_commands(source: str, line: str) -> list[Command]:
                 commands.append(Command(source, text, tuple(current), tuple(env)))
                 current = []
         elif set(token) <= set("|&<>()"):
-            raise AssertionError(f"{source}: unknown command shape (pipe/redirection {token!r}) in {line!r}: "
-                                 "extend tests/test_docs_commands.py:plan to check it")
+            raise AssertionError(
+                f"{source}: unknown command shape (pipe/redirection {token!r}) in {line!r}: "
+                "extend tests/test_docs_commands.py:plan to check it"
+            )
         else:
             current.append(token)
     return commands
@@ -174,8 +201,11 @@ def split_commands(source: str, line: str) -> list[Command]:
 
 def looks_like_command(line: str) -> bool:
     words = line.split()
-    return bool(words) and bool(re.fullmatch(r"[\w./-]+", words[0])) and any(
-        re.fullmatch(r"--?[a-zA-Z][\w-]*(=.*)?", w) for w in words[1:])
+    return (
+        bool(words)
+        and bool(re.fullmatch(r"[\w./-]+", words[0]))
+        and any(re.fullmatch(r"--?[a-zA-Z][\w-]*(=.*)?", w) for w in words[1:])
+    )
 
 
 def docs_commands() -> tuple[list[Command], list[str]]:
@@ -185,13 +215,16 @@ def docs_commands() -> tuple[list[Command], list[str]]:
         name = path.relative_to(REPO)
         for first, label, lines in fenced_blocks(path):
             starts = [line.split()[0] for line in lines if line.split()]
-            shell = label in SHELL_LABELS or (label == "" and any(
-                s in KNOWN_PROGRAMS or re.fullmatch(r"[A-Za-z_]\w*=\S*", s) for s in starts))
+            shell = label in SHELL_LABELS or (
+                label == "" and any(s in KNOWN_PROGRAMS or re.fullmatch(r"[A-Za-z_]\w*=\S*", s) for s in starts)
+            )
             if not shell:
                 problems.extend(
                     f"{name}:{first + offset}: {line.strip()!r} looks like a command in a block that is not shell: "
-                    "label the block bash (it will be run) or text" for offset, line in enumerate(lines)
-                    if looks_like_command(line))
+                    "label the block bash (it will be run) or text"
+                    for offset, line in enumerate(lines)
+                    if looks_like_command(line)
+                )
                 continue
             for number, line in logical_lines(first, lines, console=label == "console"):
                 try:
@@ -206,10 +239,10 @@ COMMANDS, PROBLEMS = docs_commands()
 
 @dataclass(frozen=True)
 class Check:
-    kind: str               # run | dry-run | arguments | collect | usage | syntax
+    kind: str  # run | dry-run | arguments | collect | usage | syntax
     argv: tuple[str, ...]
     why: str
-    expect: str = ""        # usage: a word the program's usage message must name
+    expect: str = ""  # usage: a word the program's usage message must name
 
 
 def plan(command: Command) -> list[Check]:
@@ -218,14 +251,22 @@ def plan(command: Command) -> list[Check]:
     if program in SNAKEMAKE:
         options = {a.split("=")[0] for a in argv[1:]}
         if "--report" in options:
-            dry = (argv[0], "-n", *[a for a in argv[1:] if a.split("=")[0] != "--report"
-                                    and not a.endswith(".html")])
-            return [Check("dry-run", dry, "the report needs a finished run: here the DAG it is built from; "
-                          "tests/test_report.py makes one of a tiny run")]
+            dry = (argv[0], "-n", *[a for a in argv[1:] if a.split("=")[0] != "--report" and not a.endswith(".html")])
+            return [
+                Check(
+                    "dry-run",
+                    dry,
+                    "the report needs a finished run: here the DAG it is built from; "
+                    "tests/test_report.py makes one of a tiny run",
+                )
+            ]
         if options & NO_JOB_OPTIONS:
             return [Check("run", argv, "runs no jobs")]
-        why = "needs SLURM: dry run checks arguments, profile and DAG" if "profiles/slurm" in argv else \
-            "runs jobs: dry run"
+        why = (
+            "needs SLURM: dry run checks arguments, profile and DAG"
+            if "profiles/slurm" in argv
+            else "runs jobs: dry run"
+        )
         return [Check("dry-run", (argv[0], "-n", *argv[1:]), why)]
     if program in PYTHON:
         if argv[1:3] == ("-m", "pytest"):
@@ -234,25 +275,43 @@ def plan(command: Command) -> list[Check]:
             return [Check("arguments", (argv[0], "-c", ARGPARSE_SHIM, *argv[1:]), "benchmarks take minutes")]
         if len(argv) == 4 and argv[1] == "tests/slurm_local.py":
             why = "needs root and SLURM: tests/test_slurm.py runs slurm_local.install/start/stop"
-            return [Check("usage", argv[:2], why, expect=argv[2]),
-                    Check("syntax", ("bash", "-n", "-c", command.text), why)]
+            return [
+                Check("usage", argv[:2], why, expect=argv[2]),
+                Check("syntax", ("bash", "-n", "-c", command.text), why),
+            ]
     if program == "bash" and argv[1:] == ("setup.sh",):
         return [Check("syntax", ("bash", "-n", "setup.sh"), "installs .venv (CI runs it in a fresh clone)")]
     if program == "apt-get" and argv[1:2] == ("install",):
         return [Check("syntax", ("bash", "-n", "-c", command.text), "installs system packages (needs root)")]
     if program in ("sinfo", "squeue") or (program == "cat" and all(a.startswith(SLURM_DIR) for a in argv[1:])):
         return [Check("syntax", ("bash", "-n", "-c", command.text), "needs the SLURM of tests/slurm_local.py")]
-    raise AssertionError(f"{command.source}: unknown command shape {command.text!r}: extend "
-                         "tests/test_docs_commands.py:plan with a check that runs it")
+    raise AssertionError(
+        f"{command.source}: unknown command shape {command.text!r}: extend "
+        "tests/test_docs_commands.py:plan with a check that runs it"
+    )
 
 
 @pytest.fixture(scope="module")
 def clone(tmp_path_factory) -> Path:
     """A copy of the repository's files (no results, no .git) with .venv linked to this environment."""
     where = tmp_path_factory.mktemp("docs") / "featurelab"
-    shutil.copytree(REPO, where, symlinks=True, ignore=shutil.ignore_patterns(
-        ".git", ".venv", "results", "figures", "resources", ".snakemake", "__pycache__", "*.egg-info",
-        ".pytest_cache", "report.html"))
+    shutil.copytree(
+        REPO,
+        where,
+        symlinks=True,
+        ignore=shutil.ignore_patterns(
+            ".git",
+            ".venv",
+            "results",
+            "figures",
+            "resources",
+            ".snakemake",
+            "__pycache__",
+            "*.egg-info",
+            ".pytest_cache",
+            "report.html",
+        ),
+    )
     (where / ".venv").symlink_to(Path(sys.prefix))
     return where
 
@@ -273,9 +332,14 @@ def outcomes(clone) -> dict[tuple, subprocess.CompletedProcess]:
 
 
 def run_check(check: Check, command: Command, clone: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PATH": f"{Path(sys.prefix) / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
-           "PYTHONPATH": str(clone / "src"), "CUDA_VISIBLE_DEVICES": "", "PYTHONHASHSEED": "0",
-           **dict(command.env)}
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.prefix) / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
+        "PYTHONPATH": str(clone / "src"),
+        "CUDA_VISIBLE_DEVICES": "",
+        "PYTHONHASHSEED": "0",
+        **dict(command.env),
+    }
     if command.env and "PYTHONPATH" in dict(command.env):  # as typed, relative to the clone
         env["PYTHONPATH"] = os.pathsep.join(str(clone / p) for p in dict(command.env)["PYTHONPATH"].split(os.pathsep))
     argv = list(check.argv)
@@ -321,8 +385,9 @@ def test_docs_command_works_as_typed(command, clone, outcomes):
             profile_defaults_kept(command, clone, proc.stdout)
         if check.kind == "arguments":
             assert "docs-commands: arguments accepted" in out, where
-    assert not (clone / "results").exists() or not any((clone / "results").rglob("*.parquet")), \
+    assert not (clone / "results").exists() or not any((clone / "results").rglob("*.parquet")), (
         f"{command.source} wrote results"
+    )
 
 
 def profile_defaults_kept(command: Command, clone: Path, dry_run_stdout: str) -> None:
@@ -345,8 +410,10 @@ def profile_defaults_kept(command: Command, clone: Path, dry_run_stdout: str) ->
 def test_the_rules_of_this_test_hold(tmp_path):
     """The extractor itself: what counts as a command, and that unknown shapes fail."""
     doc = tmp_path / "x.md"
-    doc.write_text("```\nsnakemake --cores 2 \\\n    figures/all   # all\n```\n\n```text\nSnakefile  rules\n```\n"
-                   "\n  ```console\n  $ .venv/bin/snakemake -n figures/all && sinfo\n  output line\n  ```\n")
+    doc.write_text(
+        "```\nsnakemake --cores 2 \\\n    figures/all   # all\n```\n\n```text\nSnakefile  rules\n```\n"
+        "\n  ```console\n  $ .venv/bin/snakemake -n figures/all && sinfo\n  output line\n  ```\n"
+    )
     blocks = fenced_blocks(doc)
     assert [b[1] for b in blocks] == ["", "text", "console"]
     indented = tmp_path / "y.md"

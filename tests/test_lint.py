@@ -1,5 +1,6 @@
 """The workflow is `snakemake --lint` clean and `snakefmt`-formatted (the Snakemake catalog's standards),
-and the Python is `ruff` clean (pyflakes rules, configured in pyproject.toml)."""
+and the Python is `ruff` clean and `ruff format`ted (the rules and the reasons for those left out are in
+pyproject.toml)."""
 
 from __future__ import annotations
 
@@ -11,17 +12,24 @@ import sys
 from tests.helpers import REPO
 
 SNAKEFILES = [REPO / "Snakefile", *sorted((REPO / "workflow" / "rules").glob("*.smk"))]
+PYTHON = ["src", "scripts", "tests", "benchmarks"]
+
+
+def _module(*args: str) -> subprocess.CompletedProcess:
+    """``python -m <args>`` in the repository, without CUDA, output captured."""
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
+    return subprocess.run([sys.executable, "-m", *args], capture_output=True, text=True, timeout=300, cwd=REPO, env=env)
 
 
 def test_snakemake_lint_reports_nothing(tmp_path):
-    proc = subprocess.run(
-        [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path),
-         "--lint", "json"],
-        capture_output=True, text=True, timeout=300, cwd=REPO, env={**os.environ, "CUDA_VISIBLE_DEVICES": ""},
-    )
+    proc = _module("snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path), "--lint", "json")
     lints = json.loads(proc.stdout) if proc.stdout.strip() else {}
-    found = [f"{entry['for']}: {lint['title']}" for kind in ("snakefiles", "rules") for entry in lints.get(kind, [])
-             for lint in entry["lints"]]
+    found = [
+        f"{entry['for']}: {lint['title']}"
+        for kind in ("snakefiles", "rules")
+        for entry in lints.get(kind, [])
+        for lint in entry["lints"]
+    ]
     assert proc.returncode == 0 and not found, "snakemake --lint:\n" + "\n".join(found) + proc.stderr[-2000:]
 
 
@@ -32,13 +40,18 @@ def test_every_rule_declares_the_conda_env():
 
 
 def test_snakefiles_are_snakefmt_formatted():
-    proc = subprocess.run([sys.executable, "-m", "snakefmt", "--check", *map(str, SNAKEFILES)],
-                          capture_output=True, text=True, timeout=300, cwd=REPO)
+    proc = _module("snakefmt", "--check", *map(str, SNAKEFILES))
     assert proc.returncode == 0, f"snakefmt --check:\n{proc.stdout}{proc.stderr}"
 
 
 def test_python_is_ruff_clean():
-    """Unused and undefined names (pyflakes) fail here, not when a job or test first runs the line."""
-    proc = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "src", "scripts", "tests", "benchmarks"],
-                          capture_output=True, text=True, timeout=300, cwd=REPO)
+    """Pyflakes, import order, pyupgrade and bugbear: a likely bug fails here, not when a job or test first
+    runs the line."""
+    proc = _module("ruff", "check", "--no-cache", *PYTHON)
     assert proc.returncode == 0, f"ruff check:\n{proc.stdout}{proc.stderr}"
+
+
+def test_python_is_ruff_formatted():
+    """One formatter for all Python: `ruff format` (pyproject.toml [tool.ruff.format])."""
+    proc = _module("ruff", "format", "--check", "--no-cache", *PYTHON)
+    assert proc.returncode == 0, f"ruff format --check:\n{proc.stdout}{proc.stderr}"

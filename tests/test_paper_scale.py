@@ -18,8 +18,12 @@ import yaml
 from tests.helpers import REPO, default_config, merged_config, scheduled_rules, snakemake
 
 FULL = REPO / "config" / "full.yaml"
-IDX_FILES = ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
-             "t10k-labels-idx1-ubyte.gz"]
+IDX_FILES = [
+    "train-images-idx3-ubyte.gz",
+    "train-labels-idx1-ubyte.gz",
+    "t10k-images-idx3-ubyte.gz",
+    "t10k-labels-idx1-ubyte.gz",
+]
 
 
 def closed_port() -> int:
@@ -33,8 +37,13 @@ def test_full_config_dry_runs_without_the_mnist_files(tmp_path):
     proc = snakemake(tmp_path, "figures/all", "-n", configfile=FULL)
     jobs = scheduled_rules(proc.stdout)
     assert jobs["mnist_download"] == 4 and jobs["mnist_prepare"] == 1
-    assert {"complexity_train", "hierarchy_train", "dissociation_train", "superposition_classifier",
-            "learnability_train"} <= set(jobs)
+    assert {
+        "complexity_train",
+        "hierarchy_train",
+        "dissociation_train",
+        "superposition_classifier",
+        "learnability_train",
+    } <= set(jobs)
     assert not (tmp_path / "resources").exists() and not (tmp_path / "results").exists()
 
 
@@ -42,16 +51,21 @@ def test_full_config_dry_runs_without_the_mnist_files(tmp_path):
 def test_offline_run_fails_in_its_first_jobs_with_one_line_saying_what_to_provide(tmp_path):
     full = yaml.safe_load(FULL.read_text())
     port = closed_port()
-    offline = merged_config(full, {"studies": ["complexity", "dissociation", "superposition"],
-                                   "mnist": {"mirrors": [f"http://127.0.0.1:{port}/mnist/"], "retries": 1,
-                                             "timeout_s": 2}})
+    offline = merged_config(
+        full,
+        {
+            "studies": ["complexity", "dissociation", "superposition"],
+            "mnist": {"mirrors": [f"http://127.0.0.1:{port}/mnist/"], "retries": 1, "timeout_s": 2},
+        },
+    )
     configfile = tmp_path / "offline.yaml"
     configfile.write_text(yaml.safe_dump(offline))
     work = tmp_path / "work"
     # --workflow-profile none: without the default profile's keep-going, Snakemake stops at the first
     # failure, so the test shows which job ran first (with keep-going the non-MNIST studies go on)
-    proc = snakemake(work, "figures/all", "--cores", "1", "--workflow-profile", "none", configfile=configfile,
-                     check=False)
+    proc = snakemake(
+        work, "figures/all", "--cores", "1", "--workflow-profile", "none", configfile=configfile, check=False
+    )
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0
     started = re.findall(r"^(?:local)?rule (\w+):", out, flags=re.M)
@@ -62,7 +76,7 @@ def test_offline_run_fails_in_its_first_jobs_with_one_line_saying_what_to_provid
     line = errors[0]
     assert "cannot download MNIST file" in line and "offline" in line
     assert all(name in line for name in IDX_FILES), line  # every file the config needs, by name
-    assert "into resources/mnist/" in line, line           # and where they go
+    assert "into resources/mnist/" in line, line  # and where they go
     # nothing half-written: no IDX file, no temporary, no prepared arrays
     leftovers = [p for p in (work / "resources").rglob("*") if p.is_file()] if (work / "resources").exists() else []
     assert leftovers == []

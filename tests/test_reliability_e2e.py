@@ -57,6 +57,7 @@ def lean_config() -> dict:
 
 # ------------------------------------------------------------------------------------- fingerprints
 
+
 def table_fingerprint(path: Path) -> tuple[str, dict]:
     """(sha256 of the table's data: column names, types and every value, exactly; its provenance record).
 
@@ -82,7 +83,9 @@ def array_fingerprint(path: Path) -> dict[str, object]:
     with np.load(path, allow_pickle=False) as data:
         out: dict[str, object] = {
             k: hashlib.sha256(f"{data[k].dtype}{data[k].shape}".encode() + data[k].tobytes()).hexdigest()
-            for k in data.files if k != "_provenance"}
+            for k in data.files
+            if k != "_provenance"
+        }
         if "_provenance" in data.files:
             out["_provenance"] = without_code_state(json.loads(str(data["_provenance"])))
         return out
@@ -109,6 +112,7 @@ def assert_identical(a: dict, b: dict, only: str = "") -> None:
 
 
 # ------------------------------------------------------------------------------------- runs
+
 
 @pytest.fixture(scope="module")
 def config_file(tmp_path_factory) -> Path:
@@ -137,8 +141,9 @@ def cores1_run(tmp_path_factory, config_file):
     module's first test: a one-core run leaves the second core of a 2-core machine free, and the module's
     other runs use it meanwhile. Yields (its workdir, the process); the last test collects it."""
     work = tmp_path_factory.mktemp("cores1") / "work"
-    proc = start_snakemake(work, *[f"results/{s}/claims.parquet" for s in CORES1_STUDIES], "--cores", "1",
-                           configfile=config_file)
+    proc = start_snakemake(
+        work, *[f"results/{s}/claims.parquet" for s in CORES1_STUDIES], "--cores", "1", configfile=config_file
+    )
     yield work, proc
     proc.stop()  # when the module stopped before the last test collected it
 
@@ -180,6 +185,7 @@ def test_figure_manifest_lists_commit_version_and_config_hash(tiny_trees, tmp_pa
 
 # ------------------------------------------------------------------------------------- interruption
 
+
 def checkpoints(folder: Path) -> list[Path]:
     """Complete checkpoint files (not a writer's temporary file, which starts with a dot)."""
     return [p for p in folder.rglob("*.ckpt") if not p.name.startswith(".")]
@@ -191,11 +197,24 @@ def test_sigkill_mid_training_with_8_cores_then_rerun_gives_identical_results(tm
     SIGKILLed (the whole process group: Snakemake and every job) while a training job is running, then
     rerun with the documented recovery; every table and array equals the uninterrupted ``--cores 2`` run."""
     work = tmp_path / "cores8"
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(work),
-           "--configfile", str(config_file), "--cores", "8", *TARGETS]
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(work),
+        "--configfile",
+        str(config_file),
+        "--cores",
+        "8",
+        *TARGETS,
+    ]
     env = {**os.environ, "PYTHONHASHSEED": "0", "CUDA_VISIBLE_DEVICES": ""}
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
-                            start_new_session=True)  # its own process group: kill it and every job at once
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, start_new_session=True
+    )  # its own process group: kill it and every job at once
     results = work / "results" / "complexity"
     deadline = time.monotonic() + 300
     try:

@@ -24,8 +24,7 @@ pytestmark = pytest.mark.e2e
 TINY_STUDIES = ["complexity"]
 
 FIGURES = ["variance_curves", "accuracy_curves", "final_variance"]
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync"]
+CHROMIUM_FLAGS = "--headless --no-sandbox --disable-gpu --no-first-run --disable-background-networking --disable-component-update --disable-sync".split()
 
 
 def chromium() -> str:
@@ -36,8 +35,9 @@ def chromium() -> str:
         pytest.skip("needs Debian's chromium (or root and apt-get to install it)")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     subprocess.run(["apt-get", "update", "-qq"], check=True, env=env, capture_output=True, timeout=600)
-    subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], check=True, env=env, capture_output=True,
-                   timeout=900)
+    subprocess.run(
+        ["apt-get", "install", "-y", "-qq", "chromium"], check=True, env=env, capture_output=True, timeout=900
+    )
     return shutil.which("chromium")
 
 
@@ -48,9 +48,19 @@ def report(tiny_trees, tmp_path_factory):
     browser = chromium()
     workdir, configfile, _ = tiny_trees.workdir(tmp_path_factory.mktemp("report") / "work", TINY_STUDIES)
     snakemake(workdir, "figures/all", "--report", str(workdir / "report.html"), configfile=configfile)
-    dom = subprocess.run([browser, *CHROMIUM_FLAGS, f"--user-data-dir={workdir / 'chromium'}",
-                          "--virtual-time-budget=10000", "--dump-dom", (workdir / "report.html").as_uri()],
-                         capture_output=True, text=True, timeout=120)
+    dom = subprocess.run(
+        [
+            browser,
+            *CHROMIUM_FLAGS,
+            f"--user-data-dir={workdir / 'chromium'}",
+            "--virtual-time-budget=10000",
+            "--dump-dom",
+            (workdir / "report.html").as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert dom.returncode == 0, dom.stderr[-2000:]
     return workdir, (workdir / "report.html").read_text(), dom.stdout
 

@@ -28,12 +28,15 @@ def test_the_workflow_imports_no_heavy_library_from_featurelab():
     """Every featurelab module the Snakefile and rule files import, imported alone: none pulls in torch,
     pandas, matplotlib, scikit-learn, SciPy, seaborn or pyarrow (Snakemake itself may import pandas)."""
     sources = [REPO / "Snakefile", *sorted((REPO / "workflow" / "rules").glob("*.smk"))]
-    modules = sorted({m for path in sources for m in re.findall(r"^\s*from (featurelab[\w.]*) import", path.read_text(),
-                                                                  flags=re.M)})
+    modules = sorted(
+        {m for path in sources for m in re.findall(r"^\s*from (featurelab[\w.]*) import", path.read_text(), flags=re.M)}
+    )
     assert "featurelab.code_closure" in modules and "featurelab.config" in modules
-    code = (f"import sys\nsys.path.insert(0, {str(REPO / 'src')!r})\n"
-            + "".join(f"import {m}\n" for m in modules)
-            + f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))")
+    code = (
+        f"import sys\nsys.path.insert(0, {str(REPO / 'src')!r})\n"
+        + "".join(f"import {m}\n" for m in modules)
+        + f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     assert proc.stdout.strip() == "[]", proc.stdout
 
@@ -113,9 +116,15 @@ def test_the_code_closure_command_prints_what_a_rule_carries():
     from featurelab.code_closure import CodeIndex, study_entry
 
     entry = "complexity.claims:evaluate"
-    proc = subprocess.run([sys.executable, "-m", "featurelab.code_closure", "scripts/claims.py", "--step", entry],
-                          capture_output=True, text=True, timeout=120, cwd=REPO, check=True,
-                          env={"PYTHONPATH": str(REPO / "src"), "PATH": ""})
+    proc = subprocess.run(
+        [sys.executable, "-m", "featurelab.code_closure", "scripts/claims.py", "--step", entry],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
+        check=True,
+        env={"PYTHONPATH": str(REPO / "src"), "PATH": ""},
+    )
     expected = CodeIndex(REPO / "src").code_hash(REPO / "scripts" / "claims.py", REPO, entries=[study_entry(entry)])
     assert f"code={expected}" in proc.stdout
     claims_line = next(line for line in proc.stdout.splitlines() if "featurelab.studies.complexity.claims: " in line)
@@ -125,8 +134,13 @@ def test_the_code_closure_command_prints_what_a_rule_carries():
 #: Libraries a training job must not load: pandas, matplotlib and scikit-learn cost a real share of a short
 #: job's start-up, and torch._dynamo is what featurelab.optim exists to skip.
 NOT_IN_TRAINING = ("pandas", "matplotlib", "sklearn", "torch._dynamo")
-TRAINING_ENTRIES = sorted({entry for path in (REPO / "workflow" / "rules").glob("*.smk")
-                           for entry in re.findall(r'step\("(\w+\.train:\w+)"\)', path.read_text())})
+TRAINING_ENTRIES = sorted(
+    {
+        entry
+        for path in (REPO / "workflow" / "rules").glob("*.smk")
+        for entry in re.findall(r'step\("(\w+\.train:\w+)"\)', path.read_text())
+    }
+)
 
 
 def _reached_definitions(entry: str) -> dict[str, set[str] | str]:
@@ -138,8 +152,13 @@ def _reached_definitions(entry: str) -> dict[str, set[str] | str]:
 
 def test_every_training_step_is_found():
     assert len(TRAINING_ENTRIES) >= 10
-    assert {e.split(".")[0] for e in TRAINING_ENTRIES} == {"complexity", "hierarchy", "dissociation",
-                                                             "superposition", "learnability"}
+    assert {e.split(".")[0] for e in TRAINING_ENTRIES} == {
+        "complexity",
+        "hierarchy",
+        "dissociation",
+        "superposition",
+        "learnability",
+    }
 
 
 @pytest.mark.parametrize("entry", TRAINING_ENTRIES)
@@ -153,10 +172,12 @@ def test_training_jobs_import_no_pandas_or_matplotlib(entry):
 
     reached = _reached_definitions(entry)
     module, _ = entry.split(":")
-    code = (f"import importlib, sys\nsys.path.insert(0, {str(REPO / 'src')!r})\nimport featurelab.scripting\n"
-            f"importlib.import_module('featurelab.studies.{module}')\n"
-            + "".join(f"importlib.import_module({m!r})\n" for m in reached)
-            + f"print(sorted(m for m in {NOT_IN_TRAINING!r} if m in sys.modules))")
+    code = (
+        f"import importlib, sys\nsys.path.insert(0, {str(REPO / 'src')!r})\nimport featurelab.scripting\n"
+        f"importlib.import_module('featurelab.studies.{module}')\n"
+        + "".join(f"importlib.import_module({m!r})\n" for m in reached)
+        + f"print(sorted(m for m in {NOT_IN_TRAINING!r} if m in sys.modules))"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     assert proc.stdout.strip() == "[]", f"{entry}: {proc.stdout}"
     for name, definitions in reached.items():

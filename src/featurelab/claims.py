@@ -14,12 +14,25 @@ that never learned the hard one is no evidence for the paper (it would pass vacu
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import pandas as pd
 
-CLAIM_COLUMNS = ("claim", "condition", "statement", "measured", "measured_what", "threshold", "seeds_passing",
-                 "n_seeds", "precondition", "precondition_met", "reason", "passed")
+CLAIM_COLUMNS = (
+    "claim",
+    "condition",
+    "statement",
+    "measured",
+    "measured_what",
+    "threshold",
+    "seeds_passing",
+    "n_seeds",
+    "precondition",
+    "precondition_met",
+    "reason",
+    "passed",
+)
 
 
 def seeds_needed(fraction: float, n_seeds: int) -> int:
@@ -27,9 +40,22 @@ def seeds_needed(fraction: float, n_seeds: int) -> int:
     return math.ceil(fraction * n_seeds - 1e-9)
 
 
-def claim_row(claim: str, condition: str, statement: str, *, measured: float, measured_what: str,
-              threshold: float, seeds_passing: int, n_seeds: int, holds: bool, precondition: str = "",
-              precondition_met: bool = True, unmet_reason: str = "", missed_reason: str = "") -> dict[str, Any]:
+def claim_row(
+    claim: str,
+    condition: str,
+    statement: str,
+    *,
+    measured: float,
+    measured_what: str,
+    threshold: float,
+    seeds_passing: int,
+    n_seeds: int,
+    holds: bool,
+    precondition: str = "",
+    precondition_met: bool = True,
+    unmet_reason: str = "",
+    missed_reason: str = "",
+) -> dict[str, Any]:
     """One claims-table row (the one builder every study uses).
 
     ``holds`` is the verdict of the claim's own test; the row PASSES only when the precondition holds
@@ -44,10 +70,20 @@ def claim_row(claim: str, condition: str, statement: str, *, measured: float, me
         reason = missed_reason or f"measured {measured:.4g} against threshold {threshold:.4g}"
     else:
         reason = ""
-    return dict(claim=claim, condition=condition, statement=statement, measured=float(measured),
-                measured_what=measured_what, threshold=float(threshold), seeds_passing=int(seeds_passing),
-                n_seeds=int(n_seeds), precondition=precondition, precondition_met=precondition_met,
-                reason=reason, passed=passed)
+    return dict(
+        claim=claim,
+        condition=condition,
+        statement=statement,
+        measured=float(measured),
+        measured_what=measured_what,
+        threshold=float(threshold),
+        seeds_passing=int(seeds_passing),
+        n_seeds=int(n_seeds),
+        precondition=precondition,
+        precondition_met=precondition_met,
+        reason=reason,
+        passed=passed,
+    )
 
 
 def claims_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
@@ -57,18 +93,25 @@ def claims_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
 
 def claims_markdown(claims: pd.DataFrame, title: str) -> str:
     """A readable copy of a claims table."""
-    lines = [f"# {title}", "", "| claim | condition | measured | threshold | seeds passing | precondition | result |",
-             "|---|---|---|---|---|---|---|"]
+    lines = [
+        f"# {title}",
+        "",
+        "| claim | condition | measured | threshold | seeds passing | precondition | result |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for r in claims.itertuples():
         pre = "" if not r.precondition else f"{r.precondition} ({'met' if r.precondition_met else 'NOT met'})"
         result = "PASS" if r.passed else f"FAIL: {r.reason}"
-        lines.append(f"| {r.statement} | {r.condition} | {r.measured:.4g} ({r.measured_what}) | {r.threshold:.4g} | "
-                     f"{r.seeds_passing}/{r.n_seeds} | {pre} | {result} |")
+        lines.append(
+            f"| {r.statement} | {r.condition} | {r.measured:.4g} ({r.measured_what}) | {r.threshold:.4g} | "
+            f"{r.seeds_passing}/{r.n_seeds} | {pre} | {result} |"
+        )
     return "\n".join(lines) + "\n"
 
 
-def claims_job(smk: Any, evaluate: Callable[[Mapping[str, pd.DataFrame], Mapping[str, Any]], pd.DataFrame],
-               title: str) -> None:
+def claims_job(
+    smk: Any, evaluate: Callable[[Mapping[str, pd.DataFrame], Mapping[str, Any]], pd.DataFrame], title: str
+) -> None:
     """The job of every claims rule (scripts/claims.py): ``evaluate(tables, params)`` of the rule's study,
     written to ``output.table`` (parquet) and ``output.text`` (markdown under ``title``).
 

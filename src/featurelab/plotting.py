@@ -7,7 +7,8 @@ metadata so that the same data gives byte-identical files (the manifest's sha256
 from __future__ import annotations
 
 import os
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import matplotlib
 
@@ -24,19 +25,34 @@ PANEL_WIDTH, PANEL_HEIGHT = 3.2, 2.6  # inches: two panels fit a single paper co
 
 def apply_style() -> None:
     sns.set_theme(context="paper", style="ticks", palette=PALETTE, font_scale=1.0)
-    plt.rcParams.update({
-        "figure.dpi": 100, "axes.spines.top": False, "axes.spines.right": False,
-        "legend.frameon": False, "pdf.fonttype": 42, "svg.hashsalt": "featurelab",
-        "axes.titlesize": 9, "axes.labelsize": 9, "legend.fontsize": 8,
-    })
+    plt.rcParams.update(
+        {
+            "figure.dpi": 100,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+            "legend.frameon": False,
+            "pdf.fonttype": 42,
+            "svg.hashsalt": "featurelab",
+            "axes.titlesize": 9,
+            "axes.labelsize": 9,
+            "legend.fontsize": 8,
+        }
+    )
 
 
 def panels(n: int, ncols: int | None = None, sharey: bool = True, **kwargs: Any):
     """A row-major grid of ``n`` panels; unused axes are hidden. Returns (fig, flat list of axes)."""
     ncols = ncols or min(n, 4)
     nrows = -(-n // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(PANEL_WIDTH * ncols, PANEL_HEIGHT * nrows), squeeze=False,
-                             sharey=sharey, layout="constrained", **kwargs)
+    fig, axes = plt.subplots(
+        nrows,
+        ncols,
+        figsize=(PANEL_WIDTH * ncols, PANEL_HEIGHT * nrows),
+        squeeze=False,
+        sharey=sharey,
+        layout="constrained",
+        **kwargs,
+    )
     flat = list(axes.flat)
     for ax in flat[n:]:
         ax.set_visible(False)

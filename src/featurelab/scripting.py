@@ -19,7 +19,8 @@ import logging
 import sys
 import time
 import traceback
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 log = logging.getLogger("featurelab")
 
@@ -28,8 +29,9 @@ def run(main: Callable[[Any], None], smk: Any) -> None:
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if smk.log:
         handlers.append(logging.FileHandler(smk.log[0], mode="w"))
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", handlers=handlers,
-                        force=True)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", handlers=handlers, force=True
+    )
     logging.getLogger("fontTools").setLevel(logging.WARNING)  # PDF font subsetting is chatty at INFO
     where = f"rule {smk.rule}" + (f" ({dict(smk.wildcards.items())})" if len(smk.wildcards) else "")
     gc.freeze()
@@ -67,8 +69,12 @@ class TorchJob:
     def provenance(self, config: dict[str, Any]) -> dict[str, Any]:
         from featurelab.provenance import provenance
 
-        return provenance({**config, "device": self.smk.params.device}, rule=self.smk.rule,
-                          resolved_device=self.device, threads=self.threads)
+        return provenance(
+            {**config, "device": self.smk.params.device},
+            rule=self.smk.rule,
+            resolved_device=self.device,
+            threads=self.threads,
+        )
 
     def done(self, what: str) -> None:
         log.info("%s on %s in %.1f s", what, self.device, time.perf_counter() - self._started)

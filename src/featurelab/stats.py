@@ -33,6 +33,7 @@ def summarize_over_seeds(df: pd.DataFrame, by: list[str], value: str = "value", 
 def spearman(a: np.ndarray, b: np.ndarray) -> float:
     """Spearman rank correlation of two 1-D arrays of the same length (average ranks for ties; NaN when
     either side is constant), without SciPy or pandas."""
+
     def ranks(x: np.ndarray) -> np.ndarray:
         x = np.asarray(x, dtype=np.float64)
         order = np.argsort(x, kind="stable")
@@ -43,7 +44,8 @@ def spearman(a: np.ndarray, b: np.ndarray) -> float:
             if tie.sum() > 1:
                 r[tie] = r[tie].mean()
         return r
+
     ra, rb = ranks(a), ranks(b)
     ra, rb = ra - ra.mean(), rb - rb.mean()
-    denom = np.sqrt((ra ** 2).sum() * (rb ** 2).sum())
+    denom = np.sqrt((ra**2).sum() * (rb**2).sum())
     return float((ra * rb).sum() / denom) if denom > 0 else float("nan")

@@ -21,9 +21,10 @@ from __future__ import annotations
 import logging
 import math
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping, Protocol
+from typing import Any, Protocol
 
 import torch
 
@@ -193,10 +194,18 @@ class Checkpoint:
         remove_stale_temporaries(self.path)
 
 
-def train_loop(optimizer: Optimizer, compute_loss: Callable[[int], torch.Tensor], n_steps: int, run: RunId, *,
-               eval_every: int = 0, evaluate: Callable[[int], bool | None] | None = None,
-               lr_at: Callable[[int], float] | None = None, start_step: int = 0,
-               checkpoint: Checkpoint | None = None) -> int:
+def train_loop(
+    optimizer: Optimizer,
+    compute_loss: Callable[[int], torch.Tensor],
+    n_steps: int,
+    run: RunId,
+    *,
+    eval_every: int = 0,
+    evaluate: Callable[[int], bool | None] | None = None,
+    lr_at: Callable[[int], float] | None = None,
+    start_step: int = 0,
+    checkpoint: Checkpoint | None = None,
+) -> int:
     """Run optimizer steps ``start_step .. n_steps - 1``; return the number of steps taken in total.
 
     ``compute_loss(step)`` returns the loss of the batch for that step: a scalar, or per-instance losses
@@ -255,8 +264,9 @@ def _steps(optimizer, compute_loss, n_steps, run, eval_every, evaluate, lr_at, s
     return n_steps
 
 
-def epoch_batches(n_examples: int, batch_size: int, generator: torch.Generator, device: str | torch.device
-                  ) -> Callable[[int], torch.Tensor]:
+def epoch_batches(
+    n_examples: int, batch_size: int, generator: torch.Generator, device: str | torch.device
+) -> Callable[[int], torch.Tensor]:
     """Index batches that reshuffle at each epoch: ``batch_indices(step)`` for step = 0, 1, 2, ... is an
     int64 (B,) tensor on ``device`` of rows in [0, n_examples), B = ``batch_size``.
 
@@ -278,7 +288,7 @@ def epoch_batches(n_examples: int, batch_size: int, generator: torch.Generator, 
         epoch, k = divmod(step, per_epoch)
         if epoch not in cache:
             draw(epoch)
-        return cache[epoch][k * batch_size:(k + 1) * batch_size]
+        return cache[epoch][k * batch_size : (k + 1) * batch_size]
 
     def state_dict() -> dict:
         if drawn["epoch"] is None:

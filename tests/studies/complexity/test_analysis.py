@@ -17,8 +17,15 @@ def test_normalized_curve_ends_exactly_at_final_r2():
             rows.append({**base, "feature_index": -1, "feature": "", "metric": "total_variance", "value": tv + seed})
             for f, feature in enumerate(["linear", "xor_xor_xor"]):
                 for metric in ("r2_weighted", "r2_unweighted"):
-                    rows.append({**base, "feature_index": f, "feature": feature, "metric": metric,
-                                 "value": 0.1 * (epoch + 1) * (f + 1) + 0.01 * seed})
+                    rows.append(
+                        {
+                            **base,
+                            "feature_index": f,
+                            "feature": feature,
+                            "metric": metric,
+                            "value": 0.1 * (epoch + 1) * (f + 1) + 0.01 * seed,
+                        }
+                    )
     metrics = pd.DataFrame(rows)
     out = normalize_variance_curves(metrics)
     for metric in ("r2_weighted", "r2_unweighted"):

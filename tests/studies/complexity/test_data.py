@@ -33,8 +33,10 @@ def test_there_are_27_hard_features_and_linear():
 @pytest.mark.parametrize("feature", HARD_FEATURES)
 def test_truth_table_matches_explicit_logic(feature):
     top, left, right = (EXPLICIT[op] for op in feature.split("_"))
-    expected = [int(bool(top(left(bool(a), bool(b)), right(bool(c), bool(d)))))
-                for a, b, c, d in itertools.product((0, 1), repeat=4)]
+    expected = [
+        int(bool(top(left(bool(a), bool(b)), right(bool(c), bool(d)))))
+        for a, b, c, d in itertools.product((0, 1), repeat=4)
+    ]
     assert truth_table(feature).tolist() == expected
 
 
@@ -64,7 +66,7 @@ def test_labels_are_the_features_of_the_inputs(pair):
     x, y = make_dataset(list(pair), 2048, np.random.default_rng(1), units_per_feature=units, linear_copies=copies)
     assert x.shape == (2048, 2 * units) and y.shape == (2048, 2)
     for i, feature in enumerate(pair):
-        block = x[:, i * units:(i + 1) * units]
+        block = x[:, i * units : (i + 1) * units]
         if feature == "linear":
             assert (block[:, :copies] == block[:, :1]).all(), "the linear unit is copied onto its copies"
             assert (y[:, i] == block[:, 0]).all()
@@ -100,6 +102,8 @@ def test_the_three_splits_use_distinct_streams():
 
 
 def test_generator_streams_depend_on_every_part_of_the_name():
-    draws = {parts: numpy_rng(*parts).integers(0, 2**31) for parts in
-             [("complexity", "a", 0), ("complexity", "a", 1), ("complexity", "b", 0), ("hierarchy", "a", 0)]}
+    draws = {
+        parts: numpy_rng(*parts).integers(0, 2**31)
+        for parts in [("complexity", "a", 0), ("complexity", "a", 1), ("complexity", "b", 0), ("hierarchy", "a", 0)]
+    }
     assert len(set(draws.values())) == len(draws)

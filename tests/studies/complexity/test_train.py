@@ -10,8 +10,14 @@ from featurelab.studies.complexity import train as complexity
 from featurelab.studies.complexity.train import EarlyStopping
 from tests.helpers import REPO, check_config, default_config, merged_config
 
-PATIENCE = {"enabled": True, "rule": "loss_patience", "patience": 50, "min_delta": 1e-4,
-            "learned_accuracy": 0.99, "hold_epochs": 20}
+PATIENCE = {
+    "enabled": True,
+    "rule": "loss_patience",
+    "patience": 50,
+    "min_delta": 1e-4,
+    "learned_accuracy": 0.99,
+    "hold_epochs": 20,
+}
 LEARNED = {**PATIENCE, "rule": "all_features_learned"}
 
 
@@ -62,21 +68,28 @@ def test_stopper_state_round_trips():
     resumed = EarlyStopping(LEARNED)
     resumed.load_state_dict(stopper.state_dict())
     assert [resumed.update(e, 0.1, [1.0, 1.0]) for e in range(5, 20)] == [
-        stopper.update(e, 0.1, [1.0, 1.0]) for e in range(5, 20)]
+        stopper.update(e, 0.1, [1.0, 1.0]) for e in range(5, 20)
+    ]
 
 
 def test_real_run_stops_once_both_features_are_learned():
     """A small network with a learnable pair: it stops hold_epochs after both features are learned,
     well before its budget, and the last recorded epoch is that stop."""
     pair = ["linear", "and_and_and"]
-    data = complexity.make_splits(pair, 0, {"units_per_feature": 8, "linear_copies": 4, "n_train": 512,
-                                            "n_rep_fit": 128, "n_test": 128})
-    training = {"optimizer": "adam", "learning_rate": 0.01, "batch_size": 64, "epochs": 200,
-                "early_stopping": {**LEARNED, "hold_epochs": 3}}
-    columns, _ = complexity.train_run(pair, 0, data, {"hidden_widths": [32, 16], "leaky_relu_slope": 0.01},
-                                      training, "cpu")
-    rows = list(zip(columns["epoch"], columns["split"], columns["metric"], columns["feature_index"],
-                    columns["value"]))
+    data = complexity.make_splits(
+        pair, 0, {"units_per_feature": 8, "linear_copies": 4, "n_train": 512, "n_rep_fit": 128, "n_test": 128}
+    )
+    training = {
+        "optimizer": "adam",
+        "learning_rate": 0.01,
+        "batch_size": 64,
+        "epochs": 200,
+        "early_stopping": {**LEARNED, "hold_epochs": 3},
+    }
+    columns, _ = complexity.train_run(
+        pair, 0, data, {"hidden_widths": [32, 16], "leaky_relu_slope": 0.01}, training, "cpu"
+    )
+    rows = list(zip(columns["epoch"], columns["split"], columns["metric"], columns["feature_index"], columns["value"]))
     acc = {}
     for epoch, split, metric, _index, value in rows:
         if split == "test" and metric == "accuracy":

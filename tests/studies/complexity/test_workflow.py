@@ -18,10 +18,8 @@ TINY_STUDIES = ["complexity"]
 
 FIGURES = ["variance_curves", "accuracy_curves", "final_variance"]
 RUN_COLUMNS = ["study", "condition", "seed", "epoch", "split", "feature_index", "feature", "metric", "value"]
-SUMMARY_COLUMNS = ["condition", "epoch", "split", "feature_index", "feature", "metric", "mean", "sd", "n",
-                   "ci_low", "ci_high"]
-CLAIM_COLUMNS = ["claim", "condition", "statement", "measured", "measured_what", "threshold", "seeds_passing",
-                 "n_seeds", "precondition", "precondition_met", "reason", "passed"]
+SUMMARY_COLUMNS = "condition epoch split feature_index feature metric mean sd n ci_low ci_high".split()
+CLAIM_COLUMNS = "claim condition statement measured measured_what threshold seeds_passing n_seeds precondition precondition_met reason passed".split()
 
 
 @pytest.fixture(scope="module")
@@ -51,16 +49,27 @@ def test_parquet_schemas_and_provenance(tiny_run):
     results = workdir / "results" / "complexity"
     runs = pd.read_parquet(results / "runs.parquet")
     assert list(runs.columns) == RUN_COLUMNS
-    assert set(runs["metric"]) >= {"loss", "accuracy", "total_variance", "r2_weighted", "r2_unweighted",
-                                   "r2_weighted_normalized", "r2_unweighted_normalized"}
+    assert set(runs["metric"]) >= {
+        "loss",
+        "accuracy",
+        "total_variance",
+        "r2_weighted",
+        "r2_unweighted",
+        "r2_weighted_normalized",
+        "r2_unweighted_normalized",
+    }
     assert sorted(runs["seed"].unique()) == [0, 1]
     assert sorted(runs["epoch"].unique()) == [0, 1, 2, 3]  # epoch 0 is before any update
     assert list(pd.read_parquet(results / "summary.parquet").columns) == SUMMARY_COLUMNS
     claims = pd.read_parquet(results / "claims.parquet")
     assert list(claims.columns) == CLAIM_COLUMNS
-    assert set(claims["claim"]) == {"both_features_learned", "easy_feature_dominates_variance",
-                                    "easy_feature_learned_first", "paper_anchor_easy_variance",
-                                    "paper_anchor_hard_variance"}
+    assert set(claims["claim"]) == {
+        "both_features_learned",
+        "easy_feature_dominates_variance",
+        "easy_feature_learned_first",
+        "paper_anchor_easy_variance",
+        "paper_anchor_hard_variance",
+    }
     assert (claims.loc[~claims["passed"], "reason"] != "").all()
     assert (results / "claims.md").read_text().count("|") > 10
     record = read_provenance(results / "runs.parquet")
@@ -84,8 +93,9 @@ def edited(configfile, tmp_path, edit) -> object:
 
 def test_claims_threshold_edit_reruns_only_claims(tiny_run, tmp_path):
     workdir, configfile = tiny_run
-    changed = edited(configfile, tmp_path, lambda c: c["complexity"].setdefault("claims", {}).update(
-        {"min_variance_gap": 0.3}))
+    changed = edited(
+        configfile, tmp_path, lambda c: c["complexity"].setdefault("claims", {}).update({"min_variance_gap": 0.3})
+    )
     out = snakemake(workdir, "figures/all", "-n", configfile=changed)
     assert scheduled_rules(out.stdout) == {"complexity_claims": 1, "complexity_all": 1, "figures_all": 1}
 

@@ -16,8 +16,10 @@ from featurelab.studies.dissociation.model import Weights, forward
 @torch.no_grad()
 def input_noise_errors_reference(models: Mapping[str, Weights], x, y, sigmas, noise) -> dict[str, torch.Tensor]:
     """The same numbers as :func:`input_noise_errors`, one forward pass per network and sigma."""
-    return {name: torch.stack([(forward(w, x + float(s) * noise).argmax(-1) != y).float().mean() for s in sigmas])
-            for name, w in models.items()}
+    return {
+        name: torch.stack([(forward(w, x + float(s) * noise).argmax(-1) != y).float().mean() for s in sigmas])
+        for name, w in models.items()
+    }
 
 
 @torch.no_grad()
@@ -35,8 +37,9 @@ def parameter_noise_errors_reference(models: Mapping[str, Weights], x, y, sigmas
     return out
 
 
-def crossval_probe_error_reference(features: torch.Tensor, labels: torch.Tensor, n_folds: int, steps: int, l2: float,
-                                   n_classes: int = 4) -> float:
+def crossval_probe_error_reference(
+    features: torch.Tensor, labels: torch.Tensor, n_folds: int, steps: int, l2: float, n_classes: int = 4
+) -> float:
     """:func:`crossval_probe_error` written plainly: per fold, gradient descent on the weights (primal)."""
     n = features.shape[0]
     x = torch.cat([features, torch.ones(n, 1, dtype=features.dtype, device=features.device)], dim=1)
@@ -56,8 +59,9 @@ def crossval_probe_error_reference(features: torch.Tensor, labels: torch.Tensor,
     return float((predictions != labels).float().mean())
 
 
-def repo_probe_error_reference(features: torch.Tensor, labels: torch.Tensor, n_folds: int, steps: int,
-                               learning_rate: float, n_classes: int = 4) -> float:
+def repo_probe_error_reference(
+    features: torch.Tensor, labels: torch.Tensor, n_folds: int, steps: int, learning_rate: float, n_classes: int = 4
+) -> float:
     """:func:`repo_probe_error` written as the paper's code: per fold, autograd of
     -mean(sum(y * log(softmax(x beta + b) + 1e-10))) and plain steps on beta and the intercept."""
     folds = repo_fold_ids(features.shape[0], n_folds)

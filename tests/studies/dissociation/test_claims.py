@@ -30,10 +30,13 @@ def mini_config() -> dict:
     cfg = default_config()["dissociation"]
     cfg["model"]["hidden_widths"] = [64, 64]
     cfg["training"].update(batch_size=32, epochs=10)  # test error ~0.13
-    cfg["manipulations"].update(duplicate_multiplier={"noise": 2, "transfer": 1.5},
-                                nuisance_units={"noise": 32, "transfer": 16})
-    cfg["evaluation"] = {"input_noise": {"min": 0.1, "max": 10.0, "n": 5},
-                         "parameter_noise": {"min": 1e-3, "max": 1.0, "n": 5}}
+    cfg["manipulations"].update(
+        duplicate_multiplier={"noise": 2, "transfer": 1.5}, nuisance_units={"noise": 32, "transfer": 16}
+    )
+    cfg["evaluation"] = {
+        "input_noise": {"min": 0.1, "max": 10.0, "n": 5},
+        "parameter_noise": {"min": 1e-3, "max": 1.0, "n": 5},
+    }
     cfg["transfer"].update(sample_fractions=[0.5, 1.0], folds=5)
     cfg["claims"]["min_fraction_of_seeds"] = 0.5
     return cfg
@@ -54,8 +57,11 @@ def mini_runs(data, cfg, seeds=(0, 1), threads=1, jitter=0.0, trained=None) -> t
             if jitter:
                 x = x * (1 + jitter * np.random.default_rng(seed).standard_normal(x.shape)).astype(np.float32)
             evaluation = {**data, "x_test": x}
-            frames += [pd.DataFrame(cols), pd.DataFrame(sd.evaluate_run(seed, state, evaluation, cfg, "cpu")),
-                       pd.DataFrame(sd.transfer_run(seed, state, evaluation, cfg, "cpu"))]
+            frames += [
+                pd.DataFrame(cols),
+                pd.DataFrame(sd.evaluate_run(seed, state, evaluation, cfg, "cpu")),
+                pd.DataFrame(sd.transfer_run(seed, state, evaluation, cfg, "cpu")),
+            ]
     finally:
         torch.set_num_threads(previous)
     return pd.concat(frames, ignore_index=True), done
@@ -81,8 +87,14 @@ def test_claims_use_the_shared_builder_and_every_claim_has_a_precondition(mini_t
     assert list(claims.columns) == list(CLAIM_COLUMNS)
     assert (claims["precondition"].str.len() > 0).all()
     assert claims["precondition"].str.contains("the network trained").all()
-    assert set(claims["claim"]) == {"function_preserved", "same_input_noise_curve", "null_space_keeps_accuracy",
-                                    "null_space_less_input_robust", "less_parameter_robust", "hurts_transfer"}
+    assert set(claims["claim"]) == {
+        "function_preserved",
+        "same_input_noise_curve",
+        "null_space_keeps_accuracy",
+        "null_space_less_input_robust",
+        "less_parameter_robust",
+        "hurts_transfer",
+    }
     assert claims["precondition_met"].all(), claims[["claim", "condition", "reason"]]  # the mini network trained
     exact = claims[claims["claim"].isin(["function_preserved", "same_input_noise_curve", "null_space_keeps_accuracy"])]
     assert exact["passed"].all(), exact[["claim", "condition", "measured", "reason"]]

@@ -8,17 +8,20 @@ from featurelab.config import ConfigError, schema_errors, validate_config
 from tests.helpers import SCHEMA, default_config, mutated_config
 
 
-@pytest.mark.parametrize("path, value, message", [
-    (("model", "hidden_widths"), [64, 64, 64], "hidden_widths"),
-    (("manipulations", "duplicate_multiplier", "noise"), 0.5, "noise"),
-    (("manipulations", "scale_factor"), -2, "scale_factor"),
-    (("evaluation", "input_noise", "n"), 1, "n"),
-    (("plot", "band"), "iqr", "band"),
-    (("transfer", "sample_fractions"), [0.0, 1.0], "sample_fractions"),
-    (("training", "momentum"), 0.9, "unknown keys"),
-    (("transfer", "probe"), "sgd", "probe"),
-    (("transfer", "repo", "learning_rate"), 0, "learning_rate"),
-])
+@pytest.mark.parametrize(
+    "path, value, message",
+    [
+        (("model", "hidden_widths"), [64, 64, 64], "hidden_widths"),
+        (("manipulations", "duplicate_multiplier", "noise"), 0.5, "noise"),
+        (("manipulations", "scale_factor"), -2, "scale_factor"),
+        (("evaluation", "input_noise", "n"), 1, "n"),
+        (("plot", "band"), "iqr", "band"),
+        (("transfer", "sample_fractions"), [0.0, 1.0], "sample_fractions"),
+        (("training", "momentum"), 0.9, "unknown keys"),
+        (("transfer", "probe"), "sgd", "probe"),
+        (("transfer", "repo", "learning_rate"), 0, "learning_rate"),
+    ],
+)
 def test_schema_rejects_bad_values(path, value, message):
     errors = schema_errors(mutated_config(["dissociation", *path], value), SCHEMA)
     assert any("dissociation" in e and message in e for e in errors), errors

@@ -16,10 +16,15 @@ from tests.studies.dissociation import reference as ref
 
 def _variants(net, x):
     h1 = torch.relu(x @ net[0].T)
-    return {"trained": net, "scaled": md.scale_neurons(net, 20.0), "duplicated": md.duplicate_neurons(net, 1.5),
-            "nuisance": md.add_nuisance_neurons(net, 8, torch.Generator().manual_seed(3), active_on=h1),
-            "null": md.null_space_perturb(net, torch.as_tensor(md.null_basis(x.numpy())), 0.1,
-                                          torch.Generator().manual_seed(4))}
+    return {
+        "trained": net,
+        "scaled": md.scale_neurons(net, 20.0),
+        "duplicated": md.duplicate_neurons(net, 1.5),
+        "nuisance": md.add_nuisance_neurons(net, 8, torch.Generator().manual_seed(3), active_on=h1),
+        "null": md.null_space_perturb(
+            net, torch.as_tensor(md.null_basis(x.numpy())), 0.1, torch.Generator().manual_seed(4)
+        ),
+    }
 
 
 def test_batched_input_noise_matches_loop(net, mnist_test):
@@ -41,7 +46,11 @@ def test_batched_parameter_noise_matches_loop(net, mnist_test, monkeypatch):
     del nets["null"]
     sigmas = torch.logspace(-3, 0, 6)
     gen = torch.Generator().manual_seed(6)
-    draws = (torch.randn(48, 784, generator=gen), torch.randn(80, 48, generator=gen), torch.randn(10, 80, generator=gen))
+    draws = (
+        torch.randn(48, 784, generator=gen),
+        torch.randn(80, 48, generator=gen),
+        torch.randn(10, 80, generator=gen),
+    )
     monkeypatch.setattr(ad, "CHUNK_BYTES", {"cpu": 4 * 300 * 200})  # force several chunks of noise levels
     fast = ad.parameter_noise_errors(nets, x, y, sigmas, draws)
     slow = ref.parameter_noise_errors_reference(nets, x, y, sigmas, draws)
@@ -75,8 +84,9 @@ def test_probe_dual_form_matches_per_fold_reference():
         primal = ad.crossval_probe_error(feats, labels, 10, 50, l2)  # 90 samples > 31 features: primal branch
         dual = ad.crossval_probe_error(feats[:24], labels[:24], 4, 50, l2)  # 24 <= 31: dual branch
         assert primal == pytest.approx(slow, abs=1 / 90 + 1e-9), l2
-        assert dual == pytest.approx(ref.crossval_probe_error_reference(feats[:24], labels[:24], 4, 50, l2),
-                                       abs=1 / 24 + 1e-9), l2
+        assert dual == pytest.approx(
+            ref.crossval_probe_error_reference(feats[:24], labels[:24], 4, 50, l2), abs=1 / 24 + 1e-9
+        ), l2
 
 
 def test_probe_learns_separable_and_not_random_labels():
@@ -104,8 +114,10 @@ def test_repo_probe_matches_the_papers_code_by_autograd(n):
     contributing) and the two still agree."""
     gen = torch.Generator().manual_seed(8)
     labels = torch.arange(n) % 4
-    feats = torch.relu(torch.randn(4, 30, generator=gen, dtype=torch.float64)[labels]
-                       + 2 * torch.randn(n, 30, generator=gen, dtype=torch.float64))
+    feats = torch.relu(
+        torch.randn(4, 30, generator=gen, dtype=torch.float64)[labels]
+        + 2 * torch.randn(n, 30, generator=gen, dtype=torch.float64)
+    )
     for scale in (0.05, 1.0, 20.0):
         fast = ad.repo_probe_error(feats * scale, labels, 10 if n > 30 else 4, 50, 0.2)
         slow = ref.repo_probe_error_reference(feats * scale, labels, 10 if n > 30 else 4, 50, 0.2)
@@ -117,8 +129,10 @@ def test_lipschitz_probe_is_blind_to_scale_and_repo_probe_is_not():
     so x20 activations give the same predictions; a fixed step does not."""
     gen = torch.Generator().manual_seed(9)
     labels = torch.arange(200) % 4
-    feats = torch.relu(torch.randn(4, 40, generator=gen, dtype=torch.float64)[labels]
-                       + 3 * torch.randn(200, 40, generator=gen, dtype=torch.float64))
+    feats = torch.relu(
+        torch.randn(4, 40, generator=gen, dtype=torch.float64)[labels]
+        + 3 * torch.randn(200, 40, generator=gen, dtype=torch.float64)
+    )
     lip = [ad.crossval_probe_error(feats * c, labels, 10, 100, 0.0) for c in (1.0, 20.0)]
     repo = [ad.repo_probe_error(feats * c, labels, 10, 100, 0.2) for c in (0.05, 1.0, 20.0)]
     assert lip[0] == pytest.approx(lip[1], abs=1e-6)
@@ -156,12 +170,15 @@ def test_exactness_verdict_ignores_near_ties_that_rounding_flips(mnist_test):
     w1, w2, w3 = uniform_fan_in_weights([784, 48, 40, 10], torch.Generator().manual_seed(0))
     w1, w2, w3 = w1 * 3, w2 * 3, w3 * 3
     w3 = w3.clone()
-    w3[1] = w3[0] * (1 + 2.0 ** -22)   # classes 0 and 1: a tie up to rounding on every image
-    w3[2:] -= 10.0 * w3[0].abs()        # ... and never beaten by another class
+    w3[1] = w3[0] * (1 + 2.0**-22)  # classes 0 and 1: a tie up to rounding on every image
+    w3[2:] -= 10.0 * w3[0].abs()  # ... and never beaten by another class
     trained = (w1, w2, w3)
     y = torch.zeros(len(x), dtype=torch.long)
-    nets = {"trained": trained, "scaled": md.scale_neurons(trained, 20.0),
-            "duplicated": md.duplicate_neurons(trained, 2.0)}
+    nets = {
+        "trained": trained,
+        "scaled": md.scale_neurons(trained, 20.0),
+        "duplicated": md.duplicate_neurons(trained, 2.0),
+    }
     sigmas = torch.logspace(-1, 1, 5)
     noise = torch.randn(x.shape, generator=torch.Generator().manual_seed(5))
     sweep = ad.input_noise_sweep(nets, x, y, sigmas, noise, reference="trained")

@@ -18,6 +18,7 @@ def assert_same_function(a, b, x):
 
 # ------------------------------------------------------------------------------------ manipulations
 
+
 def test_scaling_preserves_function_and_scales_hidden(net, mnist_test):
     x, _ = mnist_test
     scaled = md.scale_neurons(net, 20.0)

@@ -15,8 +15,12 @@ def tiny_config() -> dict:
 
 def test_training_is_deterministic_and_learns(mnist_test):
     x, y = mnist_test
-    data = {"x_train": x.numpy()[:200], "y_train": y.numpy()[:200], "x_test": x.numpy()[200:],
-            "y_test": y.numpy()[200:]}
+    data = {
+        "x_train": x.numpy()[:200],
+        "y_train": y.numpy()[:200],
+        "x_test": x.numpy()[200:],
+        "y_test": y.numpy()[200:],
+    }
     cfg = tiny_config()
     training = {**cfg["training"], "epochs": 3, "batch_size": 50}
     cols_a, state_a = sd.train_run(0, data, cfg["model"], training, "cpu")

@@ -36,8 +36,13 @@ def test_workflow_tiny(tiny_trees, tmp_path):
     assert {"mean", "sd", "n", "ci_low", "ci_high", "condition", "x", "metric"} <= set(summary.columns)
     claims = read_frame(workdir / "results" / "dissociation" / "claims.parquet")
     assert list(claims.columns) == list(CLAIM_COLUMNS)
-    assert set(claims["claim"]) >= {"function_preserved", "same_input_noise_curve", "null_space_less_input_robust",
-                                    "less_parameter_robust", "hurts_transfer"}
+    assert set(claims["claim"]) >= {
+        "function_preserved",
+        "same_input_noise_curve",
+        "null_space_less_input_robust",
+        "less_parameter_robust",
+        "hurts_transfer",
+    }
     # exactness holds at any scale: these claims meet their threshold even on the tiny config (whether they
     # PASS depends on the precondition that the tiny network trained)
     exact = claims[claims["claim"].isin(["function_preserved", "same_input_noise_curve"])]

@@ -24,12 +24,20 @@ def _study_runs(untrained: bool = False):
     hi = _tiny_hierarchy()
     scale = {"learning_rate": 0.0, "steps": 1} if untrained else {}
     training = {**hi["training"], **scale}
-    runs = pd.concat([pd.DataFrame(train_depth(d, s, hi["tree"], hi["model"], training, hi["evaluation"], "cpu")[0])
-                      for d in hi["tree"]["depths"] for s in hi["seeds"]], ignore_index=True)
+    runs = pd.concat(
+        [
+            pd.DataFrame(train_depth(d, s, hi["tree"], hi["model"], training, hi["evaluation"], "cpu")[0])
+            for d in hi["tree"]["depths"]
+            for s in hi["seeds"]
+        ],
+        ignore_index=True,
+    )
     tms = {**hi["tms"], "training": {**hi["tms"]["training"], **scale}}
     trained = [train_tms(s, tms, "cpu") for s in hi["tms"]["seeds"]]
-    features, _ = tms_tables(pd.concat([pd.DataFrame(w) for _, w in trained], ignore_index=True),
-                             pd.concat([pd.DataFrame(m) for m, _ in trained], ignore_index=True))
+    features, _ = tms_tables(
+        pd.concat([pd.DataFrame(w) for _, w in trained], ignore_index=True),
+        pd.concat([pd.DataFrame(m) for m, _ in trained], ignore_index=True),
+    )
     return runs, features
 
 
@@ -41,13 +49,19 @@ def _claims(runs, features, **claims_cfg):
     a = hi["analysis"]
     summary = summarize(runs)
     widths = width_needed(summary, a["metric"], a["statistic"], float(a["loss_threshold"]))
-    return evaluate_claims(runs, summary, widths, features, {**hi["claims"], **claims_cfg}, hi["tree"], a,
-                           hi["tms"]).set_index("claim")
+    return evaluate_claims(
+        runs, summary, widths, features, {**hi["claims"], **claims_cfg}, hi["tree"], a, hi["tms"]
+    ).set_index("claim")
 
 
 #: The claims about trained models (the generator's claims do not depend on training).
-TRAINED_CLAIMS = ["depth1_solved", "loss_nonincreasing_in_width", "width_grows_slowly",
-                  "tms_dense_features_represented", "tms_sparse_features_represented"]
+TRAINED_CLAIMS = [
+    "depth1_solved",
+    "loss_nonincreasing_in_width",
+    "width_grows_slowly",
+    "tms_dense_features_represented",
+    "tms_sparse_features_represented",
+]
 
 
 @pytest.fixture(scope="module")
@@ -62,8 +76,7 @@ def untrained_runs():
 
 def test_claims_of_trained_runs_have_their_preconditions(trained_runs):
     claims = _claims(*trained_runs)
-    assert list(claims.index) == ["generator_marginals", "siblings_exclusive", "child_implies_parent",
-                                  *TRAINED_CLAIMS]
+    assert list(claims.index) == ["generator_marginals", "siblings_exclusive", "child_implies_parent", *TRAINED_CLAIMS]
     assert claims["precondition_met"].all(), claims[["precondition_met", "reason"]]
     for claim in TRAINED_CLAIMS[1:]:
         assert claims.loc[claim, "precondition"], f"{claim} has no precondition"
@@ -94,9 +107,15 @@ def test_input_ignoring_model_would_pass_vacuously_without_the_precondition(untr
     runs["value"] = [constant_output_loss(int(d), "exclusive") for d in runs["depth"]]
     features = features.copy()
     features["norm"] = 0.0
-    features["final_loss"] = [tms_constant_output_loss(features[(features["seed"] == r.seed) & (
-        features["sparsity"] == r.sparsity)].sort_values("feature")["importance"], r.sparsity)
-        for r in features.itertuples()]
+    features["final_loss"] = [
+        tms_constant_output_loss(
+            features[(features["seed"] == r.seed) & (features["sparsity"] == r.sparsity)].sort_values("feature")[
+                "importance"
+            ],
+            r.sparsity,
+        )
+        for r in features.itertuples()
+    ]
     claims = _claims(runs, features)
     vacuous = ["loss_nonincreasing_in_width", "tms_dense_features_represented"]
     assert not claims.loc[TRAINED_CLAIMS, "passed"].any()
@@ -117,11 +136,40 @@ def _fake_tables():
     """Minimal runs / TMS features (one depth-3 run of 2 widths, one TMS run per sparsity) for claim logic."""
     import pandas as pd
 
-    runs = pd.DataFrame([dict(study="hierarchy", condition="depth3", depth=3, seed=0, n_features=14, n_hidden=h,
-                              step=step, metric=m, value=v) for h in (2, 3)
-                         for step, m, v in ((0, "loss_exact", 0.1), (10, "loss_exact", 1e-4), (10, "loss_fresh", 1e-4))])
-    features = pd.DataFrame([dict(seed=0, sparsity=s, feature=f, importance=0.7 ** f, norm=1.0, interference=0.0,
-                                  bias=0.0, final_loss=1e-6, initial_loss=0.1) for s in (0.0, 0.9) for f in range(8)])
+    runs = pd.DataFrame(
+        [
+            dict(
+                study="hierarchy",
+                condition="depth3",
+                depth=3,
+                seed=0,
+                n_features=14,
+                n_hidden=h,
+                step=step,
+                metric=m,
+                value=v,
+            )
+            for h in (2, 3)
+            for step, m, v in ((0, "loss_exact", 0.1), (10, "loss_exact", 1e-4), (10, "loss_fresh", 1e-4))
+        ]
+    )
+    features = pd.DataFrame(
+        [
+            dict(
+                seed=0,
+                sparsity=s,
+                feature=f,
+                importance=0.7**f,
+                norm=1.0,
+                interference=0.0,
+                bias=0.0,
+                final_loss=1e-6,
+                initial_loss=0.1,
+            )
+            for s in (0.0, 0.9)
+            for f in range(8)
+        ]
+    )
     return runs, features
 
 

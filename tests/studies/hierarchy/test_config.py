@@ -7,17 +7,20 @@ import pytest
 from tests.helpers import SCHEMA, default_config, mutated_config
 
 
-@pytest.mark.parametrize("path,value,fragment", [
-    (("tree", "branching_factor"), 3, "hierarchy.tree.branching_factor"),
-    (("tree", "sampling"), "random", "hierarchy.tree.sampling"),
-    (("tree", "depths"), [0, 1], "hierarchy.tree.depths[0]"),
-    (("tms", "sparsities"), [0.0, 1.0], "hierarchy.tms.sparsities[1]"),
-    (("training", "lr_schedule"), "step", "hierarchy.training.lr_schedule"),
-    (("analysis", "statistic"), "max", "hierarchy.analysis.statistic"),
-    (("model", "init"), "xavier", "hierarchy.model.init"),
-    (("model", "init_instances"), 0, "hierarchy.model.init_instances"),
-    (("training", "typo_key"), 1, "hierarchy.training"),
-])
+@pytest.mark.parametrize(
+    "path,value,fragment",
+    [
+        (("tree", "branching_factor"), 3, "hierarchy.tree.branching_factor"),
+        (("tree", "sampling"), "random", "hierarchy.tree.sampling"),
+        (("tree", "depths"), [0, 1], "hierarchy.tree.depths[0]"),
+        (("tms", "sparsities"), [0.0, 1.0], "hierarchy.tms.sparsities[1]"),
+        (("training", "lr_schedule"), "step", "hierarchy.training.lr_schedule"),
+        (("analysis", "statistic"), "max", "hierarchy.analysis.statistic"),
+        (("model", "init"), "xavier", "hierarchy.model.init"),
+        (("model", "init_instances"), 0, "hierarchy.model.init_instances"),
+        (("training", "typo_key"), 1, "hierarchy.training"),
+    ],
+)
 def test_schema_rejects_bad_values(path, value, fragment):
     from featurelab.config import schema_errors
 

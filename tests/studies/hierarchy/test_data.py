@@ -54,7 +54,7 @@ def test_sampler_invariants_and_marginals(mode):
 def test_patterns_are_the_sampler_distribution(mode, depth):
     patterns, probs = tree_patterns(depth, mode)
     assert probs.sum() == pytest.approx(1.0)
-    assert len(patterns) == (2 ** (depth + 1) - 1 if mode == "exclusive" else 2 ** depth)
+    assert len(patterns) == (2 ** (depth + 1) - 1 if mode == "exclusive" else 2**depth)
     assert len(np.unique(patterns, axis=0)) == len(patterns)
     np.testing.assert_allclose(patterns.T @ probs, expected_marginals(depth, mode), rtol=0, atol=1e-15)
     n = 50_000

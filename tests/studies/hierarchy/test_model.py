@@ -44,10 +44,15 @@ def test_notebook_init_is_torch_xavier_on_the_3d_tensor(n_hidden, nf):
     assert init_std("notebook", n_hidden, nf, 5) == pytest.approx((2.0 / (fan_in + fan_out)) ** 0.5, rel=1e-12)
     assert init_std("notebook", n_hidden, nf, 5) == pytest.approx((2 / (nf * (n_hidden + 5))) ** 0.5, rel=1e-12)
     # and empirically: torch's xavier_normal_ draws (many copies of) that tensor with the same std as ours
-    reference = torch.cat([nn.init.xavier_normal_(torch.empty((5, n_hidden, nf)), generator=torch.Generator()
-                                                  .manual_seed(k)) for k in range(400)])
-    model = BatchedTMS([n_hidden] * 400, nf, generator=torch.Generator().manual_seed(1), init="notebook",
-                       init_instances=5)
+    reference = torch.cat(
+        [
+            nn.init.xavier_normal_(torch.empty((5, n_hidden, nf)), generator=torch.Generator().manual_seed(k))
+            for k in range(400)
+        ]
+    )
+    model = BatchedTMS(
+        [n_hidden] * 400, nf, generator=torch.Generator().manual_seed(1), init="notebook", init_instances=5
+    )
     ours = model.W.detach()
     assert ours.std().item() == pytest.approx(reference.std().item(), rel=0.03)
     assert ours.std().item() == pytest.approx(init_std("notebook", n_hidden, nf, 5), rel=0.03)
@@ -96,7 +101,7 @@ def test_batched_matches_unbatched_reference():
     for i, h in enumerate(widths):
         single = BatchedTMS([h], nf)
         with torch.no_grad():
-            single.W.copy_(init[i:i + 1, :h])
+            single.W.copy_(init[i : i + 1, :h])
         _train(single, lambda s: (data[s], None), steps)
         torch.testing.assert_close(batched.W.detach()[i, :h], single.W.detach()[0], rtol=1e-4, atol=1e-6)
         torch.testing.assert_close(batched.b.detach()[i], single.b.detach()[0], rtol=1e-4, atol=1e-6)

@@ -25,8 +25,9 @@ def test_workflow_tiny(tiny_trees, tmp_path):
 
     workdir, configfile, config = tiny_trees.workdir(tmp_path / "work", TINY_STUDIES, figures_all=False)
     rows = read_manifest(workdir / "figures/hierarchy/all")
-    assert sorted(r["path"] for r in rows) == sorted(f"figures/hierarchy/{f}.{e}" for f in FIGURE_TABLES
-                                                     for e in ("pdf", "png"))
+    assert sorted(r["path"] for r in rows) == sorted(
+        f"figures/hierarchy/{f}.{e}" for f in FIGURE_TABLES for e in ("pdf", "png")
+    )
     for r in rows:
         assert (workdir / r["path"]).stat().st_size > 1000 and r["study"] == "hierarchy"
     res = workdir / "results/hierarchy"

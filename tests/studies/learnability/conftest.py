@@ -17,8 +17,15 @@ def _train_default_families(lr: float, seeds=(0, 1, 2)) -> pd.DataFrame:
     from featurelab.studies.learnability.train import threshold_columns, train_family
 
     ln = default_config()["learnability"]
-    tr = {**ln["training"], "learning_rate": lr, "batch_size": 4, "steps_per_epoch": 40, "eval_every": 40,
-          "n_eval": 200, "n_attribution": 100}
+    tr = {
+        **ln["training"],
+        "learning_rate": lr,
+        "batch_size": 4,
+        "steps_per_epoch": 40,
+        "eval_every": 40,
+        "n_eval": 200,
+        "n_attribution": 100,
+    }
     frames = []
     for family, fcfg in ln["families"].items():
         for seed in seeds:

@@ -15,11 +15,19 @@ def claims_cfg(**changes) -> dict:
     return study_claims_config("learnability", **changes)
 
 
+def _row(family, condition, seed, metric, value, step=-1, inp=-1, name="") -> dict:
+    """One row of a learnability runs table."""
+    generator = condition.split("[")[0]
+    return dict(study="learnability", family=family, condition=condition, generator=generator, params="{}",
+                seed=seed, step=step, input=inp, input_name=name, metric=metric, value=value)  # fmt: skip
+
+
 def _fake_runs() -> pd.DataFrame:
     rows = []
+
     def add(family, condition, seed, metric, value, step=-1, inp=-1, name=""):
-        rows.append(dict(study="learnability", family=family, condition=condition, generator=condition.split("[")[0],
-                         params="{}", seed=seed, step=step, input=inp, input_name=name, metric=metric, value=value))
+        rows.append(_row(family, condition, seed, metric, value, step, inp, name))
+
     for seed in range(5):
         add("run_all", "constant", seed, "final_eval_mse", 0.001)
         add("run_all", "constant", seed, "steps_to_threshold", 100)
@@ -43,7 +51,9 @@ def test_claims_measure_and_judge():
     assert list(claims.reset_index().columns) == list(CLAIM_COLUMNS)
     assert claims.loc["constant_converges", "passed"] and claims.loc["constant_converges", "seeds_passing"] == 5
     assert claims.loc["sum[spread=1]_slower", "measured"] == pytest.approx(3.0)
-    assert claims.loc["sum[spread=1]_converges", "seeds_passing"] == 4 and claims.loc["sum[spread=1]_converges", "passed"]
+    assert (
+        claims.loc["sum[spread=1]_converges", "seeds_passing"] == 4 and claims.loc["sum[spread=1]_converges", "passed"]
+    )
     bad = claims.loc["bad_feature_barely_used"]
     assert bad["seeds_passing"] == 3 and not bad["passed"]  # 3 of 5 < ceil(0.8 * 5)
     assert bad["precondition_met"] and "3 of 5 seeds pass" in bad["reason"]
@@ -53,17 +63,16 @@ def test_claims_measure_and_judge():
 def _runs(values: dict[tuple[str, str, str], list[float]], attributions: dict | None = None) -> pd.DataFrame:
     """A runs table from ``{(family, condition, metric): per-seed values}`` (and attribution
     ``{(family, condition, input): per-seed values}``)."""
-    rows = []
-    for (family, condition, metric), per_seed in values.items():
-        for seed, v in enumerate(per_seed):
-            rows.append(dict(study="learnability", family=family, condition=condition,
-                             generator=condition.split("[")[0], params="{}", seed=seed, step=-1, input=-1,
-                             input_name="", metric=metric, value=float(v)))
-    for (family, condition, inp), per_seed in (attributions or {}).items():
-        for seed, v in enumerate(per_seed):
-            rows.append(dict(study="learnability", family=family, condition=condition,
-                             generator=condition.split("[")[0], params="{}", seed=seed, step=-1, input=inp,
-                             input_name=f"x{inp}", metric="attribution_mean", value=float(v)))
+    cells = [(family, condition, metric, -1, "", per_seed) for (family, condition, metric), per_seed in values.items()]
+    cells += [
+        (family, condition, "attribution_mean", inp, f"x{inp}", per_seed)
+        for (family, condition, inp), per_seed in (attributions or {}).items()
+    ]
+    rows = [
+        _row(family, condition, seed, metric, float(v), inp=inp, name=name)
+        for family, condition, metric, inp, name, per_seed in cells
+        for seed, v in enumerate(per_seed)
+    ]
     return pd.DataFrame(rows)
 
 
@@ -74,17 +83,22 @@ def test_convergence_band_and_slower_factor():
 
     ra = "run_all"
     five = lambda v: [v] * 5  # noqa: E731
-    runs = _runs({
-        (ra, "constant", "final_eval_mse"): five(0.004), (ra, "constant", "steps_to_threshold"): five(400),
-        (ra, "constant", "threshold_reached"): five(1),
-        (ra, "scale_shift[scale=0.1,shift=0]", "final_eval_mse"): five(0.0125),
-        (ra, "scale_shift[scale=1,shift=10]", "final_eval_mse"): five(0.83),
-        (ra, "continuity", "final_eval_mse"): five(0.068),
-        (ra, "sum[spread=1]", "final_eval_mse"): five(0.0125),
-        (ra, "sum[spread=1]", "steps_to_threshold"): five(600), (ra, "sum[spread=1]", "threshold_reached"): five(1),
-        (ra, "double[offset=1]", "final_eval_mse"): five(0.003),
-        (ra, "double[offset=1]", "steps_to_threshold"): five(476), (ra, "double[offset=1]", "threshold_reached"): five(1),
-    })
+    runs = _runs(
+        {
+            (ra, "constant", "final_eval_mse"): five(0.004),
+            (ra, "constant", "steps_to_threshold"): five(400),
+            (ra, "constant", "threshold_reached"): five(1),
+            (ra, "scale_shift[scale=0.1,shift=0]", "final_eval_mse"): five(0.0125),
+            (ra, "scale_shift[scale=1,shift=10]", "final_eval_mse"): five(0.83),
+            (ra, "continuity", "final_eval_mse"): five(0.068),
+            (ra, "sum[spread=1]", "final_eval_mse"): five(0.0125),
+            (ra, "sum[spread=1]", "steps_to_threshold"): five(600),
+            (ra, "sum[spread=1]", "threshold_reached"): five(1),
+            (ra, "double[offset=1]", "final_eval_mse"): five(0.003),
+            (ra, "double[offset=1]", "steps_to_threshold"): five(476),
+            (ra, "double[offset=1]", "threshold_reached"): five(1),
+        }
+    )
     c = evaluate_claims(runs, claims_cfg(), 0.05).set_index("claim")
     assert not c.loc["scale0.1_no_convergence", "passed"] and not c.loc["sum[spread=1]_converges", "passed"]
     assert c.loc["shift10_no_convergence", "passed"] and c.loc["shift10_no_convergence", "precondition_met"]
@@ -115,10 +129,23 @@ def test_untrained_run_passes_no_claim(untrained_runs):
     assert with_pre["reason"].str.startswith("precondition not met").all()
     # without its precondition this one would pass: the untrained net's x = y + 10 is far from converged
     assert claims.loc["shift10_no_convergence", "measured"] > 0.1
-    vacuous = {"shift10_no_convergence", "shift10_no_convergence_10ep", "scale0.1_no_convergence", "continuity_no_convergence",
-               "scale0.01_no_convergence", "shift5_no_convergence", "scale10_early_spike", "scale10_early_spike_10ep",
-               "bad_feature_barely_used", "hard_better_features_learned", "two_good_both_used_x1",
-               "two_good_both_used_x2", "noisy_used_less", "best_scale_range", "distractors_slow_learning"}
+    vacuous = {
+        "shift10_no_convergence",
+        "shift10_no_convergence_10ep",
+        "scale0.1_no_convergence",
+        "continuity_no_convergence",
+        "scale0.01_no_convergence",
+        "shift5_no_convergence",
+        "scale10_early_spike",
+        "scale10_early_spike_10ep",
+        "bad_feature_barely_used",
+        "hard_better_features_learned",
+        "two_good_both_used_x1",
+        "two_good_both_used_x2",
+        "noisy_used_less",
+        "best_scale_range",
+        "distractors_slow_learning",
+    }
     assert vacuous <= set(with_pre.index)
     assert all("slower" not in c or c in with_pre.index for c in claims.index)
 
@@ -146,14 +173,19 @@ def test_verdicts_at_the_thresholds_do_not_flip():
 
     ra, feat = "run_all", "features"
     five = lambda v: [v] * 5  # noqa: E731
-    runs = _runs({
-        (ra, "constant", "final_eval_mse"): five(0.01 * (1 - 1e-6)), (ra, "constant", "steps_to_threshold"): five(400),
-        (ra, "constant", "threshold_reached"): five(1),
-        (ra, "scale_shift[scale=1,shift=10]", "final_eval_mse"): five(0.1 * (1 + 1e-6)),
-        (ra, "sum[spread=1]", "final_eval_mse"): five(0.001),
-        (ra, "sum[spread=1]", "steps_to_threshold"): five(600), (ra, "sum[spread=1]", "threshold_reached"): five(1),
-        (feat, "distractors[k=2]", "final_eval_mse"): five(0.001),
-    }, {(feat, "distractors[k=2]", 0): five(1.0), (feat, "distractors[k=2]", 1): five(0.05)})
+    runs = _runs(
+        {
+            (ra, "constant", "final_eval_mse"): five(0.01 * (1 - 1e-6)),
+            (ra, "constant", "steps_to_threshold"): five(400),
+            (ra, "constant", "threshold_reached"): five(1),
+            (ra, "scale_shift[scale=1,shift=10]", "final_eval_mse"): five(0.1 * (1 + 1e-6)),
+            (ra, "sum[spread=1]", "final_eval_mse"): five(0.001),
+            (ra, "sum[spread=1]", "steps_to_threshold"): five(600),
+            (ra, "sum[spread=1]", "threshold_reached"): five(1),
+            (feat, "distractors[k=2]", "final_eval_mse"): five(0.001),
+        },
+        {(feat, "distractors[k=2]", 0): five(1.0), (feat, "distractors[k=2]", 1): five(0.05)},
+    )
     ref = evaluate_claims(runs, claims_cfg(), 0.05)
     for rel in (1e-6, 1e-7, 1e-9):
         for draw in range(4):

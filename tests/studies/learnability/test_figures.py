@@ -31,8 +31,13 @@ def test_learning_curves_draw_every_task_without_repeating_colours(trained_runs)
             colours = [k for _, _, k in p["curves"]]
             assert len(colours) <= MAX_CURVES and len(set(colours)) == len(colours)
     # a grid with more values than colours (config/full.yaml: 11 scales x 7 shifts) is still drawn whole
-    grid = pd.DataFrame([dict(condition=f"scale_shift[scale={a:g},shift={b:g}]", params=f'{{"scale": {a}, "shift": {b}}}')
-                         for a in (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20) for b in (0, 0.5, 1, 2, 3, 5, 10)])
+    grid = pd.DataFrame(
+        [
+            dict(condition=f"scale_shift[scale={a:g},shift={b:g}]", params=f'{{"scale": {a}, "shift": {b}}}')
+            for a in (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20)
+            for b in (0, 0.5, 1, 2, 3, 5, 10)
+        ]
+    )
     panels_, _ = curve_panels("scale_shift", grid)
     assert sorted(c for p in panels_ for c, _, _ in p["curves"]) == sorted(grid["condition"])
     assert all(len({k for _, _, k in p["curves"]}) == len(p["curves"]) <= MAX_CURVES for p in panels_)
@@ -50,4 +55,5 @@ def test_learning_curves_draw_every_task_without_repeating_colours(trained_runs)
         for ax in axes:
             assert not box.overlaps(ax.get_window_extent(renderer)), "a legend covers the data"
     import matplotlib.pyplot as plt
+
     plt.close(fig)

@@ -13,8 +13,12 @@ from featurelab.seeding import torch_generator
 def _reference(d: int, hidden: int, gen: torch.Generator) -> torch.nn.Sequential:
     net = torch.nn.Sequential(torch.nn.Linear(d, hidden), torch.nn.ReLU(), torch.nn.Linear(hidden, 1))
     with torch.no_grad():
-        w, b = in_out_linear_default(d, hidden, gen); net[0].weight.copy_(w.T); net[0].bias.copy_(b)
-        w, b = in_out_linear_default(hidden, 1, gen); net[2].weight.copy_(w.T); net[2].bias.copy_(b)
+        w, b = in_out_linear_default(d, hidden, gen)
+        net[0].weight.copy_(w.T)
+        net[0].bias.copy_(b)
+        w, b = in_out_linear_default(hidden, 1, gen)
+        net[2].weight.copy_(w.T)
+        net[2].bias.copy_(b)
     return net
 
 
@@ -41,7 +45,7 @@ def test_batched_model_matches_unbatched_reference_under_adam():
         opt.step()
         for i, (r, o) in enumerate(zip(refs, ref_opts)):
             o.zero_grad()
-            ref_loss = torch.nn.functional.mse_loss(r(x[i, :, :dims[i]]), y[i][:, None])
+            ref_loss = torch.nn.functional.mse_loss(r(x[i, :, : dims[i]]), y[i][:, None])
             ref_loss.backward()
             o.step()
             torch.testing.assert_close(loss[i], ref_loss, rtol=1e-5, atol=1e-6)
@@ -66,9 +70,12 @@ def test_input_gradients_known_answer():
 
     model = BatchedMLP([2], 2, [torch_generator("t")])
     with torch.no_grad():
-        model.w1.zero_(); model.b1.zero_(); model.b2.zero_()
+        model.w1.zero_()
+        model.b1.zero_()
+        model.b2.zero_()
         model.w1[0, 0, 0], model.w1[0, 0, 1] = 1.0, -1.0
         model.w2[0, :, 0] = torch.tensor([1.0, -1.0])
     x = torch.randn(1, 50, 2, generator=torch_generator("x"))
     g = input_gradients(model, x)
-    torch.testing.assert_close(g[0, :, 0], torch.ones(50)); torch.testing.assert_close(g[0, :, 1], torch.zeros(50))
+    torch.testing.assert_close(g[0, :, 0], torch.ones(50))
+    torch.testing.assert_close(g[0, :, 1], torch.zeros(50))

@@ -22,8 +22,14 @@ def test_train_family_deterministic_and_batch_independent():
     """Same config + seed = identical metrics; a task's numbers do not depend on its family's other tasks."""
     from featurelab.studies.learnability.train import train_family
 
-    tr = {"learning_rate": 1e-2, "batch_size": 2, "steps_per_epoch": 30, "eval_every": 10, "n_eval": 32,
-          "n_attribution": 16}
+    tr = {
+        "learning_rate": 1e-2,
+        "batch_size": 2,
+        "steps_per_epoch": 30,
+        "eval_every": 10,
+        "n_eval": 32,
+        "n_attribution": 16,
+    }
     both = {"epochs": 1, "tasks": [{"generator": "constant"}, {"generator": "distractors", "k": 6}]}
     alone = {"epochs": 1, "tasks": [{"generator": "constant"}]}
     a, _, la = train_family("f", both, 3, {"hidden": 8}, tr, "cpu")
@@ -42,11 +48,20 @@ def test_train_family_deterministic_and_batch_independent():
 def test_threshold_columns_rows():
     from featurelab.studies.learnability.train import METRIC_COLUMNS, threshold_columns
 
-    run = {"study": ["learnability"] * 2, "family": ["f"] * 2, "condition": ["a", "b"], "generator": ["constant"] * 2,
-           "params": ["{}"] * 2, "seed": [0, 0]}
+    run = {
+        "study": ["learnability"] * 2,
+        "family": ["f"] * 2,
+        "condition": ["a", "b"],
+        "generator": ["constant"] * 2,
+        "params": ["{}"] * 2,
+        "seed": [0, 0],
+    }
     losses = np.array([[2.0, 1.0], [0.0, 1.0], [0.0, 1.0], [0.0, 1.0]])
-    out = threshold_columns(run, {"losses": losses, "conditions": np.array(["a", "b"]), "steps_per_epoch": np.array(2)},
-                            {"running_window": 2, "loss_threshold": 0.1})
+    out = threshold_columns(
+        run,
+        {"losses": losses, "conditions": np.array(["a", "b"]), "steps_per_epoch": np.array(2)},
+        {"running_window": 2, "loss_threshold": 0.1},
+    )
     assert set(out) == set(METRIC_COLUMNS)
     got = {(c, m): v for c, m, v in zip(out["condition"], out["metric"], out["value"])}
     assert got[("a", "steps_to_threshold")] == 3 and got[("a", "threshold_reached")] == 1

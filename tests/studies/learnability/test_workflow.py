@@ -29,7 +29,9 @@ def test_workflow_tiny_end_to_end(tiny_trees, tmp_path):
         for ext in ("pdf", "png"):
             assert (workdir / "figures" / "learnability" / f"{name}.{ext}").stat().st_size > 1000
     rows = read_manifest(workdir / "figures" / "learnability" / "all")
-    assert sorted(r["path"] for r in rows) == sorted(f"figures/learnability/{n}.{e}" for n in names for e in ("pdf", "png"))
+    assert sorted(r["path"] for r in rows) == sorted(
+        f"figures/learnability/{n}.{e}" for n in names for e in ("pdf", "png")
+    )
     assert all(len(r["sha256"]) == 64 and r["study"] == "learnability" for r in rows)
     runs = workdir / "results" / "learnability" / "runs.parquet"
     assert tuple(pq.read_schema(runs).names) == METRIC_COLUMNS

@@ -56,8 +56,12 @@ def test_absent_feature_and_scaling():
 
 
 def random_params(rng, n=7, m=2):
-    return {"w_enc": rng.normal(size=(m, n)), "b_enc": rng.normal(size=m) * 0.3,
-            "w_dec": rng.normal(size=(n, m)), "b_dec": rng.normal(size=n) * 0.3}
+    return {
+        "w_enc": rng.normal(size=(m, n)),
+        "b_enc": rng.normal(size=m) * 0.3,
+        "w_dec": rng.normal(size=(n, m)),
+        "b_dec": rng.normal(size=n) * 0.3,
+    }
 
 
 def test_importance_matches_a_loop_over_features():
@@ -75,8 +79,12 @@ def test_importance_matches_a_loop_over_features():
 
 def test_importance_known_answers():
     # orthogonal pair with a linear-ish identity path plus a feature the encoder ignores and a dead unit
-    p = {"w_enc": np.array([[1.0, 0, 0, 1], [0, 1.0, 0, 0]]), "b_enc": np.zeros(2),
-         "w_dec": np.array([[1.0, 0], [0, 1.0], [0, 0], [0, 0]]), "b_dec": np.zeros(4)}
+    p = {
+        "w_enc": np.array([[1.0, 0, 0, 1], [0, 1.0, 0, 0]]),
+        "b_enc": np.zeros(2),
+        "w_dec": np.array([[1.0, 0], [0, 1.0], [0, 0], [0, 0]]),
+        "b_dec": np.zeros(4),
+    }
     rng = np.random.default_rng(1)
     h = rng.uniform(0, 0.5, size=(200, 4))
     h[:, 3] = 0.0  # never active
@@ -122,8 +130,10 @@ def test_normalisations_and_counts():
 def test_analyze_run_uses_one_importance_order_everywhere():
     rng = np.random.default_rng(4)
     n = 6
-    snaps = {k: np.stack([np.stack([random_params(rng, n)[k] for _ in range(2)])]) for k in
-             ("w_enc", "b_enc", "w_dec", "b_dec")}
+    snaps = {
+        k: np.stack([np.stack([random_params(rng, n)[k] for _ in range(2)])])
+        for k in ("w_enc", "b_enc", "w_dec", "b_dec")
+    }
     snaps["epochs"] = np.array([0, 5])
     h = np.maximum(rng.normal(size=(50, n)), 0)
     feats, wtw = A.analyze_run("superposition", 7, h, snaps, 0, 0.5)
@@ -142,5 +152,8 @@ def test_analyze_run_uses_one_importance_order_everywhere():
     m = np.zeros((n, n))
     m[w["row_rank"], w["col_rank"]] = w["value"]
     assert np.allclose(m, A.wdec_wenc(p)[np.ix_(order, order)])
-    assert set(f.loc[f["feature"] == -1, "metric"]) >= {"reconstruction_loss", "features_for_mass",
-                                                        "spearman_importance_w_norm"}
+    assert set(f.loc[f["feature"] == -1, "metric"]) >= {
+        "reconstruction_loss",
+        "features_for_mass",
+        "spearman_importance_w_norm",
+    }

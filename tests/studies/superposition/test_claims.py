@@ -26,12 +26,16 @@ def tables(per_seed: dict[int, dict[str, float]], last_ae_epoch: int = 20) -> tu
     (AE train MSE at epoch 0 and last), rho (Spearman) and count (features for the importance mass)."""
     training, features = [], []
     for seed, v in per_seed.items():
-        training += [("superposition", "classifier", seed, 0, "test", "accuracy", 0.1),
-                     ("superposition", "classifier", seed, 10, "test", "accuracy", v["accuracy"]),
-                     ("superposition", "autoencoder", seed, 0, "train", "loss", v["loss0"]),
-                     ("superposition", "autoencoder", seed, last_ae_epoch, "train", "loss", v["loss1"])]
-        features += [("superposition", seed, last_ae_epoch, -1, -1, "spearman_importance_w_norm", v["rho"]),
-                     ("superposition", seed, last_ae_epoch, -1, -1, "features_for_mass", v["count"])]
+        training += [
+            ("superposition", "classifier", seed, 0, "test", "accuracy", 0.1),
+            ("superposition", "classifier", seed, 10, "test", "accuracy", v["accuracy"]),
+            ("superposition", "autoencoder", seed, 0, "train", "loss", v["loss0"]),
+            ("superposition", "autoencoder", seed, last_ae_epoch, "train", "loss", v["loss1"]),
+        ]
+        features += [
+            ("superposition", seed, last_ae_epoch, -1, -1, "spearman_importance_w_norm", v["rho"]),
+            ("superposition", seed, last_ae_epoch, -1, -1, "features_for_mass", v["count"]),
+        ]
     return (pd.DataFrame(training, columns=list(METRIC_COLUMNS)), pd.DataFrame(features, columns=FEATURE_COLUMNS))
 
 
@@ -82,8 +86,10 @@ def test_a_really_untrained_run_passes_no_precondition_bearing_claim():
         h = S.hidden_activations(state, data["x_train"], "cpu")
         ae_cols, snaps = S.train_autoencoder(h, h, seeds, ae, "cpu")
         training = pd.concat([pd.DataFrame(cols), pd.DataFrame(ae_cols)], ignore_index=True)
-        features = pd.concat([pd.DataFrame(analyze_run("superposition", s, h[k], snaps, k, 0.5)[0])
-                              for k, s in enumerate(seeds)], ignore_index=True)
+        features = pd.concat(
+            [pd.DataFrame(analyze_run("superposition", s, h[k], snaps, k, 0.5)[0]) for k, s in enumerate(seeds)],
+            ignore_index=True,
+        )
         return evaluate_claims(training, features, CLAIMS_CFG, 0.5).set_index("claim")
 
     untrained = run(1e-12)
@@ -97,14 +103,16 @@ def test_a_really_untrained_run_passes_no_precondition_bearing_claim():
 
 def at_thresholds() -> dict[int, dict[str, float]]:
     """Seeds sitting exactly on the thresholds, as float32 arithmetic produces them, and some near."""
-    acc = float(np.float32(930) / np.float32(1000))               # 0.93 in float32 (0.9300000072)
+    acc = float(np.float32(930) / np.float32(1000))  # 0.93 in float32 (0.9300000072)
     acc_below = float(np.mean(np.r_[np.ones(929), np.zeros(71)].astype(np.float32)))  # 0.929: FAIL
     loss0 = float(np.float32(0.3))
-    return {0: dict(accuracy=acc, loss0=loss0, loss1=float(np.float32(0.85) * np.float32(0.3)), rho=0.3, count=3.0),
-            1: dict(accuracy=acc_below, loss0=0.3, loss1=0.2551, rho=0.2999, count=4.0),
-            2: dict(accuracy=0.5, loss0=0.3, loss1=0.285, rho=0.3001, count=1.0),      # preconditions exactly met
-            3: dict(accuracy=0.95, loss0=0.3, loss1=0.2, rho=0.5, count=2.0),
-            4: dict(accuracy=0.95, loss0=0.3, loss1=0.2, rho=0.5, count=2.0)}
+    return {
+        0: dict(accuracy=acc, loss0=loss0, loss1=float(np.float32(0.85) * np.float32(0.3)), rho=0.3, count=3.0),
+        1: dict(accuracy=acc_below, loss0=0.3, loss1=0.2551, rho=0.2999, count=4.0),
+        2: dict(accuracy=0.5, loss0=0.3, loss1=0.285, rho=0.3001, count=1.0),  # preconditions exactly met
+        3: dict(accuracy=0.95, loss0=0.3, loss1=0.2, rho=0.5, count=2.0),
+        4: dict(accuracy=0.95, loss0=0.3, loss1=0.2, rho=0.5, count=2.0),
+    }
 
 
 def perturbed(frame: pd.DataFrame, rng: np.random.Generator, rel: float = 1e-6) -> pd.DataFrame:
@@ -135,18 +143,29 @@ def test_verdicts_identical_under_1e_6_perturbations(fraction):
 def test_claims_table_on_made_up_runs():
     rows = []
     for seed in range(3):
-        rows += [("superposition", "classifier", seed, 2, "test", "accuracy", 0.95 - 0.05 * seed),
-                 ("superposition", "autoencoder", seed, 0, "train", "loss", 0.3),
-                 ("superposition", "autoencoder", seed, 4, "train", "loss", 0.2)]
+        rows += [
+            ("superposition", "classifier", seed, 2, "test", "accuracy", 0.95 - 0.05 * seed),
+            ("superposition", "autoencoder", seed, 0, "train", "loss", 0.3),
+            ("superposition", "autoencoder", seed, 4, "train", "loss", 0.2),
+        ]
     training = pd.DataFrame(rows, columns=["study", "phase", "seed", "epoch", "split", "metric", "value"])
     feats = []
     for seed in range(3):
-        feats += [("superposition", seed, 4, -1, -1, "spearman_importance_w_norm", 0.5),
-                  ("superposition", seed, 4, -1, -1, "features_for_mass", 2.0 + 2 * seed)]
+        feats += [
+            ("superposition", seed, 4, -1, -1, "spearman_importance_w_norm", 0.5),
+            ("superposition", seed, 4, -1, -1, "features_for_mass", 2.0 + 2 * seed),
+        ]
     features = pd.DataFrame(feats, columns=["study", "seed", "epoch", "feature", "importance_rank", "metric", "value"])
-    cfg = {"min_test_accuracy": 0.93, "min_loss_drop": 0.15, "min_spearman": 0.3, "min_fraction_of_seeds": 0.6,
-           "notebook_dominant_features": 2, "dominant_features_tolerance": 1, "trained_min_accuracy": 0.5,
-           "trained_min_loss_drop": 0.05}
+    cfg = {
+        "min_test_accuracy": 0.93,
+        "min_loss_drop": 0.15,
+        "min_spearman": 0.3,
+        "min_fraction_of_seeds": 0.6,
+        "notebook_dominant_features": 2,
+        "dominant_features_tolerance": 1,
+        "trained_min_accuracy": 0.5,
+        "trained_min_loss_drop": 0.05,
+    }
     claims = evaluate_claims(training, features, cfg, 0.5).set_index("claim")
     assert list(claims.reset_index().columns) == list(CLAIM_COLUMNS)
     assert claims.loc["classifier_accurate", "seeds_passing"] == 1 and not claims.loc["classifier_accurate", "passed"]

@@ -20,8 +20,10 @@ def test_classifier_matches_nn_linear_per_instance():
     for k in range(2):
         fc1, fc2 = torch.nn.Linear(12, 5), torch.nn.Linear(5, 3)
         with torch.no_grad():
-            fc1.weight.copy_(model.w1[k]); fc1.bias.copy_(model.b1[k])
-            fc2.weight.copy_(model.w2[k]); fc2.bias.copy_(model.b2[k])
+            fc1.weight.copy_(model.w1[k])
+            fc1.bias.copy_(model.b1[k])
+            fc2.weight.copy_(model.w2[k])
+            fc2.bias.copy_(model.b2[k])
         ref_h = torch.relu(torch.tanh(fc1(x[k])))
         assert torch.allclose(h[k], ref_h, atol=1e-6)
         assert torch.allclose(logits[k], fc2(ref_h), atol=1e-6)

@@ -38,8 +38,11 @@ def test_batched_classifier_equals_separate_runs(trained):
             assert torch.allclose(state[name][k], sstate[name][0], atol=1e-5), name
         mine = [v for s, v in zip(cols["seed"], cols["value"]) if s == k]
         assert np.allclose(mine, scols["value"], atol=1e-5)
-    acc = [v for e, sp, m, v in zip(cols["epoch"], cols["split"], cols["metric"], cols["value"])
-           if sp == "test" and m == "accuracy" and e == CLF["epochs"]]
+    acc = [
+        v
+        for e, sp, m, v in zip(cols["epoch"], cols["split"], cols["metric"], cols["value"])
+        if sp == "test" and m == "accuracy" and e == CLF["epochs"]
+    ]
     assert min(acc) > 0.8  # separable synthetic digits are learned
 
 
@@ -58,7 +61,7 @@ def test_batched_autoencoder_equals_separate_runs_and_is_deterministic(trained):
     cols, snaps = S.train_autoencoder(h, hv, [0, 1], AE, "cpu")
     assert list(snaps["epochs"]) == [0, 1, 3] and snaps["w_enc"].shape == (2, 3, 2, 49)
     for k in range(2):
-        scols, ssnaps = S.train_autoencoder(h[k:k + 1], hv[k:k + 1], [k], AE, "cpu")
+        scols, ssnaps = S.train_autoencoder(h[k : k + 1], hv[k : k + 1], [k], AE, "cpu")
         for name in ("w_enc", "b_enc", "w_dec", "b_dec"):
             assert np.allclose(snaps[name][k], ssnaps[name][0], atol=1e-5), name
     again = S.train_autoencoder(h, hv, [0, 1], AE, "cpu")[1]

@@ -22,8 +22,7 @@ FIGURES = ["feature_arrows", "feature_geometry", "wdec_wenc", "training_curves"]
 @pytest.fixture(scope="module")
 def tiny_run(tiny_trees, tmp_path_factory):
     """A complete tiny run of figures/superposition/all (a copy of the session's shared tree)."""
-    return tiny_trees.workdir(tmp_path_factory.mktemp("superposition") / "work", TINY_STUDIES,
-                              figures_all=False)
+    return tiny_trees.workdir(tmp_path_factory.mktemp("superposition") / "work", TINY_STUDIES, figures_all=False)
 
 
 def test_figures_manifest_and_tables(tiny_run):
@@ -48,13 +47,16 @@ def test_figures_manifest_and_tables(tiny_run):
     per = features[features["feature"] >= 0]
     assert per.groupby(["seed", "epoch", "metric"]).size().eq(49).all()
     summary = pd.read_parquet(res / "summary.parquet")
-    assert list(summary.columns) == ["kind", "phase", "split", "epoch", "importance_rank", "metric", "mean", "sd",
-                                     "n", "ci_low", "ci_high"]
+    assert list(summary.columns) == "kind phase split epoch importance_rank metric mean sd n ci_low ci_high".split()
     wtw = pd.read_parquet(res / "wdec_wenc_summary.parquet")
     assert len(wtw) == 49 * 49
     claims = pd.read_parquet(res / "claims.parquet")
-    assert set(claims["claim"]) == {"classifier_accurate", "reconstruction_improves", "importance_tracks_w_norm",
-                                    "about_two_features"}
+    assert set(claims["claim"]) == {
+        "classifier_accurate",
+        "reconstruction_improves",
+        "importance_tracks_w_norm",
+        "about_two_features",
+    }
     assert (claims["n_seeds"] == len(sp["seeds"])).all()
     record = read_provenance(res / "summary.parquet")
     assert {"git_commit", "config", "config_hash"} <= set(record)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-
 import pandas as pd
 
 from featurelab.stats import summarize_over_seeds
@@ -23,7 +22,11 @@ def normalize_variance_curves(metrics: pd.DataFrame) -> pd.DataFrame:
     runs = ["study", "condition", "seed"]
     tv = metrics[metrics["metric"] == "total_variance"][runs + ["epoch", "value"]].rename(columns={"value": "tv"})
     last = tv.sort_values("epoch").groupby(runs, as_index=False).last().rename(columns={"tv": "tv_final"})
-    r2 = metrics[metrics["metric"].isin(R2_METRICS)].merge(tv, on=runs + ["epoch"]).merge(last[runs + ["tv_final"]], on=runs)
+    r2 = (
+        metrics[metrics["metric"].isin(R2_METRICS)]
+        .merge(tv, on=runs + ["epoch"])
+        .merge(last[runs + ["tv_final"]], on=runs)
+    )
     r2["value"] = r2["value"] * r2["tv"] / r2["tv_final"]
     r2["metric"] = r2["metric"] + "_normalized"
     return pd.concat([metrics, r2[metrics.columns]], ignore_index=True)
@@ -61,13 +64,19 @@ def aggregate_job(smk: Any) -> None:
     The job of rule ``complexity_aggregate``.
     """
     import pandas as pd
+
     from featurelab.io import read_frame, read_provenance, write_table
     from featurelab.provenance import provenance
 
     runs = pd.concat([read_frame(path) for path in smk.input], ignore_index=True)
     inputs = [read_provenance(path) for path in smk.input]
     shared = {k: v for k, v in inputs[0]["config"].items() if k not in ("pair", "seed")}
-    record = provenance(shared, rule=smk.rule, runs=[{"pair": p["config"]["pair"], "seed": p["config"]["seed"],
-                                                     "config_hash": p["config_hash"]} for p in inputs])
+    record = provenance(
+        shared,
+        rule=smk.rule,
+        runs=[
+            {"pair": p["config"]["pair"], "seed": p["config"]["seed"], "config_hash": p["config_hash"]} for p in inputs
+        ],
+    )
     write_table(runs, smk.output.runs, record)
     write_table(summarize(runs), smk.output.summary, record)

@@ -1,17 +1,25 @@
 """The claims of Lampinen, Chan & Hermann (2024), measured on the complexity study's runs."""
 
 from __future__ import annotations
-from typing import Any, Mapping
+
+from collections.abc import Mapping
+from typing import Any
+
 import numpy as np
 import pandas as pd
+
 from featurelab.claims import claim_row, claims_frame, seeds_needed
-from featurelab.studies.complexity.train import VERDICT_TOLERANCE
 from featurelab.studies.complexity.analysis import final_values
+from featurelab.studies.complexity.train import VERDICT_TOLERANCE
 
 
 def _pivot(runs: pd.DataFrame, condition: str, split: str, metric: str) -> pd.DataFrame:
-    sel = runs[(runs["condition"] == condition) & (runs["split"] == split) & (runs["metric"] == metric)
-               & (runs["feature_index"] >= 0)]
+    sel = runs[
+        (runs["condition"] == condition)
+        & (runs["split"] == split)
+        & (runs["metric"] == metric)
+        & (runs["feature_index"] >= 0)
+    ]
     return sel.pivot_table(index=["seed", "epoch"], columns="feature", values="value", aggfunc="first")
 
 
@@ -57,15 +65,21 @@ def evaluate_claims(runs: pd.DataFrame, cfg: Mapping[str, Any]) -> pd.DataFrame:
     for condition in sorted(runs["condition"].unique()):
         acc = _pivot(finals, condition, "test", "accuracy")
         ok = learned_seeds(finals, condition, acc_needed)
-        rows.append(claim_row(
-            "both_features_learned", condition,
-            f"every feature reaches test accuracy >= {acc_needed} by the end of training",
-            measured=float(acc.min(axis=1).mean()),
-            measured_what="mean over seeds of the worse feature's final test accuracy",
-            threshold=acc_needed, seeds_passing=int(ok.sum()), n_seeds=len(ok),
-            holds=ok.sum() >= seeds_needed(fraction, len(ok)),
-            missed_reason=f"both features learned in {int(ok.sum())} of {len(ok)} seeds, "
-                          f"{seeds_needed(fraction, len(ok))} needed"))
+        rows.append(
+            claim_row(
+                "both_features_learned",
+                condition,
+                f"every feature reaches test accuracy >= {acc_needed} by the end of training",
+                measured=float(acc.min(axis=1).mean()),
+                measured_what="mean over seeds of the worse feature's final test accuracy",
+                threshold=acc_needed,
+                seeds_passing=int(ok.sum()),
+                n_seeds=len(ok),
+                holds=ok.sum() >= seeds_needed(fraction, len(ok)),
+                missed_reason=f"both features learned in {int(ok.sum())} of {len(ok)} seeds, "
+                f"{seeds_needed(fraction, len(ok))} needed",
+            )
+        )
 
     reference = "-vs-".join(cfg["reference_pair"])
     easy = "linear"
@@ -83,13 +97,20 @@ def evaluate_claims(runs: pd.DataFrame, cfg: Mapping[str, Any]) -> pd.DataFrame:
     gap = (r2[easy] - r2[hard]).to_numpy()
     min_gap = float(cfg["min_variance_gap"])
     seeds_with_gap = int(above(gap, 0.0).sum())
-    rows.append(claim_row(
-        "easy_feature_dominates_variance", reference,
-        f"{easy} explains more of the representation's variance than {hard} "
-        f"(variance-weighted R^2), mean gap >= {min_gap}",
-        measured=_mean(gap), measured_what="mean over the learned seeds of R2_weighted(easy) - R2_weighted(hard)",
-        threshold=min_gap, seeds_passing=seeds_with_gap,
-        holds=seeds_with_gap >= needed and bool(at_least(_mean(gap), min_gap)), **common))
+    rows.append(
+        claim_row(
+            "easy_feature_dominates_variance",
+            reference,
+            f"{easy} explains more of the representation's variance than {hard} "
+            f"(variance-weighted R^2), mean gap >= {min_gap}",
+            measured=_mean(gap),
+            measured_what="mean over the learned seeds of R2_weighted(easy) - R2_weighted(hard)",
+            threshold=min_gap,
+            seeds_passing=seeds_with_gap,
+            holds=seeds_with_gap >= needed and bool(at_least(_mean(gap), min_gap)),
+            **common,
+        )
+    )
 
     acc_curve = _pivot(runs, reference, "test", "accuracy").reset_index()
     chance = 0.5 + float(cfg["chance_margin"])
@@ -100,31 +121,63 @@ def evaluate_claims(runs: pd.DataFrame, cfg: Mapping[str, Any]) -> pd.DataFrame:
         hard_at_easy.append(float(first[hard].iloc[0]) if not first.empty else np.nan)
     hard_at_easy = np.asarray(hard_at_easy, dtype=float)
     first_passing = int(at_most(hard_at_easy[~np.isnan(hard_at_easy)], chance).sum())
-    rows.append(claim_row(
-        "easy_feature_learned_first", reference,
-        f"when {easy} first reaches test accuracy {acc_needed}, {hard} is still at chance (<= {chance})",
-        measured=_mean(hard_at_easy[~np.isnan(hard_at_easy)]),
-        measured_what=f"mean over the learned seeds of {hard}'s test accuracy at that epoch",
-        threshold=chance, seeds_passing=first_passing, holds=first_passing >= needed, **common))
+    rows.append(
+        claim_row(
+            "easy_feature_learned_first",
+            reference,
+            f"when {easy} first reaches test accuracy {acc_needed}, {hard} is still at chance (<= {chance})",
+            measured=_mean(hard_at_easy[~np.isnan(hard_at_easy)]),
+            measured_what=f"mean over the learned seeds of {hard}'s test accuracy at that epoch",
+            threshold=chance,
+            seeds_passing=first_passing,
+            holds=first_passing >= needed,
+            **common,
+        )
+    )
 
     anchor = cfg["paper_anchor"]
-    share, tolerance, hard_max = float(anchor["easy_share"]), float(anchor["easy_tolerance"]), float(anchor["hard_max_share"])
+    share, tolerance, hard_max = (
+        float(anchor["easy_share"]),
+        float(anchor["easy_tolerance"]),
+        float(anchor["hard_max_share"]),
+    )
     low, high = share - tolerance, share + tolerance
 
     def anchor_row(claim: str, feature: str, statement: str, threshold: float, ok: pd.Series, band: str) -> dict:
         passing = int(ok.sum())
         return claim_row(
-            claim, reference, f"{statement} (variance-weighted R^2; the authors' summary of the paper)",
-            measured=_mean(r2[feature].to_numpy()), measured_what=f"mean over the learned seeds of R2_weighted({feature})",
-            threshold=threshold, seeds_passing=passing, holds=passing >= needed,
-            missed_reason=f"{passing} of {n} seeds {band}, {needed} needed", **common)
+            claim,
+            reference,
+            f"{statement} (variance-weighted R^2; the authors' summary of the paper)",
+            measured=_mean(r2[feature].to_numpy()),
+            measured_what=f"mean over the learned seeds of R2_weighted({feature})",
+            threshold=threshold,
+            seeds_passing=passing,
+            holds=passing >= needed,
+            missed_reason=f"{passing} of {n} seeds {band}, {needed} needed",
+            **common,
+        )
 
-    rows.append(anchor_row("paper_anchor_easy_variance", easy,
-                           f"{easy} explains {share:.0%} +- {tolerance:.0%} of the representation's variance (paper: 55 %)",
-                           share, at_least(r2[easy], low) & at_most(r2[easy], high), f"within [{low:.2f}, {high:.2f}]"))
-    rows.append(anchor_row("paper_anchor_hard_variance", hard,
-                           f"{hard} explains <= {hard_max:.0%} of the representation's variance (paper: 5 %)",
-                           hard_max, at_most(r2[hard], hard_max), f"<= {hard_max:.2f}"))
+    rows.append(
+        anchor_row(
+            "paper_anchor_easy_variance",
+            easy,
+            f"{easy} explains {share:.0%} +- {tolerance:.0%} of the representation's variance (paper: 55 %)",
+            share,
+            at_least(r2[easy], low) & at_most(r2[easy], high),
+            f"within [{low:.2f}, {high:.2f}]",
+        )
+    )
+    rows.append(
+        anchor_row(
+            "paper_anchor_hard_variance",
+            hard,
+            f"{hard} explains <= {hard_max:.0%} of the representation's variance (paper: 5 %)",
+            hard_max,
+            at_most(r2[hard], hard_max),
+            f"<= {hard_max:.2f}",
+        )
+    )
     return claims_frame(rows)
 
 

@@ -46,8 +46,13 @@ def alternating_labels(n: int, rng: np.random.Generator) -> np.ndarray:
     return labels
 
 
-def make_dataset(features: list[str] | tuple[str, ...], n_examples: int, rng: np.random.Generator,
-                 units_per_feature: int = 16, linear_copies: int = 4) -> tuple[np.ndarray, np.ndarray]:
+def make_dataset(
+    features: list[str] | tuple[str, ...],
+    n_examples: int,
+    rng: np.random.Generator,
+    units_per_feature: int = 16,
+    linear_copies: int = 4,
+) -> tuple[np.ndarray, np.ndarray]:
     """Inputs (n_examples, len(features) * units_per_feature) and labels (n_examples, len(features)), both
     uint8 0/1; feature i owns input columns ``i * units_per_feature`` onwards and label column i."""
     if units_per_feature < max(N_RELEVANT_BITS, linear_copies):
@@ -55,7 +60,7 @@ def make_dataset(features: list[str] | tuple[str, ...], n_examples: int, rng: np
     inputs = rng.integers(0, 2, size=(n_examples, len(features) * units_per_feature), dtype=np.uint8)
     labels = np.empty((n_examples, len(features)), dtype=np.uint8)
     for i, feature in enumerate(features):
-        block = inputs[:, i * units_per_feature:(i + 1) * units_per_feature]  # a view: edits land in inputs
+        block = inputs[:, i * units_per_feature : (i + 1) * units_per_feature]  # a view: edits land in inputs
         if feature == "linear":
             block[:, :linear_copies] = block[:, :1]
             labels[:, i] = block[:, 0]

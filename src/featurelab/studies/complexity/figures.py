@@ -4,14 +4,15 @@ disagree or stop at different epochs under early stopping stay visible)."""
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from featurelab.studies.complexity.analysis import final_values
 from featurelab.plotting import PALETTE, PANEL_HEIGHT, PANEL_WIDTH, band, panels
+from featurelab.studies.complexity.analysis import final_values
 
 
 def _feature_colors(summary: pd.DataFrame) -> dict[str, tuple]:
@@ -31,14 +32,22 @@ def _feature_curves(ax, data: pd.DataFrame, seeds: pd.DataFrame, colors: dict[st
     for (index, feature), curve in data.groupby(["feature_index", "feature"], sort=True):
         for _, seed_curve in seeds[seeds["feature_index"] == index].groupby("seed"):
             seed_curve = seed_curve.sort_values("epoch")
-            ax.plot(seed_curve["epoch"], seed_curve["value"], color=colors[feature], lw=0.6, alpha=0.45,
-                    label=SEED_LINES)
+            ax.plot(
+                seed_curve["epoch"], seed_curve["value"], color=colors[feature], lw=0.6, alpha=0.45, label=SEED_LINES
+            )
         n_seeds = int(curve["n"].max())
         truncated = bool((curve["n"] < n_seeds).any())
         curve = curve[curve["n"] == n_seeds].sort_values("epoch")
         what = f"mean of {n_seeds} seeds" + (", up to the first stop" if truncated else "")
-        band(ax, curve["epoch"], curve["mean"], curve["ci_low"], curve["ci_high"], colors[feature],
-             f"{feature} ({what})" if feature != "all" else f"total variance ({what})")
+        band(
+            ax,
+            curve["epoch"],
+            curve["mean"],
+            curve["ci_low"],
+            curve["ci_high"],
+            colors[feature],
+            f"{feature} ({what})" if feature != "all" else f"total variance ({what})",
+        )
 
 
 def _legend_below(fig, axes) -> None:
@@ -56,12 +65,20 @@ def _legend_below(fig, axes) -> None:
 
 def _grid(nrows: int, ncols: int, sharey: bool | str = True):
     """A figure of nrows x ncols panels, at least two panels wide so that the title and legend fit."""
-    return plt.subplots(nrows, ncols, figsize=(PANEL_WIDTH * max(ncols, 2), PANEL_HEIGHT * nrows), squeeze=False,
-                        sharex="col", sharey=sharey, layout="constrained")
+    return plt.subplots(
+        nrows,
+        ncols,
+        figsize=(PANEL_WIDTH * max(ncols, 2), PANEL_HEIGHT * nrows),
+        squeeze=False,
+        sharex="col",
+        sharey=sharey,
+        layout="constrained",
+    )
 
 
-def _curve_panels(summary: pd.DataFrame, runs: pd.DataFrame, split: str, metric: str, ylabel: str,
-                  chance: float | None = None):
+def _curve_panels(
+    summary: pd.DataFrame, runs: pd.DataFrame, split: str, metric: str, ylabel: str, chance: float | None = None
+):
     data = summary[(summary["split"] == split) & (summary["metric"] == metric) & (summary["epoch"] >= 0)]
     seeds = runs[(runs["split"] == split) & (runs["metric"] == metric)]
     conditions = list(dict.fromkeys(summary["condition"]))
@@ -99,8 +116,12 @@ def variance_curves(summary: pd.DataFrame, runs: pd.DataFrame):
     fig, grid = _grid(len(VARIANCE_ROWS), n, sharey="row")
     for row, (metric, ylabel) in zip(grid, VARIANCE_ROWS):
         for ax, condition in zip(row, conditions):
-            _feature_curves(ax, test[(test["metric"] == metric) & (test["condition"] == condition)],
-                            seeds[(seeds["metric"] == metric) & (seeds["condition"] == condition)], colors)
+            _feature_curves(
+                ax,
+                test[(test["metric"] == metric) & (test["condition"] == condition)],
+                seeds[(seeds["metric"] == metric) & (seeds["condition"] == condition)],
+                colors,
+            )
             if metric == "r2_weighted":  # the normalised curve exceeds 1 where TV_t > TV_final: not clipped
                 ax.set_ylim(-0.02, 1.02)
         row[0].set_ylabel(ylabel)
@@ -109,8 +130,9 @@ def variance_curves(summary: pd.DataFrame, runs: pd.DataFrame):
     for ax in grid[-1]:
         ax.set_xlabel("training epoch")
     _legend_below(fig, list(grid.flat))
-    fig.suptitle("Penultimate-layer variance explained by each feature\n(test split; mean, 95% CI, every seed)",
-                 fontsize=9)
+    fig.suptitle(
+        "Penultimate-layer variance explained by each feature\n(test split; mean, 95% CI, every seed)", fontsize=9
+    )
     return fig
 
 
@@ -129,8 +151,10 @@ def final_variance(summary: pd.DataFrame, runs: pd.DataFrame):
     conditions = list(dict.fromkeys(summary["condition"]))
     colors = _feature_colors(summary)
     fig, axes = panels(2, ncols=2, sharey=True)
-    metrics = [("r2_weighted", "variance-weighted $R^2$\n(share of total variance; paper)"),
-               ("r2_unweighted", "mean per-unit $R^2$\n(notebook's sklearn .score)")]
+    metrics = [
+        ("r2_weighted", "variance-weighted $R^2$\n(share of total variance; paper)"),
+        ("r2_unweighted", "mean per-unit $R^2$\n(notebook's sklearn .score)"),
+    ]
     x = np.arange(len(conditions))
     for ax, (metric, title) in zip(axes, metrics):
         sel = finals[finals["metric"] == metric]
@@ -139,21 +163,42 @@ def final_variance(summary: pd.DataFrame, runs: pd.DataFrame):
             rows = []
             for condition in conditions:
                 c = sel[sel["condition"] == condition].sort_values("feature_index")
-                rows.append(c[c["feature"] == "linear"].iloc[0] if role == "easy" else c[c["feature"] != "linear"].iloc[0])
+                rows.append(
+                    c[c["feature"] == "linear"].iloc[0] if role == "easy" else c[c["feature"] != "linear"].iloc[0]
+                )
             rows = pd.DataFrame(rows)
             err = np.vstack([rows["mean"] - rows["ci_low"], rows["ci_high"] - rows["mean"]])
-            ax.bar(x + offset, rows["mean"], width, yerr=err, capsize=2,
-                   color=[colors[f] for f in rows["feature"]] if role == "hard" else colors["linear"],
-                   edgecolor="black", lw=0.5, hatch="" if role == "easy" else "//",
-                   label="easy feature (linear)" if role == "easy" else "hard feature")
+            ax.bar(
+                x + offset,
+                rows["mean"],
+                width,
+                yerr=err,
+                capsize=2,
+                color=[colors[f] for f in rows["feature"]] if role == "hard" else colors["linear"],
+                edgecolor="black",
+                lw=0.5,
+                hatch="" if role == "easy" else "//",
+                label="easy feature (linear)" if role == "easy" else "hard feature",
+            )
             for i, (condition, feature) in enumerate(zip(conditions, rows["feature"])):
-                values = per_seed[(per_seed["metric"] == metric) & (per_seed["condition"] == condition)
-                                  & (per_seed["feature"] == feature)]["value"].to_numpy()
+                values = per_seed[
+                    (per_seed["metric"] == metric)
+                    & (per_seed["condition"] == condition)
+                    & (per_seed["feature"] == feature)
+                ]["value"].to_numpy()
                 jitter = np.linspace(-width / 4, width / 4, len(values)) if len(values) > 1 else np.zeros(1)
-                ax.scatter(x[i] + offset + jitter[:len(values)], values, s=9, color="black", zorder=3, lw=0,
-                           label="single seeds")
-        ax.set_xticks(x, [c.split("-vs-")[1] if c.startswith("linear") else c for c in conditions], rotation=30,
-                      ha="right")
+                ax.scatter(
+                    x[i] + offset + jitter[: len(values)],
+                    values,
+                    s=9,
+                    color="black",
+                    zorder=3,
+                    lw=0,
+                    label="single seeds",
+                )
+        ax.set_xticks(
+            x, [c.split("-vs-")[1] if c.startswith("linear") else c for c in conditions], rotation=30, ha="right"
+        )
         ax.set_xlabel("hard feature trained alongside 'linear'")
         ax.set_title(title)
         ax.set_ylim(0, 1)

@@ -5,7 +5,6 @@ Shapes: B = rows of one forward pass (a training batch or an evaluation chunk).
 
 from __future__ import annotations
 
-
 import torch
 from torch import nn
 
@@ -18,8 +17,9 @@ class MLP(nn.Module):
     ``widths`` lists every layer's size, input excluded and output included, e.g. [256, 128, 64, 64, 2].
     """
 
-    def __init__(self, n_inputs: int, widths: list[int], negative_slope: float = 0.01,
-                 generator: torch.Generator | None = None) -> None:
+    def __init__(
+        self, n_inputs: int, widths: list[int], negative_slope: float = 0.01, generator: torch.Generator | None = None
+    ) -> None:
         super().__init__()
         sizes = [n_inputs, *widths]
         self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))

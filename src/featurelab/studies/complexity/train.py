@@ -7,13 +7,14 @@ per-feature loss/accuracy and how much of the penultimate layer's variance each 
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
-from featurelab.studies.complexity.data import make_dataset
 from featurelab.io import MetricRows
 from featurelab.seeding import numpy_rng
+from featurelab.studies.complexity.data import make_dataset
 
 STUDY = "complexity"
 PAIR_SEPARATOR = "-vs-"
@@ -49,9 +50,13 @@ def make_splits(pair: list[str], seed: int, dataset_cfg: Mapping[str, Any]) -> d
     arrays: dict[str, np.ndarray] = {}
     for split in SPLITS:
         rng = numpy_rng(STUDY, pair_name(pair), seed, "dataset", split)
-        x, y = make_dataset(pair, int(dataset_cfg[f"n_{split}"]), rng,
-                            units_per_feature=int(dataset_cfg["units_per_feature"]),
-                            linear_copies=int(dataset_cfg["linear_copies"]))
+        x, y = make_dataset(
+            pair,
+            int(dataset_cfg[f"n_{split}"]),
+            rng,
+            units_per_feature=int(dataset_cfg["units_per_feature"]),
+            linear_copies=int(dataset_cfg["linear_copies"]),
+        )
         arrays[f"{split}_inputs"], arrays[f"{split}_labels"] = x, y
     return arrays
 
@@ -112,9 +117,16 @@ class EarlyStopping:
         self.learned_for = int(saved["learned_for"])
 
 
-def train_run(pair: list[str], seed: int, data: Mapping[str, np.ndarray], model_cfg: Mapping[str, Any],
-              training_cfg: Mapping[str, Any], device: str, checkpoint_to: str | None = None,
-              checkpoint_every: int = 0) -> tuple[dict[str, list], dict[str, Any]]:
+def train_run(
+    pair: list[str],
+    seed: int,
+    data: Mapping[str, np.ndarray],
+    model_cfg: Mapping[str, Any],
+    training_cfg: Mapping[str, Any],
+    device: str,
+    checkpoint_to: str | None = None,
+    checkpoint_every: int = 0,
+) -> tuple[dict[str, list], dict[str, Any]]:
     """Train one (pair, seed); return the metric columns and the final model state.
 
     Evaluation happens at epoch 0 (before any update) and after every epoch, as in the notebook.
@@ -125,23 +137,30 @@ def train_run(pair: list[str], seed: int, data: Mapping[str, np.ndarray], model_
     """
     import torch
 
-    from featurelab.studies.complexity.variance import total_variance, variance_explained
-    from featurelab.studies.complexity.model import MLP
     from featurelab.optim import make_optimizer
     from featurelab.seeding import torch_generator
+    from featurelab.studies.complexity.model import MLP
+    from featurelab.studies.complexity.variance import total_variance, variance_explained
     from featurelab.training import Checkpoint, RunId, epoch_batches, state_key, train_loop
 
     condition = pair_name(pair)
     run = RunId(STUDY, condition, seed)
     t = {k: torch.as_tensor(v, dtype=torch.float32, device=device) for k, v in data.items()}
     n_features = len(pair)
-    model = MLP(t["train_inputs"].shape[1], [*model_cfg["hidden_widths"], n_features],
-                negative_slope=float(model_cfg["leaky_relu_slope"]),
-                generator=torch_generator(STUDY, condition, seed, "init")).to(device)
+    model = MLP(
+        t["train_inputs"].shape[1],
+        [*model_cfg["hidden_widths"], n_features],
+        negative_slope=float(model_cfg["leaky_relu_slope"]),
+        generator=torch_generator(STUDY, condition, seed, "init"),
+    ).to(device)
     optimizer = make_optimizer(training_cfg["optimizer"], model.parameters(), float(training_cfg["learning_rate"]))
     bce = torch.nn.functional.binary_cross_entropy_with_logits
-    batch_indices = epoch_batches(t["train_inputs"].shape[0], int(training_cfg["batch_size"]),
-                                  torch_generator(STUDY, condition, seed, "shuffle"), device)
+    batch_indices = epoch_batches(
+        t["train_inputs"].shape[0],
+        int(training_cfg["batch_size"]),
+        torch_generator(STUDY, condition, seed, "shuffle"),
+        device,
+    )
 
     def compute_loss(step: int) -> torch.Tensor:
         idx = batch_indices(step)
@@ -154,9 +173,16 @@ def train_run(pair: list[str], seed: int, data: Mapping[str, np.ndarray], model_
     def add(epoch: int, split: str, metric: str, values: Any, per_feature: bool = True) -> None:
         """One row per feature (or one ``feature = 'all'`` row) of a metric."""
         values = np.atleast_1d(np.asarray(values, dtype=np.float64)).tolist()
-        index = list(range(len(pair)))[:len(values)] if per_feature else [-1]
-        log.extend(epoch=epoch, split=split, feature_index=index, feature=[pair[i] if i >= 0 else "all" for i in index],
-                   metric=metric, value=values[:len(index)])
+        index = list(range(len(pair)))[: len(values)] if per_feature else [-1]
+        log.extend(
+            epoch=epoch,
+            split=split,
+            feature_index=index,
+            feature=[pair[i] if i >= 0 else "all" for i in index],
+            metric=metric,
+            value=values[: len(index)],
+        )
+
     stopping = EarlyStopping(training_cfg["early_stopping"])
 
     def forward_in_chunks(inputs: torch.Tensor, keep_reps: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -192,8 +218,13 @@ def train_run(pair: list[str], seed: int, data: Mapping[str, np.ndarray], model_
         return stopping.update(epoch, mean_loss["test"], test_accuracy)
 
     def state() -> dict:
-        return {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "batches": batch_indices.state_dict(),
-                "log": log.columns, "stopping": stopping.state_dict()}
+        return {
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "batches": batch_indices.state_dict(),
+            "log": log.columns,
+            "stopping": stopping.state_dict(),
+        }
 
     def restore(saved: dict) -> None:
         model.load_state_dict(saved["model"])
@@ -207,8 +238,15 @@ def train_run(pair: list[str], seed: int, data: Mapping[str, np.ndarray], model_
         key = state_key(STUDY, pair, seed, dict(model_cfg), dict(training_cfg), dict(data))
         checkpoint = Checkpoint(checkpoint_to, checkpoint_every, state, restore, key=key)
     n_steps = int(training_cfg["epochs"]) * batch_indices.steps_per_epoch
-    train_loop(optimizer, compute_loss, n_steps, run, eval_every=batch_indices.steps_per_epoch, evaluate=evaluate,
-               checkpoint=checkpoint)
+    train_loop(
+        optimizer,
+        compute_loss,
+        n_steps,
+        run,
+        eval_every=batch_indices.steps_per_epoch,
+        evaluate=evaluate,
+        checkpoint=checkpoint,
+    )
     return log.columns, {k: v.detach().cpu() for k, v in model.state_dict().items()}
 
 
@@ -240,11 +278,19 @@ def train_job(smk: Any) -> None:
 
     job = TorchJob(smk)
     pair, seed = parse_pair(smk.wildcards.pair), int(smk.wildcards.seed)
-    columns, state = train_run(pair, seed, load_arrays(smk.input[0]), smk.params.model, smk.params.training,
-                               job.device, checkpoint_to=checkpoint_path(smk.output.metrics),
-                               checkpoint_every=checkpoint_every(smk.config))
-    record = job.provenance({"model": dict(smk.params.model), "training": dict(smk.params.training), "pair": pair,
-                             "seed": seed})
+    columns, state = train_run(
+        pair,
+        seed,
+        load_arrays(smk.input[0]),
+        smk.params.model,
+        smk.params.training,
+        job.device,
+        checkpoint_to=checkpoint_path(smk.output.metrics),
+        checkpoint_every=checkpoint_every(smk.config),
+    )
+    record = job.provenance(
+        {"model": dict(smk.params.model), "training": dict(smk.params.training), "pair": pair, "seed": seed}
+    )
     save_torch({"state_dict": state, "provenance": record}, smk.output.model)
     write_table(table_from_columns(columns), smk.output.metrics, record)
     job.done(f"trained {smk.wildcards.pair} seed {seed}")

@@ -28,8 +28,9 @@ def _r2_from_ss(ss_res: torch.Tensor, ss_tot: torch.Tensor) -> torch.Tensor:
     return torch.where(ss_tot > 0, r2, (ss_res == 0).to(r2.dtype))
 
 
-def variance_explained(fit_labels: torch.Tensor, fit_reps: torch.Tensor, test_labels: torch.Tensor,
-                       test_reps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def variance_explained(
+    fit_labels: torch.Tensor, fit_reps: torch.Tensor, test_labels: torch.Tensor, test_reps: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-feature (r2_weighted, r2_unweighted), each of shape (n_features,), computed in float64.
 
     labels: (n, n_features); reps: (n, n_units). Each feature is its own one-regressor model.
@@ -41,8 +42,9 @@ def variance_explained(fit_labels: torch.Tensor, fit_reps: torch.Tensor, test_la
     sxx = (xc * xc).sum(0)  # (F,)
     sxy = xc.T @ (y - y_mean)  # (F, H)
     # A constant regressor has no slope; least squares (sklearn's lstsq) then predicts the mean.
-    slope = torch.where(sxx[:, None] > 0, sxy / torch.where(sxx > 0, sxx, torch.ones_like(sxx))[:, None],
-                        torch.zeros_like(sxy))
+    slope = torch.where(
+        sxx[:, None] > 0, sxy / torch.where(sxx > 0, sxx, torch.ones_like(sxx))[:, None], torch.zeros_like(sxy)
+    )
     intercept = y_mean[None, :] - slope * x_mean[:, None]  # (F, H)
     # Residuals of the affine prediction, expanded without materialising (n, F, H) predictions twice.
     resid = yt[:, None, :] - intercept[None] - xt[:, :, None] * slope[None]  # (n, F, H)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import pandas as pd
 
-from featurelab.stats import summarize_over_seeds
 from featurelab.provenance import canonical_json
+from featurelab.stats import summarize_over_seeds
 
 SUMMARY_KEYS = ["evaluation", "condition", "model", "x_name", "x", "metric"]
 
@@ -15,8 +16,10 @@ SUMMARY_KEYS = ["evaluation", "condition", "model", "x_name", "x", "metric"]
 def transfer_probe(upstream: list[Mapping[str, Any]]) -> dict[str, Any] | None:
     """The probe record (``transfer_probe``) the per-seed transfer tables' provenance carries; one for all
     seeds, or an error naming the disagreement (tables of different configs must not be mixed)."""
-    probes = {canonical_json(u.get("config", {}).get("transfer_probe")): u.get("config", {}).get("transfer_probe")
-              for u in upstream}
+    probes = {
+        canonical_json(u.get("config", {}).get("transfer_probe")): u.get("config", {}).get("transfer_probe")
+        for u in upstream
+    }
     if len(probes) > 1:
         raise ValueError(f"the transfer tables were made by different probes: {sorted(probes)}")
     return next(iter(probes.values()), None)
@@ -47,6 +50,7 @@ def aggregate_job(smk: Any) -> None:
     The job of rule ``dissociation_aggregate``.
     """
     import pandas as pd
+
     from featurelab.io import read_frame, read_provenance, write_table
     from featurelab.provenance import provenance
 
@@ -55,7 +59,12 @@ def aggregate_job(smk: Any) -> None:
     runs = runs.sort_values(["evaluation", "condition", "seed", "metric", "x"], kind="stable").reset_index(drop=True)
     upstream = [read_provenance(p) for p in paths]
     probe = transfer_probe([read_provenance(p) for p in smk.input.transfer])
-    record = provenance({"inputs": [{"path": p, "config_hash": u.get("config_hash")} for p, u in zip(paths, upstream)],
-                         "transfer_probe": probe}, rule=smk.rule)
+    record = provenance(
+        {
+            "inputs": [{"path": p, "config_hash": u.get("config_hash")} for p, u in zip(paths, upstream)],
+            "transfer_probe": probe,
+        },
+        rule=smk.rule,
+    )
     write_table(runs, smk.output.runs, record)
     write_table(summarize(runs), smk.output.summary, record)

@@ -1,9 +1,13 @@
 """The claims of Braun, Grant & Saxe (ICML 2025), measured on the dissociation study's runs."""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
+
 import pandas as pd
+
 from featurelab.claims import claim_row, claims_frame, seeds_needed
 from featurelab.studies.dissociation.analysis import probe_label
 
@@ -36,10 +40,10 @@ class Precondition:
     parts: tuple[tuple[str, pd.Series, pd.Series], ...]
 
     @classmethod
-    def of(cls, text: str, met: pd.Series, values: pd.Series) -> "Precondition":
+    def of(cls, text: str, met: pd.Series, values: pd.Series) -> Precondition:
         return cls(((text, met.astype(bool), values),))
 
-    def __and__(self, other: "Precondition") -> "Precondition":
+    def __and__(self, other: Precondition) -> Precondition:
         return Precondition(self.parts + other.parts)
 
     @property
@@ -54,9 +58,12 @@ class Precondition:
 
     def unmet(self, seeds: list, need: int) -> str:
         """Which parts fail on too many seeds, with their per-seed values."""
-        out = [f"{text}: met on {int(met.reindex(seeds).fillna(False).sum())}/{len(seeds)} seeds, {need} needed "
-               f"({_fmt_values(values.reindex(seeds))})"
-               for text, met, values in self.parts if int(met.reindex(seeds).fillna(False).sum()) < need]
+        out = [
+            f"{text}: met on {int(met.reindex(seeds).fillna(False).sum())}/{len(seeds)} seeds, {need} needed "
+            f"({_fmt_values(values.reindex(seeds))})"
+            for text, met, values in self.parts
+            if int(met.reindex(seeds).fillna(False).sum()) < need
+        ]
         return "; ".join(out) or f"{self.text}: all met on {int(self.met(seeds).sum())} seeds, {need} needed"
 
 
@@ -77,13 +84,15 @@ def preconditions(runs: pd.DataFrame, cfg: Mapping[str, Any]) -> dict[str, Any]:
     training = runs[(runs["evaluation"] == "training") & (runs["metric"] == "test_error")]
     final = training.sort_values("x").groupby("seed")["value"].last()
     t_max = float(cfg["trained_max_test_error"])
-    out["trained"] = Precondition.of(f"the network trained (final test error <= {t_max:g}; chance 0.9)",
-                                   final <= t_max, final)
+    out["trained"] = Precondition.of(
+        f"the network trained (final test error <= {t_max:g}; chance 0.9)", final <= t_max, final
+    )
     ex = runs[runs["evaluation"] == "exactness"]
     for condition in sorted(ex.loc[ex["model"] == "nuisance", "condition"].unique()):
         active = _per_seed(runs, "exactness", "nuisance_active_fraction", condition)
         out["nuisance"][condition] = Precondition.of(
-            f"{condition}'s neurons active on some test image (fraction > 0)", active > 0, active)
+            f"{condition}'s neurons active on some test image (fraction > 0)", active > 0, active
+        )
     null = _condition(runs, "null-space perturbed", "exactness")
     if null is not None:
         moved = _per_seed(runs, "exactness", "max_abs_dw1", null)
@@ -94,7 +103,9 @@ def preconditions(runs: pd.DataFrame, cfg: Mapping[str, Any]) -> dict[str, Any]:
         p_max = float(cfg["probe_max_error"])
         out["probe"] = Precondition.of(
             f"the probe learns on the trained network (error at the largest budget <= {p_max:g}; chance 0.75)",
-            largest <= p_max, largest)
+            largest <= p_max,
+            largest,
+        )
     return out
 
 
@@ -129,23 +140,42 @@ def evaluate_claims(runs: pd.DataFrame, cfg: Mapping[str, Any], probe: Mapping[s
     def add(claim, condition, statement, passes: pd.Series, measured, what, threshold, precondition) -> None:
         met = precondition.met(seeds)
         ok = passes.reindex(seeds).fillna(False).astype(bool) & met
-        rows.append(claim_row(claim, condition, statement, measured=float(measured), measured_what=what,
-                              threshold=float(threshold), seeds_passing=int(ok.sum()), n_seeds=len(seeds),
-                              holds=int(ok.sum()) >= need, precondition=precondition.text,
-                              precondition_met=int(met.sum()) >= need, unmet_reason=precondition.unmet(seeds, need),
-                              missed_reason=f"measured {float(measured):.4g} against threshold {float(threshold):.4g}; "
-                                            f"{int(ok.sum())}/{len(seeds)} seeds pass, {need} needed"))
+        rows.append(
+            claim_row(
+                claim,
+                condition,
+                statement,
+                measured=float(measured),
+                measured_what=what,
+                threshold=float(threshold),
+                seeds_passing=int(ok.sum()),
+                n_seeds=len(seeds),
+                holds=int(ok.sum()) >= need,
+                precondition=precondition.text,
+                precondition_met=int(met.sum()) >= need,
+                unmet_reason=precondition.unmet(seeds, need),
+                missed_reason=f"measured {float(measured):.4g} against threshold {float(threshold):.4g}; "
+                f"{int(ok.sum())}/{len(seeds)} seeds pass, {need} needed",
+            )
+        )
 
-    ex = runs[runs["evaluation"] == "exactness"].pivot_table(index=["seed", "condition"], columns="metric",
-                                                               values="value", aggfunc="first")
+    ex = runs[runs["evaluation"] == "exactness"].pivot_table(
+        index=["seed", "condition"], columns="metric", values="value", aggfunc="first"
+    )
     rel_tol = float(cfg["max_relative_logit_change"])
     for condition in sorted({c for _, c in ex.index if c != "trained"}):
         sub = ex.xs(condition, level="condition")
-        add("function_preserved", condition,
+        add(
+            "function_preserved",
+            condition,
             f"{condition} leaves the clean logits unchanged (max|dlogit| / max|logit| <= {rel_tol:g} on the test "
             f"images, so predictions can differ only at near-ties)",
-            sub["rel_dlogit"] <= rel_tol, sub["rel_dlogit"].max(), "max relative logit change (worst seed)", rel_tol,
-            _variant_precondition(pre, runs, condition))
+            sub["rel_dlogit"] <= rel_tol,
+            sub["rel_dlogit"].max(),
+            "max relative logit change (worst seed)",
+            rel_tol,
+            _variant_precondition(pre, runs, condition),
+        )
 
     inp = runs[runs["evaluation"] == "input_noise"]
     for model in ("scaled", "duplicated", "nuisance"):
@@ -153,27 +183,45 @@ def evaluate_claims(runs: pd.DataFrame, cfg: Mapping[str, Any], probe: Mapping[s
         if cond is None:
             continue
         rel = inp[(inp["condition"] == cond) & (inp["metric"] == "rel_dlogit")].groupby("seed")["value"].max()
-        add("same_input_noise_curve", cond,
+        add(
+            "same_input_noise_curve",
+            cond,
             f"{cond} has the trained model's input-noise error curve: at every noise scale its logits equal the "
             f"trained model's (max|dlogit| / max|logit| <= {rel_tol:g}), so predictions differ only at near-ties",
-            rel <= rel_tol, rel.max(), "max relative logit change over noise scales (worst seed)", rel_tol,
-            _variant_precondition(pre, runs, cond))
+            rel <= rel_tol,
+            rel.max(),
+            "max relative logit change over noise scales (worst seed)",
+            rel_tol,
+            _variant_precondition(pre, runs, cond),
+        )
 
     gap = float(cfg["min_error_gap"])
     errors = _curves(runs, "input_noise", "test_error")
     null = _condition(runs, "null-space perturbed", "input_noise")
     if null is not None:
         margin = ex.xs(null, level="condition")["flip_margin"]
-        add("null_space_keeps_accuracy", null,
+        add(
+            "null_space_keeps_accuracy",
+            null,
             f"{null} has the trained model's clean test error: every test image whose prediction differs is a "
             f"near-tie (trained margin <= {rel_tol:g} x max|logit|)",
-            margin <= rel_tol, margin.max(), "largest relative margin of a changed prediction (worst seed; 0: none)",
-            rel_tol, _variant_precondition(pre, runs, null))
+            margin <= rel_tol,
+            margin.max(),
+            "largest relative margin of a changed prediction (worst seed; 0: none)",
+            rel_tol,
+            _variant_precondition(pre, runs, null),
+        )
         g = (errors[null] - errors["trained"]).groupby(level="seed").mean()
-        add("null_space_less_input_robust", null,
+        add(
+            "null_space_less_input_robust",
+            null,
             f"{null} errs more under input noise (mean error gap over noise scales > {gap:g})",
-            g > gap, g.mean(), "mean error gap over noise scales (mean over seeds)", gap,
-            _variant_precondition(pre, runs, null))
+            g > gap,
+            g.mean(),
+            "mean error gap over noise scales (mean over seeds)",
+            gap,
+            _variant_precondition(pre, runs, null),
+        )
 
     def gap_claims(evaluation: str, metric: str, claim: str, statement, what: str, extra: str | None = None) -> None:
         """One row per manipulation that changes the representation: its mean gap over the trained
@@ -185,16 +233,34 @@ def evaluate_claims(runs: pd.DataFrame, cfg: Mapping[str, Any], probe: Mapping[s
                 continue
             g = (curves[cond] - curves["trained"]).groupby(level="seed").mean()
             condition_pre = _variant_precondition(pre, runs, cond)
-            add(claim, cond, statement(cond), g > gap, g.mean(), what, gap,
-                condition_pre & pre[extra] if extra is not None else condition_pre)
+            add(
+                claim,
+                cond,
+                statement(cond),
+                g > gap,
+                g.mean(),
+                what,
+                gap,
+                condition_pre & pre[extra] if extra is not None else condition_pre,
+            )
 
-    gap_claims("parameter_noise", "test_error", "less_parameter_robust",
-               lambda cond: f"{cond} is less robust to parameter noise (mean error gap over noise scales > {gap:g})",
-               "mean error gap over noise scales (mean over seeds)")
-    gap_claims("transfer", "transfer_error", "hurts_transfer",
-               lambda cond: f"{cond} transfers worse (mean rotation-probe error gap over budgets > {gap:g}; "
-                            f"{probe_label(probe)})",
-               "mean transfer error gap over budgets (mean over seeds)", extra="probe")
+    gap_claims(
+        "parameter_noise",
+        "test_error",
+        "less_parameter_robust",
+        lambda cond: f"{cond} is less robust to parameter noise (mean error gap over noise scales > {gap:g})",
+        "mean error gap over noise scales (mean over seeds)",
+    )
+    gap_claims(
+        "transfer",
+        "transfer_error",
+        "hurts_transfer",
+        lambda cond: (
+            f"{cond} transfers worse (mean rotation-probe error gap over budgets > {gap:g}; {probe_label(probe)})"
+        ),
+        "mean transfer error gap over budgets (mean over seeds)",
+        extra="probe",
+    )
     return claims_frame(rows)
 
 

@@ -30,7 +30,8 @@ Torch only at import (no pandas): these run inside per-seed jobs.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -67,8 +68,14 @@ def agreement(reference: torch.Tensor, other: torch.Tensor) -> tuple[torch.Tenso
 
 
 @torch.no_grad()
-def input_noise_sweep(models: Mapping[str, Weights], x: torch.Tensor, y: torch.Tensor, sigmas: torch.Tensor,
-                      noise: torch.Tensor, reference: str | None = None) -> dict[str, dict[str, torch.Tensor]]:
+def input_noise_sweep(
+    models: Mapping[str, Weights],
+    x: torch.Tensor,
+    y: torch.Tensor,
+    sigmas: torch.Tensor,
+    noise: torch.Tensor,
+    reference: str | None = None,
+) -> dict[str, dict[str, torch.Tensor]]:
     """{name: {metric: value per sigma}} on ``x + sigma * noise`` (noise: one (n, d) draw for every sigma).
 
     Metrics: ``test_error``; with ``reference`` (a key of ``models``), also ``rel_dlogit`` and
@@ -88,8 +95,8 @@ def input_noise_sweep(models: Mapping[str, Weights], x: torch.Tensor, y: torch.T
         metrics: dict[str, list[torch.Tensor]] = {"test_error": [], "rel_dlogit": [], "flip_margin": []}
         for sl in _chunks(len(sigmas), x.shape[0] * (w1.shape[0] + w2.shape[0]), x.device):
             s = sigmas[sl].view(-1, 1, 1)
-            h1 = torch.relu_(clean + s * noisy)                      # (S, n, H1)
-            logits = torch.relu(h1 @ w2.T) @ w3.T                    # (S, n, classes)
+            h1 = torch.relu_(clean + s * noisy)  # (S, n, H1)
+            logits = torch.relu(h1 @ w2.T) @ w3.T  # (S, n, classes)
             metrics["test_error"].append((logits.argmax(-1) != y).float().mean(-1))
             if reference is None:
                 continue
@@ -105,16 +112,18 @@ def input_noise_sweep(models: Mapping[str, Weights], x: torch.Tensor, y: torch.T
     return {name: out[name] for name in models}
 
 
-def input_noise_errors(models: Mapping[str, Weights], x: torch.Tensor, y: torch.Tensor, sigmas: torch.Tensor,
-                       noise: torch.Tensor) -> dict[str, torch.Tensor]:
+def input_noise_errors(
+    models: Mapping[str, Weights], x: torch.Tensor, y: torch.Tensor, sigmas: torch.Tensor, noise: torch.Tensor
+) -> dict[str, torch.Tensor]:
     """{name: test error per sigma, (S,)} on ``x + sigma * noise`` with ``x``, ``noise`` (n, d), ``y``
     (n,) and ``sigmas`` (S,) (:func:`input_noise_sweep`'s error only)."""
     return {name: m["test_error"] for name, m in input_noise_sweep(models, x, y, sigmas, noise).items()}
 
 
 @torch.no_grad()
-def parameter_noise_errors(models: Mapping[str, Weights], x: torch.Tensor, y: torch.Tensor, sigmas: torch.Tensor,
-                           draws: Weights) -> dict[str, torch.Tensor]:
+def parameter_noise_errors(
+    models: Mapping[str, Weights], x: torch.Tensor, y: torch.Tensor, sigmas: torch.Tensor, draws: Weights
+) -> dict[str, torch.Tensor]:
     """{name: test error per sigma} of the networks ``W_l + sigma * Z_l``; ``draws`` = (Z1, Z2, Z3) with
     Z2 (H2max, H1) and Z3 (classes, H2max) at least as large as any network's layer; a network with H2
     hidden neurons uses ``Z2[:H2]`` and ``Z3[:, :H2]``."""
@@ -135,9 +144,9 @@ def parameter_noise_errors(models: Mapping[str, Weights], x: torch.Tensor, y: to
         errors = []
         for sl in _chunks(len(sigmas), x.shape[0] * (w1.shape[0] + h2) + w2.numel(), x.device):
             s = sigmas[sl].view(-1, 1, 1)
-            h1 = torch.relu_(a + s * clean_x_z1)                     # (S, n, H1)
-            hidden2 = torch.relu_(h1 @ (w2t + s * z2t))              # (S, n, H2)
-            logits = hidden2 @ (w3t + s * z3t)                       # (S, n, classes)
+            h1 = torch.relu_(a + s * clean_x_z1)  # (S, n, H1)
+            hidden2 = torch.relu_(h1 @ (w2t + s * z2t))  # (S, n, H2)
+            logits = hidden2 @ (w3t + s * z3t)  # (S, n, classes)
             errors.append((logits.argmax(-1) != y).float().mean(-1))
         out[name] = torch.cat(errors)
     return out
@@ -152,12 +161,17 @@ def exactness(reference: Weights, manipulated: Weights, x: torch.Tensor) -> dict
     max_abs = float((a - b).abs().max())
     scale = float(a.abs().max())
     _, margin = agreement(a, b)
-    return {"max_abs_dlogit": max_abs, "max_abs_logit": scale, "rel_dlogit": max_abs / max(scale, 1e-30),
-            "argmax_agreement": float((a.argmax(-1) == b.argmax(-1)).float().mean()),
-            "flip_margin": float(margin)}
+    return {
+        "max_abs_dlogit": max_abs,
+        "max_abs_logit": scale,
+        "rel_dlogit": max_abs / max(scale, 1e-30),
+        "argmax_agreement": float((a.argmax(-1) == b.argmax(-1)).float().mean()),
+        "flip_margin": float(margin),
+    }
 
 
 # ----------------------------------------------------------------------------------------- transfer
+
 
 def rotated_dataset(images: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Quarters of ``images`` (n, 784) rotated by 0/90/180/270 degrees, labels 0-3, shuffled together.
@@ -199,8 +213,17 @@ def repo_fold_ids(n: int, n_folds: int) -> np.ndarray:
     return ids
 
 
-def _probe(features: torch.Tensor, labels: torch.Tensor, fold: np.ndarray, n_folds: int, steps: int, l2: float,
-           learning_rate: float | None, log_eps: float | None, n_classes: int) -> float:
+def _probe(
+    features: torch.Tensor,
+    labels: torch.Tensor,
+    fold: np.ndarray,
+    n_folds: int,
+    steps: int,
+    l2: float,
+    learning_rate: float | None,
+    log_eps: float | None,
+    n_classes: int,
+) -> float:
     """Cross-validated error of softmax regression (weights + bias) trained by full-batch gradient descent
     from zero on each fold's training rows, all folds at once.
 
@@ -216,8 +239,8 @@ def _probe(features: torch.Tensor, labels: torch.Tensor, fold: np.ndarray, n_fol
     train_mask = (folds[None, :] != torch.arange(n_folds, device=x.device)[:, None]).to(x.dtype)  # (F, n)
     n_train = train_mask.sum(1).view(-1, 1, 1)
     onehot = torch.nn.functional.one_hot(labels, n_classes).to(x.dtype)
-    mask = train_mask.T.repeat_interleave(n_classes, dim=1)                          # (n, F * C)
-    scale = (1.0 / n_train.view(-1)).repeat_interleave(n_classes)                    # (F * C,)
+    mask = train_mask.T.repeat_interleave(n_classes, dim=1)  # (n, F * C)
+    scale = (1.0 / n_train.view(-1)).repeat_interleave(n_classes)  # (F * C,)
     d = x.shape[1]
 
     def residual(logits: torch.Tensor) -> torch.Tensor:
@@ -251,12 +274,13 @@ def _probe(features: torch.Tensor, labels: torch.Tensor, fold: np.ndarray, n_fol
     logits = (x @ w).view(n, n_folds, n_classes)
     tested = folds >= 0
     rows = torch.arange(n, device=x.device)[tested]
-    held_out = logits[rows, folds[tested]]                                           # each row's own fold
+    held_out = logits[rows, folds[tested]]  # each row's own fold
     return float((held_out.argmax(-1) != labels[tested]).float().mean())
 
 
-def crossval_probe_error(features: torch.Tensor, labels: torch.Tensor, n_folds: int, steps: int, l2: float,
-                         n_classes: int = 4) -> float:
+def crossval_probe_error(
+    features: torch.Tensor, labels: torch.Tensor, n_folds: int, steps: int, l2: float, n_classes: int = 4
+) -> float:
     """The ``lipschitz`` probe of ``labels`` (n,) int64 in [0, n_classes) from ``features`` (n, H2):
     softmax regression (weights + bias), ``steps`` steps of size 1/L from zero, folds of :func:`fold_ids`.
     A step of 1/L makes the probe's iterates invariant to a common scale of the activations (L scales
@@ -265,8 +289,9 @@ def crossval_probe_error(features: torch.Tensor, labels: torch.Tensor, n_folds: 
     return _probe(features, labels, fold_ids(features.shape[0], n_folds), n_folds, steps, l2, None, None, n_classes)
 
 
-def repo_probe_error(features: torch.Tensor, labels: torch.Tensor, n_folds: int, steps: int, learning_rate: float,
-                     n_classes: int = 4) -> float:
+def repo_probe_error(
+    features: torch.Tensor, labels: torch.Tensor, n_folds: int, steps: int, learning_rate: float, n_classes: int = 4
+) -> float:
     """The ``repo`` probe of ``labels`` (n,) int64 in [0, n_classes) from ``features`` (n, H2), as the
     paper's code (``logistic.crossval_softmax_predict`` with ``solve_softmax``): softmax regression with
     weights and intercept from zero, ``steps`` full-batch gradient-descent steps of the fixed
@@ -274,8 +299,17 @@ def repo_probe_error(features: torch.Tensor, labels: torch.Tensor, n_folds: int,
     activations, no l2, folds of :func:`repo_fold_ids`.
     A fixed step sees the activations' scale: x20 larger activations take x400 larger steps in logit space.
     :func:`repo_probe_error_reference` is the same probe by autograd, one fold at a time."""
-    return _probe(features, labels, repo_fold_ids(features.shape[0], n_folds), n_folds, steps, 0.0,
-                  learning_rate, REPO_LOG_EPS, n_classes)
+    return _probe(
+        features,
+        labels,
+        repo_fold_ids(features.shape[0], n_folds),
+        n_folds,
+        steps,
+        0.0,
+        learning_rate,
+        REPO_LOG_EPS,
+        n_classes,
+    )
 
 
 def probe_error(features: torch.Tensor, labels: torch.Tensor, n_folds: int, probe: Mapping[str, Any]) -> float:
@@ -298,8 +332,14 @@ def probe_settings(transfer_cfg: Mapping[str, Any]) -> dict[str, Any]:
 
 
 @torch.no_grad()
-def transfer_errors(models: Mapping[str, Weights], images: torch.Tensor, labels: torch.Tensor,
-                    budgets: Sequence[int], n_folds: int, probe: Mapping[str, Any]) -> dict[str, list[float]]:
+def transfer_errors(
+    models: Mapping[str, Weights],
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    budgets: Sequence[int],
+    n_folds: int,
+    probe: Mapping[str, Any],
+) -> dict[str, list[float]]:
     """{name: cross-validated rotation error for each sample budget (the first ``b`` rotated images)}, from
     ``images`` (n, d) and rotation ``labels`` (n,) int64 in 0-3 (:func:`rotated_dataset`, already shuffled);
     each list has ``len(budgets)`` entries."""
@@ -308,5 +348,3 @@ def transfer_errors(models: Mapping[str, Weights], images: torch.Tensor, labels:
         feats = hidden(w, images)
         out[name] = [probe_error(feats[:b], labels[:b], n_folds, probe) for b in budgets]
     return out
-
-

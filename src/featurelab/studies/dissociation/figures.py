@@ -6,14 +6,15 @@ seeds: +-1 sd (the notebook's and the issue's choice) or the 95% t-interval (``b
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import matplotlib.ticker
 import numpy as np
 import pandas as pd
 
-from featurelab.studies.dissociation.analysis import probe_label
 from featurelab.plotting import PALETTE, band, panels
+from featurelab.studies.dissociation.analysis import probe_label
 from featurelab.studies.dissociation.train import MODELS
 
 COLORS = {model: PALETTE[i % len(PALETTE)] for i, model in enumerate(MODELS)}
@@ -28,8 +29,16 @@ def _pretty(condition: str) -> str:
     return {"c": f"c = {value}", "m": f"m = {value}", "n": f"{value} units", "s": f"σ = {value}"}.get(key, suffix)
 
 
-def _panel(summary: pd.DataFrame, evaluation: str, metric: str, band_kind: str, xlabel: str, ylabel: str,
-           title: str, logy: bool):
+def _panel(
+    summary: pd.DataFrame,
+    evaluation: str,
+    metric: str,
+    band_kind: str,
+    xlabel: str,
+    ylabel: str,
+    title: str,
+    logy: bool,
+):
     data = summary[(summary["evaluation"] == evaluation) & (summary["metric"] == metric)]
     fig, (ax,) = panels(1)
     n_seeds = int(data["n"].max()) if len(data) else 0
@@ -60,14 +69,30 @@ def _panel(summary: pd.DataFrame, evaluation: str, metric: str, band_kind: str, 
 def input_noise(summary: pd.DataFrame, band_kind: str = "sd"):
     """(a) Test error under Gaussian input noise: function-preserving manipulations are invisible to it,
     except the null-space perturbation, which only preserves the function on the test images."""
-    return _panel(summary, "input_noise", "test_error", band_kind, "input noise σ (pixel units, log)",
-                  "test error (fraction, log)", "Input-noise robustness", logy=True)
+    return _panel(
+        summary,
+        "input_noise",
+        "test_error",
+        band_kind,
+        "input noise σ (pixel units, log)",
+        "test error (fraction, log)",
+        "Input-noise robustness",
+        logy=True,
+    )
 
 
 def parameter_noise(summary: pd.DataFrame, band_kind: str = "sd"):
     """(b) Test error under Gaussian noise on every weight: scaled and nuisance networks are less robust."""
-    return _panel(summary, "parameter_noise", "test_error", band_kind, "parameter noise σ (weight units, log)",
-                  "test error (fraction, log)", "Parameter-noise robustness", logy=True)
+    return _panel(
+        summary,
+        "parameter_noise",
+        "test_error",
+        band_kind,
+        "parameter noise σ (weight units, log)",
+        "test error (fraction, log)",
+        "Parameter-noise robustness",
+        logy=True,
+    )
 
 
 def transfer(summary: pd.DataFrame, band_kind: str = "sd", probe: Mapping[str, Any] | None = None):
@@ -75,9 +100,16 @@ def transfer(summary: pd.DataFrame, band_kind: str = "sd", probe: Mapping[str, A
     the title names the probe (``probe``: the transfer table's provenance record), whose step size decides
     whether a scaled network's larger activations can show. Chance (0.75) is a dotted line; the legend
     sits below the axes, off the curves."""
-    fig = _panel(summary, "transfer", "transfer_error", band_kind, "sample budget (images, log)",
-                 "rotation transfer error (fraction)", f"Transfer to rotation prediction\n{probe_label(probe)}",
-                 logy=False)
+    fig = _panel(
+        summary,
+        "transfer",
+        "transfer_error",
+        band_kind,
+        "sample budget (images, log)",
+        "rotation transfer error (fraction)",
+        f"Transfer to rotation prediction\n{probe_label(probe)}",
+        logy=False,
+    )
     ax = fig.axes[0]
     budgets = sorted(summary.loc[summary["evaluation"] == "transfer", "x"].unique())
     ticks = [b for b in budgets if f"{b:g}"[0] in "1235" and f"{b:g}"[1:].strip("0") in ("", ".")]
@@ -91,12 +123,19 @@ def transfer(summary: pd.DataFrame, band_kind: str = "sd", probe: Mapping[str, A
     return fig
 
 
-FIGURES: dict[str, Callable[..., object]] = {"input_noise": input_noise, "parameter_noise": parameter_noise,
-                                             "transfer": transfer}
+FIGURES: dict[str, Callable[..., object]] = {
+    "input_noise": input_noise,
+    "parameter_noise": parameter_noise,
+    "transfer": transfer,
+}
 
 
 def draw(figure: str, tables: Mapping[str, pd.DataFrame], params: Mapping[str, Any]):
     """Figure ``figure`` from the rule's tables (its named inputs) and params (scripts/figure.py)."""
     # the transfer panel names the probe that made it (recorded in the summary's provenance)
-    extra = {"probe": params["provenance"]["summary"].get("config", {}).get("transfer_probe")} if figure == "transfer" else {}
+    extra = (
+        {"probe": params["provenance"]["summary"].get("config", {}).get("transfer_probe")}
+        if figure == "transfer"
+        else {}
+    )
     return FIGURES[figure](tables["summary"], band_kind=params["band"], **extra)

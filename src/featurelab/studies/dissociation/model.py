@@ -22,10 +22,8 @@ null-space one, on ``W1``, and leaves the network's function unchanged:
 
 from __future__ import annotations
 
-
 import numpy as np
 import torch
-
 
 Weights = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 
@@ -69,8 +67,13 @@ def duplicate_neurons(weights: Weights, multiplier: float) -> Weights:
     return w1, w2[idx], (w3 / mult)[:, idx]
 
 
-def add_nuisance_neurons(weights: Weights, n_units: int, generator: torch.Generator, incoming_std: float = 1.0,
-                         active_on: torch.Tensor | None = None) -> Weights:
+def add_nuisance_neurons(
+    weights: Weights,
+    n_units: int,
+    generator: torch.Generator,
+    incoming_std: float = 1.0,
+    active_on: torch.Tensor | None = None,
+) -> Weights:
     """Append ``n_units`` neurons that share one random incoming weight vector (entries N(0, std^2), the
     notebook's unit normal) and have zero outgoing weights: ``W2`` (H2, H1) -> (H2 + n_units, H1) and
     ``W3`` (classes, H2) -> (classes, H2 + n_units); ``W1`` is returned as it is.

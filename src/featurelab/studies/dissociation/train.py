@@ -16,8 +16,9 @@ a trained ``state`` holds ``w1`` (H1, 784), ``w2`` (H2, H1), ``w3`` (10, H2).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -49,23 +50,33 @@ def variants(cfg: Mapping[str, Any]) -> list[Variant]:
     the null-space perturbation only under input noise (the notebook computed no other curve for it)."""
     m = cfg["manipulations"]
     noise, transfer = ("input_noise", "parameter_noise"), ("transfer",)
-    out = [Variant("trained", "trained", "trained", 0.0, noise + transfer),
-           Variant(f"scaled_c{_fmt(m['scale_factor'])}", "scaled", "scale", float(m["scale_factor"]), noise + transfer)]
+    out = [
+        Variant("trained", "trained", "trained", 0.0, noise + transfer),
+        Variant(f"scaled_c{_fmt(m['scale_factor'])}", "scaled", "scale", float(m["scale_factor"]), noise + transfer),
+    ]
     dup_noise, dup_transfer = float(m["duplicate_multiplier"]["noise"]), float(m["duplicate_multiplier"]["transfer"])
     nui_noise, nui_transfer = int(m["nuisance_units"]["noise"]), int(m["nuisance_units"]["transfer"])
     for value, kind, model, prefix, used in (
-            (dup_noise, "duplicate", "duplicated", "duplicated_m", noise),
-            (dup_transfer, "duplicate", "duplicated", "duplicated_m", transfer),
-            (nui_noise, "nuisance", "nuisance", "nuisance_n", noise),
-            (nui_transfer, "nuisance", "nuisance", "nuisance_n", transfer)):
+        (dup_noise, "duplicate", "duplicated", "duplicated_m", noise),
+        (dup_transfer, "duplicate", "duplicated", "duplicated_m", transfer),
+        (nui_noise, "nuisance", "nuisance", "nuisance_n", noise),
+        (nui_transfer, "nuisance", "nuisance", "nuisance_n", transfer),
+    ):
         condition = f"{prefix}{_fmt(value)}"
         existing = next((v for v in out if v.condition == condition), None)
         if existing is not None:  # the same network serves both panels
             out[out.index(existing)] = Variant(condition, model, kind, value, existing.evaluations + used)
         else:
             out.append(Variant(condition, model, kind, value, used))
-    out.append(Variant(f"null_space_s{_fmt(m['null_space_sigma'])}", "null-space perturbed", "null_space",
-                       float(m["null_space_sigma"]), ("input_noise",)))
+    out.append(
+        Variant(
+            f"null_space_s{_fmt(m['null_space_sigma'])}",
+            "null-space perturbed",
+            "null_space",
+            float(m["null_space_sigma"]),
+            ("input_noise",),
+        )
+    )
     return out
 
 
@@ -77,23 +88,32 @@ def log_grid(spec: Mapping[str, Any]) -> np.ndarray:
     return np.logspace(math.log10(float(spec["min"])), math.log10(float(spec["max"])), int(spec["n"]))
 
 
-def _add_rows(rows: MetricRows, variant: Variant | str, evaluation: str, x_name: str, xs: Any, metric: str,
-              values: Any) -> None:
+def _add_rows(
+    rows: MetricRows, variant: Variant | str, evaluation: str, x_name: str, xs: Any, metric: str, values: Any
+) -> None:
     """Rows of one network's curve (or single value) into ``rows``; a single x is shared by all values."""
     condition, model = (variant.condition, variant.model) if isinstance(variant, Variant) else (variant, variant)
     xs, values = np.atleast_1d(np.asarray(xs, np.float64)), np.atleast_1d(np.asarray(values, np.float64))
     if xs.size == 1 and values.size > 1:
         xs = np.repeat(xs, values.size)
     n = min(xs.size, values.size)
-    rows.extend(condition=condition, model=model, evaluation=evaluation, x_name=x_name, x=xs.tolist()[:n],
-                metric=metric, value=values.tolist()[:n])
+    rows.extend(
+        condition=condition,
+        model=model,
+        evaluation=evaluation,
+        x_name=x_name,
+        x=xs.tolist()[:n],
+        metric=metric,
+        value=values.tolist()[:n],
+    )
 
 
 # -------------------------------------------------------------------------------------------- training
 
-def train_run(seed: int, data: Mapping[str, np.ndarray], model_cfg: Mapping[str, Any],
-              training_cfg: Mapping[str, Any], device: str, checkpoint_to: str | None = None,
-              checkpoint_every: int = 0) -> tuple[dict[str, list], dict[str, Any]]:
+
+def train_run(seed: int, data: Mapping[str, np.ndarray], model_cfg: Mapping[str, Any], training_cfg: Mapping[str, Any],
+              device: str, *, checkpoint_to: str | None = None, checkpoint_every: int = 0
+              ) -> tuple[dict[str, list], dict[str, Any]]:  # fmt: skip
     """Train the bias-free MLP with softmax cross-entropy and SGD whose learning rate decays linearly from
     ``learning_rate`` to ``final_learning_rate`` over all steps; record the epoch's mean training loss and
     the test error after every epoch (epoch 0 = at initialisation). Returns (metric columns, weights).
@@ -102,9 +122,9 @@ def train_run(seed: int, data: Mapping[str, np.ndarray], model_cfg: Mapping[str,
     import torch
 
     from featurelab.init import uniform_fan_in_weights
-    from featurelab.studies.dissociation.model import forward
     from featurelab.optim import SGD, learning_rate
     from featurelab.seeding import torch_generator
+    from featurelab.studies.dissociation.model import forward
     from featurelab.training import Checkpoint, RunId, epoch_batches, state_key, train_loop
 
     run = RunId(STUDY, "trained", seed)
@@ -113,10 +133,13 @@ def train_run(seed: int, data: Mapping[str, np.ndarray], model_cfg: Mapping[str,
     x_test = torch.as_tensor(data["x_test"], device=device)
     y_test = torch.as_tensor(data["y_test"], device=device)
     sizes = [x.shape[1], *model_cfg["hidden_widths"], N_CLASSES]
-    weights = [torch.nn.Parameter(w.to(device)) for w in uniform_fan_in_weights(sizes, torch_generator(STUDY, "init", seed))]
+    weights = [
+        torch.nn.Parameter(w.to(device)) for w in uniform_fan_in_weights(sizes, torch_generator(STUDY, "init", seed))
+    ]
     optimizer = SGD(weights, lr=float(training_cfg["learning_rate"]))
-    batch_indices = epoch_batches(x.shape[0], int(training_cfg["batch_size"]),
-                                  torch_generator(STUDY, "shuffle", seed), device)
+    batch_indices = epoch_batches(
+        x.shape[0], int(training_cfg["batch_size"]), torch_generator(STUDY, "shuffle", seed), device
+    )
     per_epoch = batch_indices.steps_per_epoch
     n_steps = int(training_cfg["epochs"]) * per_epoch
     rows = MetricRows(RESULT_COLUMNS, study=STUDY, seed=seed)
@@ -136,12 +159,18 @@ def train_run(seed: int, data: Mapping[str, np.ndarray], model_cfg: Mapping[str,
         _add_rows(rows, "trained", "training", "epoch", epoch, "test_error", error)
         if running["n"]:
             _add_rows(rows, "trained", "training", "epoch", epoch, "train_loss", float(running["loss"]) / running["n"])
-            running["loss"].zero_(); running["n"] = 0
+            running["loss"].zero_()
+            running["n"] = 0
         return False
 
     def state() -> dict:
-        return {"weights": [w.detach() for w in weights], "optimizer": optimizer.state_dict(),
-                "batches": batch_indices.state_dict(), "rows": rows.columns, "running": dict(running)}
+        return {
+            "weights": [w.detach() for w in weights],
+            "optimizer": optimizer.state_dict(),
+            "batches": batch_indices.state_dict(),
+            "rows": rows.columns,
+            "running": dict(running),
+        }
 
     def restore(saved: dict) -> None:
         with torch.no_grad():
@@ -157,16 +186,26 @@ def train_run(seed: int, data: Mapping[str, np.ndarray], model_cfg: Mapping[str,
         key = state_key(STUDY, seed, dict(model_cfg), dict(training_cfg), dict(data))
         checkpoint = Checkpoint(checkpoint_to, checkpoint_every, state, restore, key=key)
     lr0, lr1 = float(training_cfg["learning_rate"]), float(training_cfg["final_learning_rate"])
-    train_loop(optimizer, compute_loss, n_steps, run, eval_every=per_epoch, evaluate=evaluate,
-               lr_at=lambda step: learning_rate("linear", lr0, step, n_steps, final_lr=lr1), checkpoint=checkpoint)
+    train_loop(
+        optimizer,
+        compute_loss,
+        n_steps,
+        run,
+        eval_every=per_epoch,
+        evaluate=evaluate,
+        lr_at=lambda step: learning_rate("linear", lr0, step, n_steps, final_lr=lr1),
+        checkpoint=checkpoint,
+    )
     state = {f"w{i + 1}": w.detach().cpu() for i, w in enumerate(weights)}
     return rows.columns, state
 
 
 # ------------------------------------------------------------------------------------------ variants
 
-def build_variants(trained, cfg: Mapping[str, Any], seed: int, x_eval, device: str,
-                   evaluations: tuple[str, ...] | None = None) -> dict[Variant, Any]:
+
+def build_variants(
+    trained, cfg: Mapping[str, Any], seed: int, x_eval, device: str, evaluations: tuple[str, ...] | None = None
+) -> dict[Variant, Any]:
     """Every network of one seed (trained + manipulations), as weight tuples on ``device``; only those
     entering one of ``evaluations`` when given. Each manipulation's draws depend only on (seed, variant).
 
@@ -174,8 +213,8 @@ def build_variants(trained, cfg: Mapping[str, Any], seed: int, x_eval, device: s
     """
     import torch
 
-    from featurelab.studies.dissociation import model as md
     from featurelab.seeding import torch_generator
+    from featurelab.studies.dissociation import model as md
 
     out = {}
     basis = None
@@ -191,13 +230,15 @@ def build_variants(trained, cfg: Mapping[str, Any], seed: int, x_eval, device: s
         elif v.kind == "nuisance":
             gen = torch_generator(STUDY, v.condition, seed, "nuisance")
             h1 = torch.relu(torch.as_tensor(np.asarray(x_eval), device=device) @ trained[0].T)
-            out[v] = md.add_nuisance_neurons(trained, int(v.param), gen,
-                                             float(cfg["manipulations"]["nuisance_incoming_std"]), active_on=h1)
+            out[v] = md.add_nuisance_neurons(
+                trained, int(v.param), gen, float(cfg["manipulations"]["nuisance_incoming_std"]), active_on=h1
+            )
         elif v.kind == "null_space":
             if basis is None:
                 basis = torch.as_tensor(md.null_basis(np.asarray(x_eval)))
-            out[v] = md.null_space_perturb(trained, basis, v.param, torch_generator(STUDY, v.condition, seed,
-                                                                                     "null_space"))
+            out[v] = md.null_space_perturb(
+                trained, basis, v.param, torch_generator(STUDY, v.condition, seed, "null_space")
+            )
     return out
 
 
@@ -211,7 +252,7 @@ def non_vacuity(variant: Variant, trained, manipulated, x) -> dict[str, float]:
     from featurelab.studies.dissociation.model import hidden
 
     if variant.kind == "nuisance":
-        extra = hidden(manipulated, x)[:, trained[1].shape[0]:]
+        extra = hidden(manipulated, x)[:, trained[1].shape[0] :]
         return {"nuisance_active_fraction": float((extra > 0).any(dim=1).float().mean())}
     if variant.kind == "null_space":
         return {"max_abs_dw1": float(torch.abs(manipulated[0] - trained[0]).max())}
@@ -222,15 +263,16 @@ def load_weights(state: Mapping[str, Any], device: str):
     return tuple(state[f"w{i}"].to(device) for i in (1, 2, 3))
 
 
-def evaluate_run(seed: int, state: Mapping[str, Any], data: Mapping[str, np.ndarray], cfg: Mapping[str, Any],
-                 device: str) -> dict[str, list]:
+def evaluate_run(
+    seed: int, state: Mapping[str, Any], data: Mapping[str, np.ndarray], cfg: Mapping[str, Any], device: str
+) -> dict[str, list]:
     """Exactness of every manipulation on the test images ``data["x_test"]`` (n, 784), and every network's
     test error (against ``data["y_test"]`` (n,)) under input noise and under parameter noise (batched
     over networks and noise levels); ``state``: the trained ``w1``, ``w2``, ``w3``."""
     import torch
 
-    from featurelab.studies.dissociation import evaluate as ad
     from featurelab.seeding import torch_generator
+    from featurelab.studies.dissociation import evaluate as ad
 
     x = torch.as_tensor(data["x_test"], device=device)
     y = torch.as_tensor(data["y_test"], device=device)
@@ -240,7 +282,9 @@ def evaluate_run(seed: int, state: Mapping[str, Any], data: Mapping[str, np.ndar
     for v, w in nets.items():
         for metric, value in ad.exactness(trained, w, x).items():
             _add_rows(rows, v, "exactness", "none", 0.0, metric, value)
-        _add_rows(rows, v, "exactness", "none", 0.0, "clean_error", float((ad.forward(w, x).argmax(-1) != y).float().mean()))
+        _add_rows(
+            rows, v, "exactness", "none", 0.0, "clean_error", float((ad.forward(w, x).argmax(-1) != y).float().mean())
+        )
         for metric, value in non_vacuity(v, trained, w, x).items():
             _add_rows(rows, v, "exactness", "none", 0.0, metric, value)
 
@@ -248,8 +292,9 @@ def evaluate_run(seed: int, state: Mapping[str, Any], data: Mapping[str, np.ndar
     sig_in = log_grid(ev["input_noise"])
     noise = torch.randn(x.shape, generator=torch_generator(STUDY, "input_noise", seed)).to(device)
     chosen = {v.condition: nets[v] for v in nets if "input_noise" in v.evaluations}
-    sweep = ad.input_noise_sweep(chosen, x, y, torch.as_tensor(sig_in, dtype=torch.float32, device=device), noise,
-                                 reference="trained")
+    sweep = ad.input_noise_sweep(
+        chosen, x, y, torch.as_tensor(sig_in, dtype=torch.float32, device=device), noise, reference="trained"
+    )
     for v in nets:
         for metric, values in sweep.get(v.condition, {}).items():
             _add_rows(rows, v, "input_noise", "noise_scale", sig_in, metric, values.cpu().numpy())
@@ -259,9 +304,11 @@ def evaluate_run(seed: int, state: Mapping[str, Any], data: Mapping[str, np.ndar
     h1 = trained[0].shape[0]
     h2_max = max(w[1].shape[0] for w in chosen.values())
     gen = torch_generator(STUDY, "parameter_noise", seed)
-    draws = (torch.randn(trained[0].shape, generator=gen).to(device),
-             torch.randn(h2_max, h1, generator=gen).to(device),
-             torch.randn(trained[2].shape[0], h2_max, generator=gen).to(device))
+    draws = (
+        torch.randn(trained[0].shape, generator=gen).to(device),
+        torch.randn(h2_max, h1, generator=gen).to(device),
+        torch.randn(trained[2].shape[0], h2_max, generator=gen).to(device),
+    )
     errors = ad.parameter_noise_errors(chosen, x, y, torch.as_tensor(sig_p, dtype=torch.float32, device=device), draws)
     for v in nets:
         if v.condition in errors:
@@ -273,28 +320,37 @@ def transfer_budgets(n_rotated: int, fractions) -> list[int]:
     return [int(f * n_rotated) for f in fractions]
 
 
-def transfer_run(seed: int, state: Mapping[str, Any], data: Mapping[str, np.ndarray], cfg: Mapping[str, Any],
-                 device: str) -> dict[str, list]:
+def transfer_run(
+    seed: int, state: Mapping[str, Any], data: Mapping[str, np.ndarray], cfg: Mapping[str, Any], device: str
+) -> dict[str, list]:
     """Cross-validated rotation-probe error on the second hidden layer (H2 activations per image) of the
     test images ``data["x_test"]`` (n, 784), rotated and shuffled (``rotated_dataset``), for each sample
     budget, by the probe ``transfer.probe`` names
     (:func:`featurelab.studies.dissociation.evaluate.probe_settings`); ``state``: the trained weights."""
     import torch
 
-    from featurelab.studies.dissociation import evaluate as ad
     from featurelab.seeding import numpy_rng
+    from featurelab.studies.dissociation import evaluate as ad
 
     tcfg = cfg["transfer"]
     images, labels = ad.rotated_dataset(data["x_test"], numpy_rng(STUDY, "rotation", seed))
     budgets = transfer_budgets(len(images), tcfg["sample_fractions"])
     if min(budgets) < 2 * int(tcfg["folds"]):
-        raise ValueError(f"config key 'dissociation.transfer.sample_fractions': the smallest budget has "
-                         f"{min(budgets)} images, fewer than 2 x folds ({tcfg['folds']}); raise it or mnist.n_test")
+        raise ValueError(
+            f"config key 'dissociation.transfer.sample_fractions': the smallest budget has "
+            f"{min(budgets)} images, fewer than 2 x folds ({tcfg['folds']}); raise it or mnist.n_test"
+        )
     trained = load_weights(state, device)
     nets = build_variants(trained, cfg, seed, data["x_test"], device, evaluations=("transfer",))
     chosen = {v.condition: nets[v] for v in nets if "transfer" in v.evaluations}
-    errs = ad.transfer_errors(chosen, torch.as_tensor(images, device=device), torch.as_tensor(labels, device=device),
-                              budgets, int(tcfg["folds"]), ad.probe_settings(tcfg))
+    errs = ad.transfer_errors(
+        chosen,
+        torch.as_tensor(images, device=device),
+        torch.as_tensor(labels, device=device),
+        budgets,
+        int(tcfg["folds"]),
+        ad.probe_settings(tcfg),
+    )
     rows = MetricRows(RESULT_COLUMNS, study=STUDY, seed=seed)
     for v in nets:
         if v.condition in errs:
@@ -309,8 +365,13 @@ def transfer_record(cfg: Mapping[str, Any]) -> dict[str, Any]:
     return {"transfer_probe": probe_settings(cfg["transfer"])}
 
 
-def run_seed_job(smk: Any, job: Callable[..., dict[str, list]], sections: tuple[str, ...], what: str,
-                 record: Callable[[Mapping[str, Any]], dict[str, Any]] | None = None) -> None:
+def run_seed_job(
+    smk: Any,
+    job: Callable[..., dict[str, list]],
+    sections: tuple[str, ...],
+    what: str,
+    record: Callable[[Mapping[str, Any]], dict[str, Any]] | None = None,
+) -> None:
     """Body of the per-seed jobs that read a trained network and write one table (evaluate, transfer):
     load the state on the CPU, run ``job(seed, state, mnist, cfg, device)`` with the config ``sections``
     the rule passes as params, and write the columns with their provenance (plus ``record(cfg)``)."""
@@ -340,9 +401,15 @@ def train_job(smk: Any) -> None:
 
     job = TorchJob(smk)
     seed = int(smk.wildcards.seed)
-    columns, state = train_run(seed, load_arrays(smk.input.mnist), smk.params.model, smk.params.training,
-                               job.device, checkpoint_to=checkpoint_path(smk.output.metrics),
-                               checkpoint_every=checkpoint_every(smk.config))
+    columns, state = train_run(
+        seed,
+        load_arrays(smk.input.mnist),
+        smk.params.model,
+        smk.params.training,
+        job.device,
+        checkpoint_to=checkpoint_path(smk.output.metrics),
+        checkpoint_every=checkpoint_every(smk.config),
+    )
     record = job.provenance({"model": dict(smk.params.model), "training": dict(smk.params.training), "seed": seed})
     save_torch({"state_dict": state, "provenance": record}, smk.output.model)
     write_table(table_from_columns(columns), smk.output.metrics, record)

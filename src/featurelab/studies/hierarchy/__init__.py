@@ -7,17 +7,24 @@ feature directions; with the classic TMS sparsity sweep as a companion (conditio
 
 from __future__ import annotations
 
+
 def config_errors(config: dict) -> list[str]:
     """What the schema cannot check of this study's section: one message per problem, naming the key."""
     hi, errors = config["hierarchy"], []
     depths = list(hi["tree"]["depths"])
     if hi["analysis"]["directions_depth"] not in depths:
-        errors.append(f"config key 'hierarchy.analysis.directions_depth': {hi['analysis']['directions_depth']} "
-                      f"is not one of hierarchy.tree.depths {depths}")
+        errors.append(
+            f"config key 'hierarchy.analysis.directions_depth': {hi['analysis']['directions_depth']} "
+            f"is not one of hierarchy.tree.depths {depths}"
+        )
     if 2 not in hi["model"]["n_hidden"]:
-        errors.append("config key 'hierarchy.model.n_hidden': must include 2 (figure (e) draws the 2-D "
-                      f"feature directions), got {list(hi['model']['n_hidden'])}")
+        errors.append(
+            "config key 'hierarchy.model.n_hidden': must include 2 (figure (e) draws the 2-D "
+            f"feature directions), got {list(hi['model']['n_hidden'])}"
+        )
     if any(min(hi["model"]["n_hidden"]) > 2 ** (d + 1) - 2 for d in depths):
-        errors.append("config key 'hierarchy.model.n_hidden': every depth needs at least one width <= its "
-                      "number of features 2^(depth+1) - 2")
+        errors.append(
+            "config key 'hierarchy.model.n_hidden': every depth needs at least one width <= its "
+            "number of features 2^(depth+1) - 2"
+        )
     return errors

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-
 import numpy as np
 import pandas as pd
 
@@ -68,20 +67,34 @@ def width_needed(summary: pd.DataFrame, metric: str, statistic: str, threshold: 
     for (depth, nf), g in summary[summary["metric"] == metric].groupby(["depth", "n_features"], sort=True):
         g = g.sort_values("n_hidden")
         below = g[g[statistic] < threshold]
-        rows.append(dict(depth=int(depth), n_features=int(nf), metric=metric, statistic=statistic,
-                         threshold=float(threshold),
-                         min_n_hidden=float(below["n_hidden"].iloc[0]) if len(below) else np.nan,
-                         solved=bool(len(below)), max_n_hidden=int(g["n_hidden"].max())))
+        rows.append(
+            dict(
+                depth=int(depth),
+                n_features=int(nf),
+                metric=metric,
+                statistic=statistic,
+                threshold=float(threshold),
+                min_n_hidden=float(below["n_hidden"].iloc[0]) if len(below) else np.nan,
+                solved=bool(len(below)),
+                max_n_hidden=int(g["n_hidden"].max()),
+            )
+        )
     return pd.DataFrame(rows, columns=list(WIDTH_COLUMNS))
 
 
 def directions(weights: pd.DataFrame, depth: int, seed: int, n_hidden: int = 2) -> pd.DataFrame:
     """The columns W_i (feature directions in hidden space) of one model, with each feature's tree level."""
-    sel = weights[(weights["depth"] == depth) & (weights["seed"] == seed) & (weights["n_hidden"] == n_hidden)
-                  & (weights["param"] == "W")]
+    sel = weights[
+        (weights["depth"] == depth)
+        & (weights["seed"] == seed)
+        & (weights["n_hidden"] == n_hidden)
+        & (weights["param"] == "W")
+    ]
     if sel.empty:
-        raise ValueError(f"config key 'hierarchy.analysis.directions_depth': no n_hidden={n_hidden} model for depth "
-                         f"{depth}, seed {seed} in the runs")
+        raise ValueError(
+            f"config key 'hierarchy.analysis.directions_depth': no n_hidden={n_hidden} model for depth "
+            f"{depth}, seed {seed} in the runs"
+        )
     wide = sel.pivot_table(index=["feature", "level"], columns="hidden", values="value").reset_index()
     wide.columns = ["feature", "level", *[f"h{c}" for c in wide.columns[2:]]]
     return wide.assign(depth=depth, seed=seed, n_hidden=n_hidden)
@@ -100,8 +113,19 @@ def tms_geometry(weights: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
         overlap = unit.T @ W  # (i, j): W^_i . W_j
         np.fill_diagonal(overlap, 0.0)
         nf = W.shape[1]
-        feats.append(pd.DataFrame(dict(seed=seed, sparsity=sparsity, feature=np.arange(nf), importance=imp, norm=norms,
-                                       interference=(overlap**2).sum(1), bias=b["value"].to_numpy())))
+        feats.append(
+            pd.DataFrame(
+                dict(
+                    seed=seed,
+                    sparsity=sparsity,
+                    feature=np.arange(nf),
+                    importance=imp,
+                    norm=norms,
+                    interference=(overlap**2).sum(1),
+                    bias=b["value"].to_numpy(),
+                )
+            )
+        )
         gram = W.T @ W
         i, j = np.meshgrid(np.arange(nf), np.arange(nf), indexing="ij")
         grams.append(pd.DataFrame(dict(seed=seed, sparsity=sparsity, i=i.ravel(), j=j.ravel(), value=gram.ravel())))
@@ -125,6 +149,7 @@ def aggregate_job(smk: Any) -> None:
     The job of rule ``hierarchy_aggregate``.
     """
     import pandas as pd
+
     from featurelab.io import read_frame, read_provenance, write_table
     from featurelab.provenance import provenance
 
@@ -133,15 +158,23 @@ def aggregate_job(smk: Any) -> None:
     inputs = [read_provenance(path) for path in smk.input.metrics]
     shared = {k: v for k, v in inputs[0]["config"].items() if k not in ("depth", "seed")}
     analysis = dict(smk.params.analysis)
-    record = provenance({**shared, "analysis": analysis}, rule=smk.rule,
-                        runs=[{"depth": p["config"]["depth"], "seed": p["config"]["seed"],
-                               "config_hash": p["config_hash"]} for p in inputs])
+    record = provenance(
+        {**shared, "analysis": analysis},
+        rule=smk.rule,
+        runs=[
+            {"depth": p["config"]["depth"], "seed": p["config"]["seed"], "config_hash": p["config_hash"]}
+            for p in inputs
+        ],
+    )
     summary = summarize(runs)
     write_table(runs, smk.output.runs, record)
     write_table(summary, smk.output.summary, record)
     write_table(seed_finals(runs), smk.output.finals, record)
-    write_table(width_needed(summary, analysis["metric"], analysis["statistic"], float(analysis["loss_threshold"])),
-                smk.output.width_needed, record)
+    write_table(
+        width_needed(summary, analysis["metric"], analysis["statistic"], float(analysis["loss_threshold"])),
+        smk.output.width_needed,
+        record,
+    )
     seed = int(runs["seed"].min())  # figure (e) shows the first seed
     write_table(directions(weights, int(analysis["directions_depth"]), seed), smk.output.directions, record)
 
@@ -152,13 +185,17 @@ def aggregate_tms_job(smk: Any) -> None:
     The job of rule ``hierarchy_aggregate_tms``.
     """
     import pandas as pd
+
     from featurelab.io import read_frame, read_provenance, write_table
     from featurelab.provenance import provenance
 
     weights = pd.concat([read_frame(path) for path in smk.input.weights], ignore_index=True)
     inputs = [read_provenance(path) for path in smk.input.weights]
-    record = provenance(inputs[0]["config"]["tms"], rule=smk.rule,
-                        runs=[{"seed": p["config"]["seed"], "config_hash": p["config_hash"]} for p in inputs])
+    record = provenance(
+        inputs[0]["config"]["tms"],
+        rule=smk.rule,
+        runs=[{"seed": p["config"]["seed"], "config_hash": p["config_hash"]} for p in inputs],
+    )
     losses = pd.concat([read_frame(path) for path in smk.input.metrics], ignore_index=True)
     features, gram = tms_tables(weights, losses)
     write_table(features, smk.output.features, record)

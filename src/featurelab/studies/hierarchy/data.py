@@ -30,8 +30,10 @@ SAMPLING_MODES = ("exclusive", "one_child")
 
 def check_branching_factor(branching_factor: int) -> None:
     if int(branching_factor) != 2:
-        raise ValueError(f"config key 'hierarchy.tree.branching_factor': only binary trees (2) are implemented, "
-                         f"got {branching_factor!r}; the notebook's sampler hard-codes sibling *pairs*")
+        raise ValueError(
+            f"config key 'hierarchy.tree.branching_factor': only binary trees (2) are implemented, "
+            f"got {branching_factor!r}; the notebook's sampler hard-codes sibling *pairs*"
+        )
 
 
 def _check_mode(mode: str) -> None:
@@ -87,8 +89,8 @@ def sample_tree(n: int, depth: int, mode: str, rng: np.random.Generator) -> np.n
         children = np.empty((n, 2 * pairs), dtype=bool)
         children[:, 0::2] = left & parent
         children[:, 1::2] = right & parent
-        start = 2 ** level - 2  # feature index of the level's first node (heap node 2^l - 1)
-        out[:, start:start + 2 * pairs] = children
+        start = 2**level - 2  # feature index of the level's first node (heap node 2^l - 1)
+        out[:, start : start + 2 * pairs] = children
         parent = children  # level l has 2^l nodes = the number of sibling pairs at level l + 1
     return out
 
@@ -117,7 +119,7 @@ def tree_patterns(depth: int, mode: str) -> tuple[np.ndarray, np.ndarray]:
     else:
         leaves = np.flatnonzero(levels == depth)
         rows = [path(int(f)) for f in leaves]
-        probs = [2.0 ** -depth] * len(leaves)
+        probs = [2.0**-depth] * len(leaves)
     return np.stack(rows), np.asarray(probs, dtype=np.float64)
 
 

@@ -6,7 +6,8 @@ Each figure function takes ``tables`` (name -> DataFrame, the aggregated parquet
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -36,14 +37,26 @@ def loss_heatmap(tables: Mapping[str, pd.DataFrame], analysis: Mapping[str, Any]
     fig, ax = plt.subplots(figsize=(PANEL_WIDTH * 1.6, PANEL_HEIGHT * 1.3), layout="constrained")
     values = np.clip(grid.to_numpy(dtype=float), LOSS_FLOOR, None)
     masked = np.ma.masked_invalid(values)
-    image = ax.imshow(masked, norm=LogNorm(vmin=max(LOSS_FLOOR, np.nanmin(values)), vmax=np.nanmax(values)),
-                      cmap="viridis", aspect="auto", origin="lower")
+    image = ax.imshow(
+        masked,
+        norm=LogNorm(vmin=max(LOSS_FLOOR, np.nanmin(values)), vmax=np.nanmax(values)),
+        cmap="viridis",
+        aspect="auto",
+        origin="lower",
+    )
     ax.set_xticks(range(grid.shape[1]), [str(c) for c in grid.columns])
     ax.set_yticks(range(grid.shape[0]), [f"{d} ({nf[d]})" for d in grid.index])
     for (r, c), v in np.ndenumerate(grid.to_numpy(dtype=float)):
         if np.isfinite(v):
-            ax.text(c, r, f"{v:.0e}" if v > LOSS_FLOOR else "0", ha="center", va="center", fontsize=5,
-                    color="white" if np.log10(max(v, LOSS_FLOOR)) < np.log10(np.nanmax(values)) - 3 else "black")
+            ax.text(
+                c,
+                r,
+                f"{v:.0e}" if v > LOSS_FLOOR else "0",
+                ha="center",
+                va="center",
+                fontsize=5,
+                color="white" if np.log10(max(v, LOSS_FLOOR)) < np.log10(np.nanmax(values)) - 3 else "black",
+            )
     ax.set_xlabel("hidden width n_hidden (dimensions)")
     ax.set_ylabel("tree depth (number of features)")
     fig.colorbar(image, ax=ax, label=f"{analysis['metric']} ({STAT_WORDS[stat]}, MSE)")
@@ -68,13 +81,34 @@ def loss_vs_width(tables: Mapping[str, pd.DataFrame], analysis: Mapping[str, Any
     for k, (depth, g) in enumerate(data.groupby("depth", sort=True)):
         g = g.sort_values("n_hidden")
         color = PALETTE[k % len(PALETTE)]
-        ax.plot(g["n_hidden"], np.clip(g[stat].to_numpy(dtype=float), LOSS_FLOOR, None), color=color, lw=1.5,
-                marker="o", ms=3.5, label=f"depth {depth} ({g['n_features'].iloc[0]} features)", zorder=3)
+        ax.plot(
+            g["n_hidden"],
+            np.clip(g[stat].to_numpy(dtype=float), LOSS_FLOOR, None),
+            color=color,
+            lw=1.5,
+            marker="o",
+            ms=3.5,
+            label=f"depth {depth} ({g['n_features'].iloc[0]} features)",
+            zorder=3,
+        )
         f = finals[finals["depth"] == depth]
-        ax.scatter(f["n_hidden"] + f["seed"].map(offset), np.clip(f["value"].to_numpy(dtype=float), LOSS_FLOOR, None),
-                   s=9, facecolors="none", edgecolors=color, linewidths=0.7, alpha=0.9, zorder=2)
-    ax.axhline(float(analysis["loss_threshold"]), color="0.4", ls="--", lw=0.8,
-               label=f"threshold {float(analysis['loss_threshold']):g}")
+        ax.scatter(
+            f["n_hidden"] + f["seed"].map(offset),
+            np.clip(f["value"].to_numpy(dtype=float), LOSS_FLOOR, None),
+            s=9,
+            facecolors="none",
+            edgecolors=color,
+            linewidths=0.7,
+            alpha=0.9,
+            zorder=2,
+        )
+    ax.axhline(
+        float(analysis["loss_threshold"]),
+        color="0.4",
+        ls="--",
+        lw=0.8,
+        label=f"threshold {float(analysis['loss_threshold']):g}",
+    )
     ax.axhspan(LOSS_FLOOR / 3, LOSS_FLOOR * 1.5, color="0.92", lw=0, zorder=0)
     ax.scatter([], [], s=9, facecolors="none", edgecolors="0.3", linewidths=0.7, label=f"one seed (n={len(seeds)})")
     ax.set_yscale("log")
@@ -82,8 +116,10 @@ def loss_vs_width(tables: Mapping[str, pd.DataFrame], analysis: Mapping[str, Any
     ax.set_xticks(sorted(data["n_hidden"].unique()))
     ax.set_xlabel("hidden width n_hidden (dimensions)")
     ax.set_ylabel(f"final {analysis['metric']} (MSE per feature)")
-    ax.set_title(f"Loss vs width: line = {STAT_WORDS[stat]}, circles = each seed\n"
-                 f"(grey band: losses <= {LOSS_FLOOR:g}, exact up to float rounding, drawn at {LOSS_FLOOR:g})")
+    ax.set_title(
+        f"Loss vs width: line = {STAT_WORDS[stat]}, circles = each seed\n"
+        f"(grey band: losses <= {LOSS_FLOOR:g}, exact up to float rounding, drawn at {LOSS_FLOOR:g})"
+    )
     ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     return fig
 
@@ -106,36 +142,76 @@ def width_needed(tables: Mapping[str, pd.DataFrame], analysis: Mapping[str, Any]
     thr = float(analysis["loss_threshold"])
     seeds = sorted(finals["seed"].unique())
     per_seed = []
-    for (depth, nf, seed), g in finals.groupby(["depth", "n_features", "seed"], sort=True):
+    for (_depth, nf, seed), g in finals.groupby(["depth", "n_features", "seed"], sort=True):
         below = g[g["value"] < thr]["n_hidden"]
-        per_seed.append((nf * 1.06 ** (seeds.index(seed) - (len(seeds) - 1) / 2),
-                         below.min() if len(below) else g["n_hidden"].max(), bool(len(below))))
+        per_seed.append(
+            (
+                nf * 1.06 ** (seeds.index(seed) - (len(seeds) - 1) / 2),
+                below.min() if len(below) else g["n_hidden"].max(),
+                bool(len(below)),
+            )
+        )
     if per_seed:
         x, y, ok = (np.array(v) for v in zip(*per_seed))
-        ax.scatter(x[ok], y[ok], s=10, facecolors="none", edgecolors=PALETTE[2], linewidths=0.7, zorder=2,
-                   label=f"one seed (n={len(seeds)})")
+        ax.scatter(
+            x[ok],
+            y[ok],
+            s=10,
+            facecolors="none",
+            edgecolors=PALETTE[2],
+            linewidths=0.7,
+            zorder=2,
+            label=f"one seed (n={len(seeds)})",
+        )
         if (~ok).any():
-            ax.scatter(x[~ok], y[~ok], s=10, marker="^", facecolors="none", edgecolors=PALETTE[2], linewidths=0.7,
-                       zorder=2, label="one seed, not solved up to this width")
+            ax.scatter(
+                x[~ok],
+                y[~ok],
+                s=10,
+                marker="^",
+                facecolors="none",
+                edgecolors=PALETTE[2],
+                linewidths=0.7,
+                zorder=2,
+                label="one seed, not solved up to this width",
+            )
     label = "smallest width solving it"
     if solved["depth"].nunique() >= 2:
         fit = np.polyfit(np.log(solved["n_features"]), np.log(solved["min_n_hidden"]), 1)[0]
         label += f" (log-log slope {fit:.2f})"
     ax.plot(solved["n_features"], solved["min_n_hidden"], "o-", color=PALETTE[0], label=label, zorder=3)
     if len(unsolved):
-        ax.scatter(unsolved["n_features"], unsolved["max_n_hidden"], marker="^", facecolors="none",
-                   edgecolors=PALETTE[3], label="not solved up to this width", zorder=3)
+        ax.scatter(
+            unsolved["n_features"],
+            unsolved["max_n_hidden"],
+            marker="^",
+            facecolors="none",
+            edgecolors=PALETTE[3],
+            label="not solved up to this width",
+            zorder=3,
+        )
     for r in w.itertuples():
-        ax.annotate(f"d={r.depth}", (r.n_features, r.min_n_hidden if r.solved else r.max_n_hidden),
-                    textcoords="offset points", xytext=(4, -9), fontsize=6)
+        ax.annotate(
+            f"d={r.depth}",
+            (r.n_features, r.min_n_hidden if r.solved else r.max_n_hidden),
+            textcoords="offset points",
+            xytext=(4, -9),
+            fontsize=6,
+        )
     top = int(max(w["max_n_hidden"].max(), 2))
     lo_x, hi_x = float(w["n_features"].min()), float(w["n_features"].max())
     xs = np.geomspace(lo_x / 1.3, hi_x * 1.3, 200)
     ax.plot(xs, xs, color="0.5", ls="--", lw=0.8, label="n_hidden = n_features")
     if len(solved):
         x0, y0 = float(solved["n_features"].iloc[0]), float(solved["min_n_hidden"].iloc[0])
-        ax.plot(xs, y0 * (xs / x0) ** 0.5, color="0.5", ls=":", lw=0.8,
-                label=f"slope 1/2 through depth {int(solved['depth'].iloc[0])} (square-root growth)")
+        ax.plot(
+            xs,
+            y0 * (xs / x0) ** 0.5,
+            color="0.5",
+            ls=":",
+            lw=0.8,
+            label=f"slope 1/2 through depth {int(solved['depth'].iloc[0])} (square-root growth)",
+        )
     ax.set_xscale("log", base=2)
     ax.set_yscale("log", base=2)
     ax.set_xlim(xs[0], xs[-1])
@@ -146,8 +222,8 @@ def width_needed(tables: Mapping[str, pd.DataFrame], analysis: Mapping[str, Any]
     ax.xaxis.set_minor_locator(NullLocator())
     ax.set_xlabel("number of features 2^(depth+1) - 2 (log scale)")
     ax.set_ylabel("smallest n_hidden (dimensions, log scale)")
-    ax.set_title(f"Width needed for {analysis['metric']} < {float(analysis['loss_threshold']):g}\n"
-                 f"({STAT_WORDS[analysis['statistic']]})")
+    threshold, statistic = float(analysis["loss_threshold"]), STAT_WORDS[analysis["statistic"]]
+    ax.set_title(f"Width needed for {analysis['metric']} < {threshold:g}\n({statistic})")
     ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     return fig
 
@@ -160,8 +236,14 @@ def tms_sparsity(tables: Mapping[str, pd.DataFrame], analysis: Mapping[str, Any]
     feats, gram = feats[feats["seed"] == seed], gram[gram["seed"] == seed]
     sparsities = sorted(feats["sparsity"].unique())
     n = len(sparsities)
-    fig, axes = plt.subplots(3, n, figsize=(1.4 * n + 0.8, 5.2), squeeze=False, layout="constrained",
-                             gridspec_kw={"height_ratios": [1.0, 0.5, 1.2]})
+    fig, axes = plt.subplots(
+        3,
+        n,
+        figsize=(1.4 * n + 0.8, 5.2),
+        squeeze=False,
+        layout="constrained",
+        gridspec_kw={"height_ratios": [1.0, 0.5, 1.2]},
+    )
     vmax = float(np.abs(gram["value"]).max()) or 1.0
     cmap = plt.get_cmap("viridis")
     for k, s in enumerate(sparsities):
@@ -169,7 +251,8 @@ def tms_sparsity(tables: Mapping[str, pd.DataFrame], analysis: Mapping[str, Any]
         f = feats[feats["sparsity"] == s].sort_values("feature")
         im = axes[0, k].imshow(g, cmap="RdBu", norm=TwoSlopeNorm(0.0, -vmax, vmax))
         axes[0, k].set_title(f"sparsity {s:g}", fontsize=7)
-        axes[0, k].set_xticks([]); axes[0, k].set_yticks([])
+        axes[0, k].set_xticks([])
+        axes[0, k].set_yticks([])
         axes[1, k].bar(f["feature"], f["bias"], color=PALETTE[7], width=0.8)
         axes[1, k].axhline(0, color="0.4", lw=0.5)
         axes[1, k].set_xticks([])
@@ -179,16 +262,23 @@ def tms_sparsity(tables: Mapping[str, pd.DataFrame], analysis: Mapping[str, Any]
         axes[2, k].set_xlim(0, max(1.2, float(feats["norm"].max()) * 1.05))
         axes[2, k].set_xlabel("||W_i||", fontsize=7)
         if k:
-            axes[1, k].sharey(axes[1, 0]); axes[1, k].tick_params(labelleft=False)
+            axes[1, k].sharey(axes[1, 0])
+            axes[1, k].tick_params(labelleft=False)
             axes[2, k].tick_params(labelleft=False)
     axes[0, 0].set_ylabel("W^T W\n(feature x feature)", fontsize=7)
     axes[1, 0].set_ylabel("bias b_i", fontsize=7)
     axes[2, 0].set_ylabel("feature i (importance 0.7^i)", fontsize=7)
     fig.colorbar(im, ax=axes[0, :].tolist(), shrink=0.8, label="W^T W")
-    fig.colorbar(plt.cm.ScalarMappable(cmap=cmap, norm=plt.Normalize(0, 1)), ax=axes[2, :].tolist(), shrink=0.8,
-                 label="interference (clipped at 1)")
-    fig.suptitle(f"TMS sparsity sweep (seed {seed}): bars = ||W_i|| coloured by interference "
-                 f"sum_(j!=i) (W^_i . W_j)^2", fontsize=9)
+    fig.colorbar(
+        plt.cm.ScalarMappable(cmap=cmap, norm=plt.Normalize(0, 1)),
+        ax=axes[2, :].tolist(),
+        shrink=0.8,
+        label="interference (clipped at 1)",
+    )
+    fig.suptitle(
+        f"TMS sparsity sweep (seed {seed}): bars = ||W_i|| coloured by interference sum_(j!=i) (W^_i . W_j)^2",
+        fontsize=9,
+    )
     return fig
 
 
@@ -203,9 +293,11 @@ def feature_directions_2d(tables: Mapping[str, pd.DataFrame], analysis: Mapping[
             ax.plot([0, r.h0], [0, r.h1], color=color, lw=1, alpha=0.8)
         ax.scatter(g["h0"], g["h1"], color=color, s=14, label=f"level {level} ({len(g)} features)", zorder=3)
     lim = 1.15 * max(float(np.abs(d[["h0", "h1"]]).to_numpy().max()), 1e-3)
-    ax.set_xlim(-lim, lim); ax.set_ylim(-lim, lim)
+    ax.set_xlim(-lim, lim)
+    ax.set_ylim(-lim, lim)
     ax.set_aspect("equal")
-    ax.axhline(0, color="0.8", lw=0.5); ax.axvline(0, color="0.8", lw=0.5)
+    ax.axhline(0, color="0.8", lw=0.5)
+    ax.axvline(0, color="0.8", lw=0.5)
     ax.set_xlabel("hidden dimension 1 (weight)")
     ax.set_ylabel("hidden dimension 2 (weight)")
     ax.set_title(f"Feature directions, depth {int(d['depth'].iloc[0])}, n_hidden 2, seed {int(d['seed'].iloc[0])}")

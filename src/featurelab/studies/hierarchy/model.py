@@ -25,7 +25,7 @@ Initialisation (``init``, :data:`INIT_MODES`): W ~ N(0, std^2), b = 0, with
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -51,9 +51,15 @@ class BatchedTMS(nn.Module):
     own width, so a batched model draws each width as a separate model would.
     """
 
-    def __init__(self, widths: Sequence[int], n_features: int, generator: torch.Generator | None = None,
-                 importance: torch.Tensor | None = None, init: str = "per_instance",
-                 init_instances: int = 5) -> None:
+    def __init__(
+        self,
+        widths: Sequence[int],
+        n_features: int,
+        generator: torch.Generator | None = None,
+        importance: torch.Tensor | None = None,
+        init: str = "per_instance",
+        init_instances: int = 5,
+    ) -> None:
         super().__init__()
         widths = [int(w) for w in widths]
         if not widths or min(widths) < 1:

@@ -15,12 +15,19 @@ Training jobs import only torch, NumPy and pyarrow (start-up is a real share of 
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
-from featurelab.studies.hierarchy.data import (check_branching_factor, feature_levels, n_features, pattern_counts,
-                                       sample_tree, tree_patterns)
 from featurelab.io import MetricRows
 from featurelab.seeding import numpy_rng, torch_generator
+from featurelab.studies.hierarchy.data import (
+    check_branching_factor,
+    feature_levels,
+    n_features,
+    pattern_counts,
+    sample_tree,
+    tree_patterns,
+)
 
 STUDY = "hierarchy"
 TMS_CONDITION = "tms"
@@ -31,8 +38,7 @@ METRIC_COLUMNS = ("study", "condition", "depth", "seed", "n_features", "n_hidden
 WEIGHT_COLUMNS = ("study", "condition", "depth", "seed", "n_hidden", "param", "hidden", "feature", "level", "value")
 #: The TMS sweep's tables.
 TMS_METRIC_COLUMNS = ("study", "condition", "seed", "sparsity", "n_hidden", "step", "metric", "value")
-TMS_WEIGHT_COLUMNS = ("study", "condition", "seed", "sparsity", "n_hidden", "param", "hidden", "feature", "importance",
-                      "value")
+TMS_WEIGHT_COLUMNS = (*TMS_METRIC_COLUMNS[:5], "param", "hidden", "feature", "importance", "value")
 
 #: The figures and the aggregated tables each reads (results/hierarchy/<table>.parquet).
 FIGURE_TABLES: dict[str, tuple[str, ...]] = {
@@ -60,6 +66,18 @@ def make_lr(training: Mapping[str, Any]):
     return lambda step: learning_rate(schedule, lr, step, steps)
 
 
+def _train(optimizer: Any, compute_loss: Callable, evaluate: Callable, training: Mapping[str, Any], run: Any) -> int:
+    """``training.steps`` optimizer steps, evaluated every ``log_every`` steps and after the last one; returns
+    the step count."""
+    from featurelab.training import train_loop
+
+    steps, every = int(training["steps"]), int(training["log_every"])
+    train_loop(optimizer, compute_loss, steps, run, eval_every=every, evaluate=evaluate, lr_at=make_lr(training))
+    if steps % every:
+        evaluate(steps)
+    return steps
+
+
 def depth_batches(depth: int, seed: int, tree: Mapping[str, Any], training: Mapping[str, Any], device: str):
     """``batch(step) -> (x, row_weights)`` for the configured estimator.
 
@@ -79,9 +97,15 @@ def depth_batches(depth: int, seed: int, tree: Mapping[str, Any], training: Mapp
     return lambda step: (torch.as_tensor(sample_tree(batch, depth, mode, rng), device=device), None)
 
 
-def train_depth(depth: int, seed: int, tree: Mapping[str, Any], model_cfg: Mapping[str, Any],
-                training: Mapping[str, Any], evaluation: Mapping[str, Any],
-                device: str) -> tuple[dict[str, list], dict[str, list]]:
+def train_depth(
+    depth: int,
+    seed: int,
+    tree: Mapping[str, Any],
+    model_cfg: Mapping[str, Any],
+    training: Mapping[str, Any],
+    evaluation: Mapping[str, Any],
+    device: str,
+) -> tuple[dict[str, list], dict[str, list]]:
     """Train every width of one (depth, seed) as one batched model; return (metric columns, weight columns).
 
     ``model_cfg`` is the config's ``hierarchy.model``: ``n_hidden`` (the widths), ``init`` and
@@ -89,17 +113,22 @@ def train_depth(depth: int, seed: int, tree: Mapping[str, Any], model_cfg: Mappi
     """
     import torch
 
-    from featurelab.studies.hierarchy.model import BatchedTMS
     from featurelab.optim import Adam
-    from featurelab.training import RunId, train_loop
+    from featurelab.studies.hierarchy.model import BatchedTMS
+    from featurelab.training import RunId
 
     check_branching_factor(tree["branching_factor"])
     condition, nf = depth_condition(depth), n_features(depth)
     widths = widths_for(depth, list(model_cfg["n_hidden"]))
     if not widths:
         raise ValueError(f"config key 'hierarchy.model.n_hidden': no width <= {nf} features for depth {depth}")
-    model = BatchedTMS(widths, nf, generator=torch_generator(STUDY, condition, seed, "init"),
-                       init=model_cfg["init"], init_instances=int(model_cfg["init_instances"])).to(device)
+    model = BatchedTMS(
+        widths,
+        nf,
+        generator=torch_generator(STUDY, condition, seed, "init"),
+        init=model_cfg["init"],
+        init_instances=int(model_cfg["init_instances"]),
+    ).to(device)
     optimizer = Adam(model.parameters(), lr=float(training["learning_rate"]))
     batch = depth_batches(depth, seed, tree, training, device)
     patterns, probs = tree_patterns(depth, tree["sampling"])
@@ -109,8 +138,8 @@ def train_depth(depth: int, seed: int, tree: Mapping[str, Any], model_cfg: Mappi
 
     def add(step: int, metric: str, values: torch.Tensor) -> None:
         """One row per width of a batched measurement."""
-        vals = [float(v) for v in values.detach().cpu().tolist()][:len(widths)]
-        metrics.extend(n_hidden=list(widths[:len(vals)]), step=step, metric=metric, value=vals)
+        vals = [float(v) for v in values.detach().cpu().tolist()][: len(widths)]
+        metrics.extend(n_hidden=list(widths[: len(vals)]), step=step, metric=metric, value=vals)
 
     @torch.no_grad()
     def evaluate(step: int) -> bool:
@@ -121,11 +150,7 @@ def train_depth(depth: int, seed: int, tree: Mapping[str, Any], model_cfg: Mappi
         x, w = batch(step)
         return model.loss(x, w)
 
-    steps = int(training["steps"])
-    train_loop(optimizer, compute_loss, steps, RunId(STUDY, condition, seed), eval_every=int(training["log_every"]),
-               evaluate=evaluate, lr_at=make_lr(training))
-    if steps % int(training["log_every"]):
-        evaluate(steps)
+    steps = _train(optimizer, compute_loss, evaluate, training, RunId(STUDY, condition, seed))
     with torch.no_grad():  # the notebook's measure: the loss on fresh samples
         rng = numpy_rng(STUDY, condition, seed, "evaluation")
         fresh = torch.as_tensor(sample_tree(int(evaluation["n_samples"]), depth, tree["sampling"], rng), device=device)
@@ -139,8 +164,9 @@ def weight_columns(model, widths: list[int], depth: int, seed: int) -> dict[str,
     return _weight_rows(model, WEIGHT_COLUMNS, instances, lambda f: int(levels[f]))
 
 
-def _weight_rows(model, columns: tuple[str, ...], instances: list[tuple[int, tuple, int]],
-                 per_feature: Callable[[int], Any]) -> dict[str, list]:
+def _weight_rows(
+    model, columns: tuple[str, ...], instances: list[tuple[int, tuple, int]], per_feature: Callable[[int], Any]
+) -> dict[str, list]:
     """Long-format rows of a batched TMS model's bias (kind ``b``, row -1) and weight rows (kind ``W``).
 
     ``instances`` lists (index in the batch, leading column values, n_hidden); each row is the leading
@@ -161,16 +187,21 @@ def train_tms(seed: int, tms: Mapping[str, Any], device: str) -> tuple[dict[str,
     """The classic TMS sparsity sweep for one seed: one instance per sparsity, trained together."""
     import torch
 
-    from featurelab.studies.hierarchy.model import BatchedTMS
     from featurelab.optim import Adam
-    from featurelab.training import RunId, train_loop
+    from featurelab.studies.hierarchy.model import BatchedTMS
+    from featurelab.training import RunId
 
     training = tms["training"]
     nf, nh, sparsities = int(tms["n_features"]), int(tms["n_hidden"]), [float(s) for s in tms["sparsities"]]
     importance = float(tms["importance_decay"]) ** torch.arange(nf, dtype=torch.float32)
     # per-instance Xavier: the notebook has no TMS sweep (so no init of its own to follow here)
-    model = BatchedTMS([nh] * len(sparsities), nf, generator=torch_generator(STUDY, TMS_CONDITION, seed, "init"),
-                       importance=importance, init="per_instance").to(device)
+    model = BatchedTMS(
+        [nh] * len(sparsities),
+        nf,
+        generator=torch_generator(STUDY, TMS_CONDITION, seed, "init"),
+        importance=importance,
+        init="per_instance",
+    ).to(device)
     optimizer = Adam(model.parameters(), lr=float(training["learning_rate"]))
     prob = torch.tensor([1.0 - s for s in sparsities], device=device)[None, :, None]
     gen = torch_generator(STUDY, TMS_CONDITION, seed, "batches", device=device)
@@ -191,15 +222,11 @@ def train_tms(seed: int, tms: Mapping[str, Any], device: str) -> tuple[dict[str,
 
     @torch.no_grad()
     def evaluate(step: int) -> bool:
-        vals = [float(v) for v in model.loss(x_eval).cpu().tolist()][:len(sparsities)]
-        metrics.extend(sparsity=sparsities[:len(vals)], step=step, metric="loss", value=vals)
+        vals = [float(v) for v in model.loss(x_eval).cpu().tolist()][: len(sparsities)]
+        metrics.extend(sparsity=sparsities[: len(vals)], step=step, metric="loss", value=vals)
         return False
 
-    steps = int(training["steps"])
-    train_loop(optimizer, compute_loss, steps, RunId(STUDY, TMS_CONDITION, seed), eval_every=int(training["log_every"]),
-               evaluate=evaluate, lr_at=make_lr(training))
-    if steps % int(training["log_every"]):
-        evaluate(steps)
+    _train(optimizer, compute_loss, evaluate, training, RunId(STUDY, TMS_CONDITION, seed))
     imp = importance.numpy()
     instances = [(i, (STUDY, TMS_CONDITION, seed, s), nh) for i, s in enumerate(sparsities)]
     return metrics.columns, _weight_rows(model, TMS_WEIGHT_COLUMNS, instances, lambda f: float(imp[f]))
@@ -217,8 +244,16 @@ def train_job(smk: Any) -> None:
     depth, seed = int(smk.wildcards.depth), int(smk.wildcards.seed)
     p = smk.params
     metrics, weights = train_depth(depth, seed, p.tree, p.model, p.training, p.evaluation, job.device)
-    record = job.provenance({"tree": dict(p.tree), "model": dict(p.model), "training": dict(p.training),
-                             "evaluation": dict(p.evaluation), "depth": depth, "seed": seed})
+    record = job.provenance(
+        {
+            "tree": dict(p.tree),
+            "model": dict(p.model),
+            "training": dict(p.training),
+            "evaluation": dict(p.evaluation),
+            "depth": depth,
+            "seed": seed,
+        }
+    )
     write_table(table_from_columns(metrics), smk.output.metrics, record)
     write_table(table_from_columns(weights), smk.output.weights, record)
     job.done(f"trained depth {depth} seed {seed}")

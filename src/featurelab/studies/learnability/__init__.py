@@ -7,6 +7,7 @@ claims, with input-gradient attribution.
 
 from __future__ import annotations
 
+
 def config_errors(config: dict) -> list[str]:
     """What the schema cannot check of this study's section: one message per problem, naming the key."""
     lc, errors = config["learnability"]["claims"], []
@@ -14,11 +15,15 @@ def config_errors(config: dict) -> list[str]:
     if lo > hi:
         errors.append(f"config key 'learnability.claims.best_scale_range': {[lo, hi]} must be [low, high]")
     if lc["not_converged_mse"] <= lc["converged_mse"]:
-        errors.append(f"config key 'learnability.claims.not_converged_mse': {lc['not_converged_mse']} must be above "
-                      f"learnability.claims.converged_mse = {lc['converged_mse']} (the band between them is neither)")
+        errors.append(
+            f"config key 'learnability.claims.not_converged_mse': {lc['not_converged_mse']} must be above "
+            f"learnability.claims.converged_mse = {lc['converged_mse']} (the band between them is neither)"
+        )
     if lc["much_slower_factor"] < lc["slower_factor"]:
-        errors.append(f"config key 'learnability.claims.much_slower_factor': {lc['much_slower_factor']} must be at "
-                      f"least learnability.claims.slower_factor = {lc['slower_factor']}")
+        errors.append(
+            f"config key 'learnability.claims.much_slower_factor': {lc['much_slower_factor']} must be at "
+            f"least learnability.claims.slower_factor = {lc['slower_factor']}"
+        )
     return errors
 
 
@@ -27,6 +32,9 @@ def figure_names(families: dict) -> list[str]:
     the distractor panel a distractors task."""
     generators = {task["generator"] for family in families.values() for task in family["tasks"]}
     names = ["learning_curves", "attribution_bars"]
-    names += [name for name, needs in (("scale_shift_heatmap", "scale_shift"), ("distractor_steps", "distractors"))
-              if needs in generators]
+    names += [
+        name
+        for name, needs in (("scale_shift_heatmap", "scale_shift"), ("distractor_steps", "distractors"))
+        if needs in generators
+    ]
     return names

@@ -14,7 +14,8 @@ NumPy only: no torch here.
 from __future__ import annotations
 
 import json
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -56,8 +57,9 @@ def resolve_task(spec: Mapping[str, Any]) -> dict[str, Any]:
         raise ValueError(f"unknown task generator {name!r} (expected one of {sorted(GENERATORS)})")
     unknown = set(spec) - set(GENERATORS[name])
     if unknown:
-        raise ValueError(f"task generator {name!r} has no parameter(s) {sorted(unknown)}; "
-                         f"it takes {sorted(GENERATORS[name])}")
+        raise ValueError(
+            f"task generator {name!r} has no parameter(s) {sorted(unknown)}; it takes {sorted(GENERATORS[name])}"
+        )
     params = {**GENERATORS[name], **spec}
     if name == "distractors":
         params["k"] = int(params["k"])

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -46,7 +47,7 @@ def _style(k: int, n_ordered: int = 0) -> dict[str, Any]:
 
 
 def _chunks(items: list, size: int) -> list[list]:
-    return [items[i:i + size] for i in range(0, len(items), size)] or [[]]
+    return [items[i : i + size] for i in range(0, len(items), size)] or [[]]
 
 
 def curve_panels(family: str, sel: pd.DataFrame) -> tuple[list[dict], bool]:
@@ -83,12 +84,20 @@ def curve_panels(family: str, sel: pd.DataFrame) -> tuple[list[dict], bool]:
                     cv = tuple(values[c][r] for r in rest)
                     label = ", ".join(f"{r} = {values[c][r]:g}" for r in rest)
                     curves.append((c, label, curve_values.index(cv) if shared else k))
-                out.append({"title": f"family '{family}': {split} = {v:g}{suffix}", "curves": curves,
-                            "n_ordered": len(curve_values) if shared else 0, "legend_title": ", ".join(rest)})
+                out.append(
+                    {
+                        "title": f"family '{family}': {split} = {v:g}{suffix}",
+                        "curves": curves,
+                        "n_ordered": len(curve_values) if shared else 0,
+                        "legend_title": ", ".join(rest),
+                    }
+                )
         return out, shared
     parts = _chunks(conditions, MAX_CURVES)
-    return [{"title": f"family '{family}' ({j + 1}/{len(parts)})", "curves": [(c, c, k) for k, c in enumerate(part)]}
-            for j, part in enumerate(parts)], False
+    return [
+        {"title": f"family '{family}' ({j + 1}/{len(parts)})", "curves": [(c, c, k) for k, c in enumerate(part)]}
+        for j, part in enumerate(parts)
+    ], False
 
 
 #: The claims' thresholds: thin black, dotted and dash-dotted (curves are solid or dashed).
@@ -104,8 +113,10 @@ def _threshold_lines(ax, claims: Mapping[str, Any] | None) -> None:
 def _threshold_labels(claims: Mapping[str, Any] | None) -> list[str]:
     if not claims:
         return []
-    return [f"'converges': final MSE < {float(claims['converged_mse']):g}",
-            f"'does not converge': final MSE >= {float(claims['not_converged_mse']):g}"]
+    return [
+        f"'converges': final MSE < {float(claims['converged_mse']):g}",
+        f"'does not converge': final MSE >= {float(claims['not_converged_mse']):g}",
+    ]
 
 
 def learning_curves(summary: pd.DataFrame, claims: Mapping[str, Any] | None = None):
@@ -135,8 +146,16 @@ def learning_curves(summary: pd.DataFrame, claims: Mapping[str, Any] | None = No
         for condition, label, k in curves:
             curve = sel[sel["condition"] == condition].sort_values("step")
             style = _style(k, n_ordered)
-            band(ax, curve["step"], 10 ** curve["mean"], 10 ** curve["ci_low"], 10 ** curve["ci_high"],
-                 style["color"], label, ls=style["ls"])
+            band(
+                ax,
+                curve["step"],
+                10 ** curve["mean"],
+                10 ** curve["ci_low"],
+                10 ** curve["ci_high"],
+                style["color"],
+                label,
+                ls=style["ls"],
+            )
         _threshold_lines(ax, claims)
         ax.set_yscale("log")
         ax.set_title(title)
@@ -145,41 +164,53 @@ def learning_curves(summary: pd.DataFrame, claims: Mapping[str, Any] | None = No
 
     k = 0
     if single:
-        sub = subfigs[k]; k += 1
+        sub = subfigs[k]
+        k += 1
         axes = sub.subplots(rows[0], single_cols, squeeze=False).flat
         axes = list(axes)
-        for ax, (family, sel, panels_, _) in zip(axes, single):
+        for ax, (_family, sel, panels_, _) in zip(axes, single):
             draw(ax, sel, panels_[0]["curves"], panels_[0]["title"])
             handles, labels = ax.get_legend_handles_labels()
             ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=6, borderaxespad=0)
-        for ax in axes[len(single):]:
+        for ax in axes[len(single) :]:
             ax.set_visible(False)
-    for family, sel, panels_, shared in grids:
-        sub = subfigs[k]; k += 1
+    for _family, sel, panels_, shared in grids:
+        sub = subfigs[k]
+        k += 1
         axes = list(sub.subplots(-(-len(panels_) // grid_cols), grid_cols, squeeze=False, sharey=True).flat)
         for ax, panel in zip(axes, panels_):
             draw(ax, sel, panel["curves"], panel["title"], panel.get("n_ordered", 0))
             if not shared:
                 ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=6, borderaxespad=0)
-        for ax in axes[len(panels_):]:
+        for ax in axes[len(panels_) :]:
             ax.set_visible(False)
-        for ax in axes[1:len(panels_)]:
+        for ax in axes[1 : len(panels_)]:
             if ax.get_subplotspec().colspan.start != 0:
                 ax.set_ylabel("")
         if shared:
             handles, labels = [], []
-            for ax in axes[:len(panels_)]:
+            for ax in axes[: len(panels_)]:
                 for h, lab in zip(*ax.get_legend_handles_labels()):
                     if lab not in labels:
-                        handles.append(h); labels.append(lab)
+                        handles.append(h)
+                        labels.append(lab)
             order = sorted(range(len(labels)), key=lambda i: float(labels[i].split("=")[-1]))
-            sub.legend([handles[i] for i in order], [labels[i] for i in order], loc="outside right upper", fontsize=6,
-                       title=panels_[0]["legend_title"], title_fontsize=7)
+            sub.legend(
+                [handles[i] for i in order],
+                [labels[i] for i in order],
+                loc="outside right upper",
+                fontsize=6,
+                title=panels_[0]["legend_title"],
+                title_fontsize=7,
+            )
     if claims:  # one key for the threshold lines, drawn in every panel
         proxies = [plt.Line2D([], [], **style) for style in THRESHOLD_STYLE]
         fig.legend(proxies, _threshold_labels(claims), loc="outside lower center", ncols=2, fontsize=7)
-    fig.suptitle(f"Learning curves: held-out MSE per task, geometric mean and 95% CI over {n_seeds} seeds "
-                 f"(all {n_tasks} tasks of {len(families)} families drawn)", fontsize=9)
+    fig.suptitle(
+        f"Learning curves: held-out MSE per task, geometric mean and 95% CI over {n_seeds} seeds "
+        f"(all {n_tasks} tasks of {len(families)} families drawn)",
+        fontsize=9,
+    )
     return fig
 
 
@@ -196,8 +227,13 @@ def scale_shift_heatmap(summary: pd.DataFrame):
     """(b) Final held-out MSE and steps-to-threshold over the scale x shift grid (means over seeds)."""
     fam, sel = _final_rows_of_largest_family(summary, "scale_shift")
     fig, axes = panels(2, ncols=2, sharey=False)
-    for ax, (metric, label, log) in zip(axes, [("log10_final_eval_mse", "final held-out MSE", True),
-                                               ("steps_to_threshold", "steps to running loss < threshold", False)]):
+    for ax, (metric, label, log) in zip(
+        axes,
+        [
+            ("log10_final_eval_mse", "final held-out MSE", True),
+            ("steps_to_threshold", "steps to running loss < threshold", False),
+        ],
+    ):
         grid = sel[sel["metric"] == metric].pivot_table(index="shift", columns="scale", values="mean")
         values = grid.to_numpy()
         im = ax.imshow(values, origin="lower", aspect="auto", cmap="viridis")
@@ -207,7 +243,7 @@ def scale_shift_heatmap(summary: pd.DataFrame):
         ax.set_xlabel("input scale (x = (y + shift) * scale)")
         ax.set_ylabel("input shift")
         for (r, col), v in np.ndenumerate(values):
-            text = f"{10 ** v:.0e}".replace("e-0", "e-") if log else f"{v / 1000:.1f}k"
+            text = f"{10**v:.0e}".replace("e-0", "e-") if log else f"{v / 1000:.1f}k"
             ax.text(col, r, text, ha="center", va="center", fontsize=4.5, color="white" if v < mid else "black")
         cbar = fig.colorbar(im, ax=ax)
         cbar.set_label("log10 MSE" if log else "steps")
@@ -220,17 +256,29 @@ def distractor_steps(summary: pd.DataFrame):
     """(c) Steps-to-threshold and final MSE against the number of inputs (1 signal + k - 1 distractors)."""
     fam, sel = _final_rows_of_largest_family(summary, "distractors")
     fig, axes = panels(2, ncols=2, sharey=False)
-    for ax, (metric, label) in zip(axes, [("steps_to_threshold", "steps to running loss < threshold"),
-                                          ("log10_final_eval_mse", "final held-out MSE (var y = 1)")]):
+    for ax, (metric, label) in zip(
+        axes,
+        [
+            ("steps_to_threshold", "steps to running loss < threshold"),
+            ("log10_final_eval_mse", "final held-out MSE (var y = 1)"),
+        ],
+    ):
         m = sel[sel["metric"] == metric].sort_values("k")
         mean, low, high = m["mean"], m["ci_low"], m["ci_high"]
         what = "mean"
         if metric.startswith("log10_"):
-            mean, low, high, what = 10 ** mean, 10 ** low, 10 ** high, "geometric mean"
+            mean, low, high, what = 10**mean, 10**low, 10**high, "geometric mean"
             ax.set_yscale("log")
         err = np.vstack([mean - low, high - mean])
-        ax.errorbar(m["k"], mean, yerr=err, marker="o", color=PALETTE[0], capsize=2,
-                    label=f"{what}, 95% CI (n={int(m['n'].max()) if len(m) else 0} seeds)")
+        ax.errorbar(
+            m["k"],
+            mean,
+            yerr=err,
+            marker="o",
+            color=PALETTE[0],
+            capsize=2,
+            label=f"{what}, 95% CI (n={int(m['n'].max()) if len(m) else 0} seeds)",
+        )
         ax.set_xscale("log")
         ax.set_xlabel("inputs k (y + k-1 noise inputs)")
         ax.set_ylabel(label)
@@ -250,18 +298,31 @@ def attribution_bars(summary: pd.DataFrame):
     for ax, condition in zip(axes, conditions):
         c = sel[sel["condition"] == condition].sort_values("input")
         err = np.vstack([c["mean"] - c["ci_low"], c["ci_high"] - c["mean"]])
-        ax.bar(np.arange(len(c)), c["mean"], yerr=err, capsize=2, color=[PALETTE[i % len(PALETTE)] for i in c["input"]],
-               edgecolor="black", lw=0.5)
+        ax.bar(
+            np.arange(len(c)),
+            c["mean"],
+            yerr=err,
+            capsize=2,
+            color=[PALETTE[i % len(PALETTE)] for i in c["input"]],
+            edgecolor="black",
+            lw=0.5,
+        )
         ax.axhline(0, color="0.5", lw=0.8)
-        ax.set_xticks(np.arange(len(c)), [f"x{i}: {n}" for i, n in zip(c["input"], c["input_name"])], rotation=30,
-                      ha="right", fontsize=6)
+        ax.set_xticks(
+            np.arange(len(c)),
+            [f"x{i}: {n}" for i, n in zip(c["input"], c["input_name"])],
+            rotation=30,
+            ha="right",
+            fontsize=6,
+        )
         ax.set_title(condition)
         ax.set_xlabel("input")
     ncols = min(len(conditions), 3)
     for ax in axes[::ncols]:
         ax.set_ylabel("mean $\\partial\\hat y / \\partial x_i$\n(output per input unit)")
-    fig.suptitle("Which inputs are used (H1C): input-gradient attribution after training (mean, 95% CI over seeds)",
-                 fontsize=9)
+    fig.suptitle(
+        "Which inputs are used (H1C): input-gradient attribution after training (mean, 95% CI over seeds)", fontsize=9
+    )
     return fig
 
 

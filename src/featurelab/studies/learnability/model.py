@@ -17,7 +17,7 @@ hidden units.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 
@@ -59,8 +59,12 @@ class BatchedMLP(torch.nn.Module):
     def instance_state(self, i: int) -> dict[str, torch.Tensor]:
         """Instance ``i`` as an ``nn.Sequential(Linear, ReLU, Linear)`` state dict (padding removed)."""
         d = self.input_dims[i]
-        return {"0.weight": self.w1[i, :d].T.detach().clone(), "0.bias": self.b1[i].detach().clone(),
-                "2.weight": self.w2[i].T.detach().clone(), "2.bias": self.b2[i].detach().clone()}
+        return {
+            "0.weight": self.w1[i, :d].T.detach().clone(),
+            "0.bias": self.b1[i].detach().clone(),
+            "2.weight": self.w2[i].T.detach().clone(),
+            "2.bias": self.b2[i].detach().clone(),
+        }
 
 
 def per_instance_mse(pred: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

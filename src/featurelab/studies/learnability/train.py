@@ -23,22 +23,46 @@ Only torch, NumPy and pyarrow are imported by training (start-up is a real share
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
-from featurelab.studies.learnability.data import (Streams, expand_tasks, input_dim, input_names, sample, task_name,
-                                          task_params_json)
 from featurelab.io import MetricRows
 from featurelab.seeding import numpy_rng
+from featurelab.studies.learnability.data import (
+    Streams,
+    expand_tasks,
+    input_dim,
+    input_names,
+    sample,
+    task_name,
+    task_params_json,
+)
 
 STUDY = "learnability"
 
 #: Long-format schema of a run's ``metrics.parquet`` (and of the aggregated ``runs.parquet``).
-METRIC_COLUMNS = ("study", "family", "condition", "generator", "params", "seed", "step", "input", "input_name",
-                  "metric", "value")
-FINAL_METRICS = ("final_eval_mse", "steps_to_threshold", "threshold_reached", "peak_running_loss_epoch1",
-                 "final_running_loss")
+METRIC_COLUMNS = (
+    "study",
+    "family",
+    "condition",
+    "generator",
+    "params",
+    "seed",
+    "step",
+    "input",
+    "input_name",
+    "metric",
+    "value",
+)
+FINAL_METRICS = (
+    "final_eval_mse",
+    "steps_to_threshold",
+    "threshold_reached",
+    "peak_running_loss_epoch1",
+    "final_running_loss",
+)
 #: Cap on one chunk of pre-generated training data (elements), so 1000-input tasks fit in memory.
 MAX_CHUNK_ELEMENTS = 1 << 23
 
@@ -51,14 +75,15 @@ def task_streams(condition: str, seed: int, purpose: str) -> Streams:
     return Streams(lambda stream: numpy_rng(STUDY, condition, seed, purpose, stream))
 
 
-def padded_samples(tasks: list[dict[str, Any]], streams: list[Streams], n: int, d_max: int
-                   ) -> tuple[np.ndarray, np.ndarray]:
+def padded_samples(
+    tasks: list[dict[str, Any]], streams: list[Streams], n: int, d_max: int
+) -> tuple[np.ndarray, np.ndarray]:
     """``n`` fresh samples of every task, zero-padded to ``d_max`` inputs: ``(I, n, d_max)``, ``(I, n)``."""
     x = np.zeros((len(tasks), n, d_max), dtype=np.float32)
     y = np.zeros((len(tasks), n), dtype=np.float32)
     for i, (task, s) in enumerate(zip(tasks, streams)):
         xi, y[i] = sample(task, n, s)
-        x[i, :, :xi.shape[1]] = xi
+        x[i, :, : xi.shape[1]] = xi
     return x, y
 
 
@@ -87,9 +112,14 @@ def n_steps(family_cfg: Mapping[str, Any], training_cfg: Mapping[str, Any]) -> i
     return int(family_cfg["epochs"]) * int(training_cfg["steps_per_epoch"])
 
 
-def train_family(family: str, family_cfg: Mapping[str, Any], seed: int, model_cfg: Mapping[str, Any],
-                 training_cfg: Mapping[str, Any], device: str
-                 ) -> tuple[dict[str, list], dict[str, Any], dict[str, np.ndarray]]:
+def train_family(
+    family: str,
+    family_cfg: Mapping[str, Any],
+    seed: int,
+    model_cfg: Mapping[str, Any],
+    training_cfg: Mapping[str, Any],
+    device: str,
+) -> tuple[dict[str, list], dict[str, Any], dict[str, np.ndarray]]:
     """Train every task of ``family`` for one seed as one batched model.
 
     Returns the metric columns (curves, final held-out MSE, attribution), the final state (tasks and each
@@ -98,9 +128,9 @@ def train_family(family: str, family_cfg: Mapping[str, Any], seed: int, model_cf
     """
     import torch
 
-    from featurelab.studies.learnability.model import BatchedMLP, input_gradients, per_instance_mse
     from featurelab.optim import Adam
     from featurelab.seeding import torch_generator
+    from featurelab.studies.learnability.model import BatchedMLP, input_gradients, per_instance_mse
     from featurelab.training import RunId, train_loop
 
     tasks = family_tasks(family_cfg)
@@ -112,8 +142,9 @@ def train_family(family: str, family_cfg: Mapping[str, Any], seed: int, model_cf
     per_epoch = int(training_cfg["steps_per_epoch"])
     eval_every = int(training_cfg["eval_every"])
 
-    model = BatchedMLP(dims, int(model_cfg["hidden"]),
-                       [torch_generator(STUDY, name, seed, "init") for name in names]).to(device)
+    model = BatchedMLP(
+        dims, int(model_cfg["hidden"]), [torch_generator(STUDY, name, seed, "init") for name in names]
+    ).to(device)
     optimizer = Adam(model.parameters(), lr=float(training_cfg["learning_rate"]))
     train_streams = [task_streams(name, seed, "train") for name in names]
     ex, ey = padded_samples(tasks, [task_streams(n, seed, "eval") for n in names], int(training_cfg["n_eval"]), d_max)
@@ -142,15 +173,24 @@ def train_family(family: str, family_cfg: Mapping[str, Any], seed: int, model_cf
 
     def add(i: int, step: int, metric: str, value: float, input_index: int = -1, input_name: str = "") -> None:
         """One row of task ``i``."""
-        log.add(condition=names[i], generator=generators[i], params=params[i], step=int(step), input=int(input_index),
-                input_name=input_name, metric=metric, value=float(value))
+        log.add(
+            condition=names[i],
+            generator=generators[i],
+            params=params[i],
+            step=int(step),
+            input=int(input_index),
+            input_name=input_name,
+            metric=metric,
+            value=float(value),
+        )
+
     last_eval: dict[str, np.ndarray] = {}
 
     @torch.no_grad()
     def evaluate(step: int) -> bool:
         mse = per_instance_mse(model(eval_x), eval_y).cpu().numpy()
         last_eval["mse"] = mse
-        window_loss = losses[max(0, step - eval_every):step].mean(0).cpu().numpy() if step else None
+        window_loss = losses[max(0, step - eval_every) : step].mean(0).cpu().numpy() if step else None
         for i in range(n_inst):
             add(i, step, "eval_mse", mse[i])
             if window_loss is not None:
@@ -164,22 +204,27 @@ def train_family(family: str, family_cfg: Mapping[str, Any], seed: int, model_cf
     for i in range(n_inst):
         add(i, -1, "final_eval_mse", last_eval["mse"][i])
 
-    ax, _ = padded_samples(tasks, [task_streams(n, seed, "attribution") for n in names],
-                           int(training_cfg["n_attribution"]), d_max)
+    ax, _ = padded_samples(
+        tasks, [task_streams(n, seed, "attribution") for n in names], int(training_cfg["n_attribution"]), d_max
+    )
     grads = input_gradients(model, torch.from_numpy(ax).to(device)).cpu().numpy().astype(np.float64)
     for i, task in enumerate(tasks):
         for j, label in enumerate(input_names(task)):
             add(i, -1, "attribution_mean", grads[i, :, j].mean(), j, label)
             add(i, -1, "attribution_sd", grads[i, :, j].std(ddof=1) if grads.shape[1] > 1 else 0.0, j, label)
 
-    state = {"tasks": tasks, "input_dims": dims,
-             "instances": {name: model.instance_state(i) for i, name in enumerate(names)}}
+    state = {
+        "tasks": tasks,
+        "input_dims": dims,
+        "instances": {name: model.instance_state(i) for i, name in enumerate(names)},
+    }
     per_step = {"losses": losses.cpu().numpy(), "conditions": np.array(names), "steps_per_epoch": np.array(per_epoch)}
     return log.columns, _to_cpu(state), per_step
 
 
-def threshold_columns(run_columns: Mapping[str, list], per_step: Mapping[str, np.ndarray],
-                      analysis_cfg: Mapping[str, Any]) -> dict[str, list]:
+def threshold_columns(
+    run_columns: Mapping[str, list], per_step: Mapping[str, np.ndarray], analysis_cfg: Mapping[str, Any]
+) -> dict[str, list]:
     """Final metrics read off the per-step training losses, as extra rows for a run's metric columns:
     ``steps_to_threshold``, ``threshold_reached``, ``peak_running_loss_epoch1``, ``final_running_loss``
     (four rows per task). ``per_step`` is :func:`train_family`'s: ``losses`` (T, I), ``conditions`` (I,)
@@ -197,13 +242,19 @@ def threshold_columns(run_columns: Mapping[str, list], per_step: Mapping[str, np
     out: dict[str, list] = {c: [] for c in METRIC_COLUMNS}
     for i, cond in enumerate(conditions):
         k = first_row[cond]
-        for metric, value in (("steps_to_threshold", steps[i]), ("threshold_reached", float(reached[i])),
-                              ("peak_running_loss_epoch1", first_epoch[:, i].max()),
-                              ("final_running_loss", run[-1, i])):
+        for metric, value in (
+            ("steps_to_threshold", steps[i]),
+            ("threshold_reached", float(reached[i])),
+            ("peak_running_loss_epoch1", first_epoch[:, i].max()),
+            ("final_running_loss", run[-1, i]),
+        ):
             for col in ("study", "family", "condition", "generator", "params", "seed"):
                 out[col].append(run_columns[col][k])
-            out["step"].append(-1); out["input"].append(-1); out["input_name"].append("")
-            out["metric"].append(metric); out["value"].append(float(value))
+            out["step"].append(-1)
+            out["input"].append(-1)
+            out["input_name"].append("")
+            out["metric"].append(metric)
+            out["value"].append(float(value))
     return out
 
 
@@ -228,10 +279,18 @@ def train_job(smk: Any) -> None:
 
     job = TorchJob(smk)
     family, seed = smk.wildcards.family, int(smk.wildcards.seed)
-    columns, state, per_step = train_family(family, smk.params.family, seed, smk.params.model,
-                                            smk.params.training, job.device)
-    record = job.provenance({"family": dict(smk.params.family), "model": dict(smk.params.model),
-                             "training": dict(smk.params.training), "family_name": family, "seed": seed})
+    columns, state, per_step = train_family(
+        family, smk.params.family, seed, smk.params.model, smk.params.training, job.device
+    )
+    record = job.provenance(
+        {
+            "family": dict(smk.params.family),
+            "model": dict(smk.params.model),
+            "training": dict(smk.params.training),
+            "family_name": family,
+            "seed": seed,
+        }
+    )
     save_torch({"state": state, "provenance": record}, smk.output.model)
     write_table(table_from_columns(columns), smk.output.metrics, record)
     save_arrays(smk.output.losses, record, **per_step)
@@ -249,6 +308,7 @@ def analyze_job(smk: Any) -> None:
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
+
     from featurelab.io import load_arrays, read_provenance, table_from_columns, write_table
     from featurelab.provenance import provenance
 
@@ -258,7 +318,8 @@ def analyze_job(smk: Any) -> None:
         extra = threshold_columns(metrics.select(IDENTITY).to_pydict(), load_arrays(losses_path), smk.params.analysis)
         tables += [metrics, table_from_columns(extra).cast(metrics.schema)]
         p = read_provenance(metrics_path)
-        runs.append({"family": p["config"]["family_name"], "seed": p["config"]["seed"],
-                     "config_hash": p["config_hash"]})
+        runs.append(
+            {"family": p["config"]["family_name"], "seed": p["config"]["seed"], "config_hash": p["config_hash"]}
+        )
     record = provenance({"analysis": dict(smk.params.analysis), "runs": runs}, rule=smk.rule)
     write_table(pa.concat_tables(tables), smk.output[0], record)

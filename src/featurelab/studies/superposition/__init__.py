@@ -6,11 +6,14 @@ to 2-D, and the study asks which features survive and how they are arranged.
 
 from __future__ import annotations
 
+
 def config_errors(config: dict) -> list[str]:
     """What the schema cannot check of this study's section: one message per problem, naming the key."""
     ae = config["superposition"]["autoencoder"]
     late = [e for e in ae["record_epochs"] if e > ae["epochs"]]
     if late:
-        return [f"config key 'superposition.autoencoder.record_epochs': {late} exceed "
-                f"superposition.autoencoder.epochs = {ae['epochs']}"]
+        return [
+            f"config key 'superposition.autoencoder.record_epochs': {late} exceed "
+            f"superposition.autoencoder.epochs = {ae['epochs']}"
+        ]
     return []

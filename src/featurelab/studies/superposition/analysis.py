@@ -12,7 +12,8 @@ with a Python loop over features and the data.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -55,12 +56,12 @@ def importance(h: np.ndarray, p: Mapping[str, np.ndarray], chunk: int = CHUNK) -
     total = np.zeros(n)
     base = 0.0
     for start in range(0, n_examples, chunk):
-        x = np.asarray(h[start:start + chunk], dtype=np.float64)
+        x = np.asarray(h[start : start + chunk], dtype=np.float64)
         b = x.shape[0]
-        z = x @ w_enc.T + b_enc                                   # (B, m)
-        z_minus = z[:, None, :] - x[:, :, None] * w_enc.T[None]   # (B, n, m): unit i removed
+        z = x @ w_enc.T + b_enc  # (B, m)
+        z_minus = z[:, None, :] - x[:, :, None] * w_enc.T[None]  # (B, n, m): unit i removed
         # one 2-D BLAS product for all n perturbations (a stacked 3-D matmul is far slower in NumPy)
-        pre = np.tanh(z_minus.reshape(b * n, -1)) @ w_dec.T       # (B*n, n)
+        pre = np.tanh(z_minus.reshape(b * n, -1)) @ w_dec.T  # (B*n, n)
         pre += b_dec
         np.tanh(pre, out=pre)
         np.maximum(pre, 0.0, out=pre)
@@ -85,8 +86,9 @@ def minmax(x: np.ndarray) -> np.ndarray:
     return (x - x.min()) / span if span > 0 else np.zeros_like(x)
 
 
-def feature_directions(h: np.ndarray, p: Mapping[str, np.ndarray], center: bool = False,
-                       chunk: int = CHUNK) -> np.ndarray:
+def feature_directions(
+    h: np.ndarray, p: Mapping[str, np.ndarray], center: bool = False, chunk: int = CHUNK
+) -> np.ndarray:
     """Each feature's 2-D direction: the code of an input in which only unit i is kept, averaged over
     the data (the notebook's definition). Shape (n, m).
 
@@ -98,7 +100,7 @@ def feature_directions(h: np.ndarray, p: Mapping[str, np.ndarray], center: bool 
     w_enc, b_enc = np.asarray(p["w_enc"], dtype=np.float64), np.asarray(p["b_enc"], dtype=np.float64)
     acc = np.zeros((n, w_enc.shape[0]))
     for start in range(0, n_examples, chunk):
-        x = np.asarray(h[start:start + chunk], dtype=np.float64)
+        x = np.asarray(h[start : start + chunk], dtype=np.float64)
         acc += np.tanh(x[:, :, None] * w_enc.T[None] + b_enc).sum(axis=0)  # (B, n, m) summed over B
     directions = acc / n_examples
     return directions - np.tanh(b_enc) if center else directions
@@ -118,9 +120,9 @@ def unit_columns(w_enc: np.ndarray) -> np.ndarray:
 def interference(w_enc: np.ndarray) -> np.ndarray:
     """TMS interference Σ_{j≠i} (Ŵ_i · W_j)²: how much of the other features lies along feature i's
     direction, with feature i's own length divided out. Shape (n,)."""
-    dots = unit_columns(w_enc).T @ w_enc          # (n, n): [i, j] = Ŵ_i · W_j
+    dots = unit_columns(w_enc).T @ w_enc  # (n, n): [i, j] = Ŵ_i · W_j
     np.fill_diagonal(dots, 0.0)
-    return (dots ** 2).sum(axis=1)
+    return (dots**2).sum(axis=1)
 
 
 def interference_cosine(w_enc: np.ndarray) -> np.ndarray:
@@ -128,7 +130,7 @@ def interference_cosine(w_enc: np.ndarray) -> np.ndarray:
     u = unit_columns(w_enc)
     cos = u.T @ u
     np.fill_diagonal(cos, 0.0)
-    return (cos ** 2).sum(axis=1)
+    return (cos**2).sum(axis=1)
 
 
 def interference_unnormalized(w_enc: np.ndarray) -> np.ndarray:
@@ -138,7 +140,7 @@ def interference_unnormalized(w_enc: np.ndarray) -> np.ndarray:
     orthogonal (in 2-D, 49 directions cannot be). Shape (n,)."""
     dots = w_enc.T @ w_enc
     np.fill_diagonal(dots, 0.0)
-    return (dots ** 2).sum(axis=1)
+    return (dots**2).sum(axis=1)
 
 
 def feature_dimensionality(w_enc: np.ndarray) -> np.ndarray:
@@ -177,7 +179,7 @@ def features_for_mass(share: np.ndarray, mass: float) -> int:
 def participation_ratio(share: np.ndarray) -> float:
     """Effective number of important features (Σp)² / Σp² of the positive importances."""
     pos = np.clip(np.asarray(share, dtype=np.float64), 0.0, None)
-    s2 = (pos ** 2).sum()
+    s2 = (pos**2).sum()
     return float(pos.sum() ** 2 / s2) if s2 > 0 else 0.0
 
 
@@ -191,9 +193,21 @@ FEATURE_COLUMNS = ("study", "seed", "epoch", "feature", "importance_rank", "metr
 #: W_dec W_enc of the last recorded epoch, rows and columns in importance order.
 WTW_COLUMNS = ("study", "seed", "epoch", "row_rank", "col_rank", "row_feature", "col_feature", "value")
 
-PER_FEATURE_METRICS = ("importance", "importance_share", "importance_norm", "direction_x", "direction_y",
-                       "direction_centered_x", "direction_centered_y", "w_norm", "b_dec", "interference",
-                       "interference_cosine", "interference_unnormalized", "dimensionality")
+PER_FEATURE_METRICS = (
+    "importance",
+    "importance_share",
+    "importance_norm",
+    "direction_x",
+    "direction_y",
+    "direction_centered_x",
+    "direction_centered_y",
+    "w_norm",
+    "b_dec",
+    "interference",
+    "interference_cosine",
+    "interference_unnormalized",
+    "dimensionality",
+)
 
 
 def analyze_epoch(h: np.ndarray, p: Mapping[str, np.ndarray], importance_mass: float) -> tuple[dict, dict]:
@@ -204,12 +218,19 @@ def analyze_epoch(h: np.ndarray, p: Mapping[str, np.ndarray], importance_mass: f
     centered = dirs - np.tanh(np.asarray(p["b_enc"], dtype=np.float64))
     w = np.asarray(p["w_enc"], dtype=np.float64)
     per_feature = {
-        "importance": raw, "importance_share": share, "importance_norm": minmax(raw),
-        "direction_x": dirs[:, 0], "direction_y": dirs[:, 1],
-        "direction_centered_x": centered[:, 0], "direction_centered_y": centered[:, 1],
-        "w_norm": weight_norms(w), "b_dec": np.asarray(p["b_dec"], dtype=np.float64),
-        "interference": interference(w), "interference_cosine": interference_cosine(w),
-        "interference_unnormalized": interference_unnormalized(w), "dimensionality": feature_dimensionality(w),
+        "importance": raw,
+        "importance_share": share,
+        "importance_norm": minmax(raw),
+        "direction_x": dirs[:, 0],
+        "direction_y": dirs[:, 1],
+        "direction_centered_x": centered[:, 0],
+        "direction_centered_y": centered[:, 1],
+        "w_norm": weight_norms(w),
+        "b_dec": np.asarray(p["b_dec"], dtype=np.float64),
+        "interference": interference(w),
+        "interference_cosine": interference_cosine(w),
+        "interference_unnormalized": interference_unnormalized(w),
+        "dimensionality": feature_dimensionality(w),
     }
     run_level = {
         "reconstruction_loss": reconstruction_loss(h, p),
@@ -221,8 +242,9 @@ def analyze_epoch(h: np.ndarray, p: Mapping[str, np.ndarray], importance_mass: f
     return per_feature, run_level
 
 
-def analyze_run(study: str, seed: int, h: np.ndarray, snapshots: Mapping[str, np.ndarray], instance: int,
-                importance_mass: float) -> tuple[dict[str, list], dict[str, list]]:
+def analyze_run(
+    study: str, seed: int, h: np.ndarray, snapshots: Mapping[str, np.ndarray], instance: int, importance_mass: float
+) -> tuple[dict[str, list], dict[str, list]]:
     """Feature and W_dec W_enc tables (column dicts) of one instance of recorded autoencoder snapshots.
 
     ``h`` (N, n) are the activations the quantities are measured on; ``snapshots`` is
@@ -234,9 +256,13 @@ def analyze_run(study: str, seed: int, h: np.ndarray, snapshots: Mapping[str, np
     wtw: dict[str, list] = {c: [] for c in WTW_COLUMNS}
 
     def add(epoch, feature, rank, metric, value):
-        feats["study"].append(study); feats["seed"].append(int(seed)); feats["epoch"].append(int(epoch))
-        feats["feature"].append(int(feature)); feats["importance_rank"].append(int(rank))
-        feats["metric"].append(metric); feats["value"].append(float(value))
+        feats["study"].append(study)
+        feats["seed"].append(int(seed))
+        feats["epoch"].append(int(epoch))
+        feats["feature"].append(int(feature))
+        feats["importance_rank"].append(int(rank))
+        feats["metric"].append(metric)
+        feats["value"].append(float(value))
 
     epochs = [int(e) for e in snapshots["epochs"]]
     for k, epoch in enumerate(epochs):
@@ -253,9 +279,13 @@ def analyze_run(study: str, seed: int, h: np.ndarray, snapshots: Mapping[str, np
         if k == len(epochs) - 1:
             m = wdec_wenc(p)[np.ix_(order, order)]  # rows and columns in the same importance order
             n = len(order)
-            wtw["study"] += [study] * n * n; wtw["seed"] += [int(seed)] * n * n; wtw["epoch"] += [epoch] * n * n
-            wtw["row_rank"] += np.repeat(np.arange(n), n).tolist(); wtw["col_rank"] += np.tile(np.arange(n), n).tolist()
-            wtw["row_feature"] += np.repeat(order, n).tolist(); wtw["col_feature"] += np.tile(order, n).tolist()
+            wtw["study"] += [study] * n * n
+            wtw["seed"] += [int(seed)] * n * n
+            wtw["epoch"] += [epoch] * n * n
+            wtw["row_rank"] += np.repeat(np.arange(n), n).tolist()
+            wtw["col_rank"] += np.tile(np.arange(n), n).tolist()
+            wtw["row_feature"] += np.repeat(order, n).tolist()
+            wtw["col_feature"] += np.tile(order, n).tolist()
             wtw["value"] += m.ravel().tolist()
     return feats, wtw
 
@@ -265,8 +295,19 @@ def analyze_run(study: str, seed: int, h: np.ndarray, snapshots: Mapping[str, np
 
 #: summary.parquet: training curves (kind 'training') and per-importance-rank features at every recorded
 #: epoch (kind 'by_rank'); unused keys are '' / -1.
-SUMMARY_COLUMNS = ("kind", "phase", "split", "epoch", "importance_rank", "metric", "mean", "sd", "n", "ci_low",
-                   "ci_high")
+SUMMARY_COLUMNS = (
+    "kind",
+    "phase",
+    "split",
+    "epoch",
+    "importance_rank",
+    "metric",
+    "mean",
+    "sd",
+    "n",
+    "ci_low",
+    "ci_high",
+)
 WTW_SUMMARY_COLUMNS = ("epoch", "row_rank", "col_rank", "mean", "sd", "n", "ci_low", "ci_high")
 
 
@@ -296,7 +337,9 @@ def analyze_job(smk: Any) -> None:
     The job of rule ``superposition_analyze``.
     """
     import json
+
     import numpy as np
+
     from featurelab.io import load_arrays, table_from_columns, write_table
     from featurelab.provenance import provenance
     from featurelab.seeding import numpy_rng
@@ -306,7 +349,7 @@ def analyze_job(smk: Any) -> None:
     seed = int(smk.wildcards.seed)
     h = load_arrays(smk.input.hidden)[f"h_{cfg['split']}"]
     if cfg["max_examples"] and cfg["max_examples"] < h.shape[0]:  # the same images for every seed
-        h = h[np.sort(numpy_rng(STUDY, "analysis", cfg["split"]).permutation(h.shape[0])[:cfg["max_examples"]])]
+        h = h[np.sort(numpy_rng(STUDY, "analysis", cfg["split"]).permutation(h.shape[0])[: cfg["max_examples"]])]
     snaps = load_arrays(smk.input.snapshots)
     # the script stores one instance: add the instance axis back for analyze_run
     snaps = {k: (v if k == "epochs" else v[None]) for k, v in snaps.items()}
@@ -324,6 +367,7 @@ def aggregate_job(smk: Any) -> None:
     The job of rule ``superposition_aggregate``.
     """
     import pandas as pd
+
     from featurelab.io import read_frame, read_provenance, write_table
     from featurelab.provenance import provenance
 
@@ -333,8 +377,11 @@ def aggregate_job(smk: Any) -> None:
     training = cat([*smk.input.classifier, *smk.input.autoencoder])
     features, wtw = cat(smk.input.features), cat(smk.input.wtw)
     runs = [read_provenance(p) for p in smk.input.features]
-    record = provenance(runs[0]["config"] | {"seed": None}, rule=smk.rule,
-                        runs=[{"seed": r["config"]["seed"], "config_hash": r["config_hash"]} for r in runs])
+    record = provenance(
+        runs[0]["config"] | {"seed": None},
+        rule=smk.rule,
+        runs=[{"seed": r["config"]["seed"], "config_hash": r["config_hash"]} for r in runs],
+    )
     write_table(training, smk.output.training, record)
     write_table(features, smk.output.features, record)
     write_table(wtw, smk.output.wtw, record)

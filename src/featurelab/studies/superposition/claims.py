@@ -1,12 +1,14 @@
 """The claims of notebook 001 (Elhage et al. 2022 on MNIST), measured on the superposition study's runs."""
 
 from __future__ import annotations
+
 import math
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
+
 import pandas as pd
+
 from featurelab.claims import claim_row, claims_frame, seeds_needed
-
-
 
 #: Continuous measured values are compared with their thresholds at this many decimals (the numbers of
 #: the claims table), counts as integers: a value that float rounding puts a few ulps either side of a
@@ -31,31 +33,53 @@ def count_at_least(value: float, limit: float) -> bool:
     return not math.isnan(value) and round(value) >= limit
 
 
-def _seed_claim(claim: str, statement: str, values: pd.Series, holds: pd.Series, threshold: float, what: str,
-                need: int, precondition: str = "", pre: pd.Series | None = None) -> dict[str, Any]:
+def _seed_claim(
+    claim: str,
+    statement: str,
+    values: pd.Series,
+    holds: pd.Series,
+    threshold: float,
+    what: str,
+    need: int,
+    precondition: str = "",
+    pre: pd.Series | None = None,
+) -> dict[str, Any]:
     """One row judged seed by seed: a seed counts when its precondition holds and it passes the claim;
     the claim holds when ``need`` seeds count, its precondition when ``need`` seeds meet it."""
     n = int(len(values))
     pre = pd.Series(True, index=values.index) if pre is None else pre.reindex(values.index, fill_value=False)
     counted = holds & pre
     n_pre, n_ok = int(pre.sum()), int(counted.sum())
-    return claim_row(claim, "all seeds", statement, measured=float(values.mean()), measured_what=what,
-                     threshold=threshold, seeds_passing=n_ok, n_seeds=n, holds=n_ok >= need,
-                     precondition=precondition, precondition_met=n_pre >= need,
-                     unmet_reason=f"{precondition} in {n_pre}/{n} seeds, {need} needed",
-                     missed_reason=f"{n_ok}/{n} seeds pass, {need} needed (seed values "
-                                   + ", ".join(f"{v:.4g}" for v in values) + ")")
+    return claim_row(
+        claim,
+        "all seeds",
+        statement,
+        measured=float(values.mean()),
+        measured_what=what,
+        threshold=threshold,
+        seeds_passing=n_ok,
+        n_seeds=n,
+        holds=n_ok >= need,
+        precondition=precondition,
+        precondition_met=n_pre >= need,
+        unmet_reason=f"{precondition} in {n_pre}/{n} seeds, {need} needed",
+        missed_reason=f"{n_ok}/{n} seeds pass, {need} needed (seed values "
+        + ", ".join(f"{v:.4g}" for v in values)
+        + ")",
+    )
 
 
 def per_seed_inputs(training: pd.DataFrame, features: pd.DataFrame) -> pd.DataFrame:
     """What the claims read, one row per seed: final classifier test accuracy, relative drop of the
     autoencoder's train MSE (epoch 0 -> last), and the run-level metrics of the last recorded epoch.
     A seed missing from a table gets NaN there (and then passes nothing)."""
-    clf = training[(training["phase"] == "classifier") & (training["split"] == "test")
-                   & (training["metric"] == "accuracy")]
+    clf = training[
+        (training["phase"] == "classifier") & (training["split"] == "test") & (training["metric"] == "accuracy")
+    ]
     acc = clf[clf["epoch"] == clf["epoch"].max()].set_index("seed")["value"]
-    ae = training[(training["phase"] == "autoencoder") & (training["split"] == "train")
-                  & (training["metric"] == "loss")].pivot(index="seed", columns="epoch", values="value")
+    ae = training[
+        (training["phase"] == "autoencoder") & (training["split"] == "train") & (training["metric"] == "loss")
+    ].pivot(index="seed", columns="epoch", values="value")
     drop = 1.0 - ae[ae.columns.max()] / ae[0]
     last = features[features["epoch"] == features["epoch"].max()]
     run_level = last[last["feature"] == -1].pivot(index="seed", columns="metric", values="value")
@@ -64,8 +88,9 @@ def per_seed_inputs(training: pd.DataFrame, features: pd.DataFrame) -> pd.DataFr
     return out.sort_index()
 
 
-def evaluate_claims(training: pd.DataFrame, features: pd.DataFrame, cfg: Mapping[str, Any], importance_mass: float
-                    ) -> pd.DataFrame:
+def evaluate_claims(
+    training: pd.DataFrame, features: pd.DataFrame, cfg: Mapping[str, Any], importance_mass: float
+) -> pd.DataFrame:
     """The notebook's / issue's claims, each measured per seed and judged against its threshold.
 
     Rules (every threshold is a ``cfg`` key; docs/superposition.md gives each one's source):
@@ -96,30 +121,67 @@ def evaluate_claims(training: pd.DataFrame, features: pd.DataFrame, cfg: Mapping
     rows = []
 
     t = float(cfg["min_test_accuracy"])
-    rows.append(_seed_claim("classifier_accurate", f"classifier test accuracy >= {t:g} after phase 1", x["accuracy"],
-                            x["accuracy"].apply(lambda v: at_least(v, t)), t, "mean final test accuracy", need))
+    rows.append(
+        _seed_claim(
+            "classifier_accurate",
+            f"classifier test accuracy >= {t:g} after phase 1",
+            x["accuracy"],
+            x["accuracy"].apply(lambda v: at_least(v, t)),
+            t,
+            "mean final test accuracy",
+            need,
+        )
+    )
 
     t = float(cfg["min_loss_drop"])
-    rows.append(_seed_claim("reconstruction_improves", f"reconstruction MSE falls by >= {t:.0%} over autoencoder "
-                            "training (epoch 0 -> last, full train set)", x["loss_drop"],
-                            x["loss_drop"].apply(lambda v: at_least(v, t)), t, "mean relative drop of MSE", need,
-                            pre_clf, clf_trained))
+    rows.append(
+        _seed_claim(
+            "reconstruction_improves",
+            f"reconstruction MSE falls by >= {t:.0%} over autoencoder training (epoch 0 -> last, full train set)",
+            x["loss_drop"],
+            x["loss_drop"].apply(lambda v: at_least(v, t)),
+            t,
+            "mean relative drop of MSE",
+            need,
+            pre_clf,
+            clf_trained,
+        )
+    )
 
     t = float(cfg["min_spearman"])
     rho = x["spearman_importance_w_norm"]
-    rows.append(_seed_claim("importance_tracks_w_norm", f"importance and ||W_i|| rank-correlated (Spearman >= {t:g})",
-                            rho, rho.apply(lambda v: at_least(v, t)), t, "mean Spearman rho (last recorded epoch)",
-                            need, pre_both, clf_trained & ae_trained))
+    rows.append(
+        _seed_claim(
+            "importance_tracks_w_norm",
+            f"importance and ||W_i|| rank-correlated (Spearman >= {t:g})",
+            rho,
+            rho.apply(lambda v: at_least(v, t)),
+            t,
+            "mean Spearman rho (last recorded epoch)",
+            need,
+            pre_both,
+            clf_trained & ae_trained,
+        )
+    )
 
     mass = float(importance_mass)
     t = float(cfg["notebook_dominant_features"])
     limit = t + float(cfg["dominant_features_tolerance"])
     k = x["features_for_mass"]
-    rows.append(_seed_claim("about_two_features", f"about {t:g} features carry >= {mass:.0%} of the importance "
-                            f"(notebook's reading; pass if 1 <= count <= {t:g} + {cfg['dominant_features_tolerance']})",
-                            k, k.apply(lambda v: count_at_least(v, 1) and count_at_most(v, limit)), t,
-                            f"mean number of top features holding {mass:.0%} of importance", need, pre_both,
-                            clf_trained & ae_trained))
+    rows.append(
+        _seed_claim(
+            "about_two_features",
+            f"about {t:g} features carry >= {mass:.0%} of the importance "
+            f"(notebook's reading; pass if 1 <= count <= {t:g} + {cfg['dominant_features_tolerance']})",
+            k,
+            k.apply(lambda v: count_at_least(v, 1) and count_at_most(v, limit)),
+            t,
+            f"mean number of top features holding {mass:.0%} of importance",
+            need,
+            pre_both,
+            clf_trained & ae_trained,
+        )
+    )
     return claims_frame(rows)
 
 

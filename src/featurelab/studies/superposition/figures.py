@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -74,11 +75,14 @@ def feature_arrows(tables: Mapping[str, pd.DataFrame]):
             _arrows(ax, vecs, imp, cmap)
             if flex:
                 m = max(1e-6, float(np.abs(vecs).max())) * 1.15
-                ax.set_xlim(-m, m); ax.set_ylim(-m, m)
+                ax.set_xlim(-m, m)
+                ax.set_ylim(-m, m)
                 ax.locator_params(nbins=3)
             else:
-                ax.set_xlim(-lim, lim); ax.set_ylim(-lim, lim)
-                ax.set_xticks([-1, 0, 1]); ax.set_yticks([-1, 0, 1])
+                ax.set_xlim(-lim, lim)
+                ax.set_ylim(-lim, lim)
+                ax.set_xticks([-1, 0, 1])
+                ax.set_yticks([-1, 0, 1])
                 if c > 0:
                     ax.set_yticklabels([])
                 else:
@@ -93,9 +97,12 @@ def feature_arrows(tables: Mapping[str, pd.DataFrame]):
     cbar = fig.colorbar(plt.cm.ScalarMappable(cmap=cmap, norm=plt.Normalize(0, 1)), cax=cax)
     cbar.set_label("importance (min-max over the 49 features of a seed and epoch)", fontsize=7)
     cbar.ax.tick_params(labelsize=6)
-    fig.suptitle("49 hidden features in the 2-D code: arrow = centred direction of unit i (code of unit i alone "
-                 "minus code of 0, mean over images),\nunit length × importance (columns by epoch) and own "
-                 "length × importance (right); code units are tanh outputs (dimensionless)", fontsize=8)
+    fig.suptitle(
+        "49 hidden features in the 2-D code: arrow = centred direction of unit i (code of unit i alone "
+        "minus code of 0, mean over images),\nunit length × importance (columns by epoch) and own "
+        "length × importance (right); code units are tanh outputs (dimensionless)",
+        fontsize=8,
+    )
     return fig
 
 
@@ -105,22 +112,35 @@ def feature_geometry(tables: Mapping[str, pd.DataFrame]):
     s = tables["summary"]
     s = s[s["kind"] == "by_rank"]
     s = s[(s["epoch"] == s["epoch"].max()) & (s["importance_rank"] >= 0)]
-    specs = [("importance_share", "importance (share of total)"), ("w_norm", "$\\|W_i\\|$ (encoder column)"),
-             ("b_dec", "decoder bias $b_i$"),
-             ("interference", "interference $\\sum_{j\\neq i}(\\hat W_i\\cdot W_j)^2$"),
-             ("interference_unnormalized", "notebook's $\\sum_{j\\neq i}(W_i\\cdot W_j)^2$"),
-             ("dimensionality", "dimensionality $D_i$")]
+    specs = [
+        ("importance_share", "importance (share of total)"),
+        ("w_norm", "$\\|W_i\\|$ (encoder column)"),
+        ("b_dec", "decoder bias $b_i$"),
+        ("interference", "interference $\\sum_{j\\neq i}(\\hat W_i\\cdot W_j)^2$"),
+        ("interference_unnormalized", "notebook's $\\sum_{j\\neq i}(W_i\\cdot W_j)^2$"),
+        ("dimensionality", "dimensionality $D_i$"),
+    ]
     fig, axes = panels(len(specs), ncols=3, sharey=False)
     n = int(s["n"].max()) if len(s) else 0
     for k, (ax, (metric, label)) in enumerate(zip(axes, specs)):
         c = s[s["metric"] == metric].sort_values("importance_rank")
-        band(ax, c["importance_rank"], c["mean"], c["ci_low"], c["ci_high"], PALETTE[k % len(PALETTE)],
-             f"mean, 95% CI (n={n} seeds)")
+        band(
+            ax,
+            c["importance_rank"],
+            c["mean"],
+            c["ci_low"],
+            c["ci_high"],
+            PALETTE[k % len(PALETTE)],
+            f"mean, 95% CI (n={n} seeds)",
+        )
         ax.set_xlabel("importance rank (0 = most important)")
         ax.set_ylabel(label)
     # the legend would say the same in every panel and sit on the bands: it is the title instead
-    fig.suptitle(f"Autoencoder geometry by importance rank, epoch {int(s['epoch'].max()) if len(s) else '?'}: "
-                 f"line = mean over n = {n} seeds at each rank, band = 95 % t-interval", fontsize=9)
+    fig.suptitle(
+        f"Autoencoder geometry by importance rank, epoch {int(s['epoch'].max()) if len(s) else '?'}: "
+        f"line = mean over n = {n} seeds at each rank, band = 95 % t-interval",
+        fontsize=9,
+    )
     return fig
 
 
@@ -144,15 +164,17 @@ def wdec_wenc(tables: Mapping[str, pd.DataFrame]):
     lim = max(float(np.abs(m).max()) for m, _ in mats.values()) or 1.0
     ncol = min(len(seeds), 5)
     blocks = -(-len(seeds) // ncol)
-    fig, axes = plt.subplots(2 * blocks, ncol, figsize=(1.75 * ncol + 1.0, 1.75 * 2 * blocks + 0.6), squeeze=False,
-                             layout="constrained")
+    fig, axes = plt.subplots(
+        2 * blocks, ncol, figsize=(1.75 * ncol + 1.0, 1.75 * 2 * blocks + 0.6), squeeze=False, layout="constrained"
+    )
     ticks = [0, n // 2, n - 1]
     for k, seed in enumerate(seeds):
         b, c = divmod(k, ncol)
         for row, (mat, what) in enumerate(zip(mats[seed], ("full", "top 1 %"))):
             ax = axes[2 * b + row][c]
             im = ax.imshow(mat, cmap="RdBu_r", vmin=-lim, vmax=lim, interpolation="nearest")
-            ax.set_xticks(ticks); ax.set_yticks(ticks)
+            ax.set_xticks(ticks)
+            ax.set_yticks(ticks)
             ax.tick_params(labelsize=6, length=2, pad=1)
             ax.set_title(f"seed {seed}, {what}", fontsize=7)
             if c == 0:
@@ -165,13 +187,16 @@ def wdec_wenc(tables: Mapping[str, pd.DataFrame]):
                 ax.set_xticklabels([])
     for k in range(len(seeds), blocks * ncol):
         b, c = divmod(k, ncol)
-        axes[2 * b][c].set_visible(False); axes[2 * b + 1][c].set_visible(False)
+        axes[2 * b][c].set_visible(False)
+        axes[2 * b + 1][c].set_visible(False)
     cbar = fig.colorbar(im, ax=axes.ravel().tolist(), shrink=0.6)
     cbar.set_label("$(W_{dec}W_{enc})_{ij}$ (dimensionless)", fontsize=7)
     cbar.ax.tick_params(labelsize=6)
-    fig.suptitle(f"$W_{{dec}}W_{{enc}}$ per seed, rows and columns in that seed's importance order "
-                 f"(0 = most important), epoch {int(w['epoch'].max())}; top 1 %: other entries set to 0",
-                 fontsize=8)
+    title = (
+        f"$W_{{dec}}W_{{enc}}$ per seed, rows and columns in that seed's importance order "
+        f"(0 = most important), epoch {int(w['epoch'].max())}; top 1 %: other entries set to 0"
+    )
+    fig.suptitle(title, fontsize=8)
     return fig
 
 
@@ -180,13 +205,22 @@ def training_curves(tables: Mapping[str, pd.DataFrame]):
     s = tables["summary"]
     s = s[s["kind"] == "training"]
     fig, axes = panels(2, ncols=2, sharey=False)
-    specs = [(axes[0], "classifier", "accuracy", "classifier accuracy (fraction correct)"),
-             (axes[1], "autoencoder", "loss", "reconstruction MSE (per unit)")]
+    specs = [
+        (axes[0], "classifier", "accuracy", "classifier accuracy (fraction correct)"),
+        (axes[1], "autoencoder", "loss", "reconstruction MSE (per unit)"),
+    ]
     for ax, phase, metric, label in specs:
         for k, split in enumerate(("train", "test")):
             c = s[(s["phase"] == phase) & (s["metric"] == metric) & (s["split"] == split)].sort_values("epoch")
-            band(ax, c["epoch"], c["mean"], c["ci_low"], c["ci_high"], PALETTE[k],
-                 f"{split} (n={int(c['n'].max())} seeds)")
+            band(
+                ax,
+                c["epoch"],
+                c["mean"],
+                c["ci_low"],
+                c["ci_high"],
+                PALETTE[k],
+                f"{split} (n={int(c['n'].max())} seeds)",
+            )
         ax.set_xlabel(f"{phase} epoch")
         ax.set_ylabel(label)
         ax.set_title("phase 1: classifier" if phase == "classifier" else "phase 2: autoencoder 49→2→49")

@@ -15,7 +15,7 @@ Shapes: I = instances (seeds), B = batch (or a chunk of examples being evaluated
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -37,8 +37,9 @@ def relu_tanh(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torc
 class Classifier(nn.Module):
     """Phase 1: the notebook's ``lin_model`` for ``I`` instances at once."""
 
-    def __init__(self, generators: Sequence[torch.Generator], n_inputs: int = 784, n_hidden: int = 49,
-                 n_classes: int = 10) -> None:
+    def __init__(
+        self, generators: Sequence[torch.Generator], n_inputs: int = 784, n_hidden: int = 49, n_classes: int = 10
+    ) -> None:
         super().__init__()
         w1, b1 = stacked_linear_default(n_hidden, n_inputs, generators)
         w2, b2 = stacked_linear_default(n_classes, n_hidden, generators)
@@ -63,8 +64,9 @@ class Classifier(nn.Module):
 class Autoencoder(nn.Module):
     """Phase 2: the notebook's ``ae_model`` (49 -> 2 -> 49) for ``I`` instances, optionally tied."""
 
-    def __init__(self, generators: Sequence[torch.Generator], n_features: int = 49, n_code: int = 2,
-                 tied: bool = False) -> None:
+    def __init__(
+        self, generators: Sequence[torch.Generator], n_features: int = 49, n_code: int = 2, tied: bool = False
+    ) -> None:
         super().__init__()
         w_enc, b_enc = stacked_linear_default(n_code, n_features, generators)
         w_dec, b_dec = stacked_linear_default(n_features, n_code, generators)  # drawn even when tied: same streams
@@ -94,5 +96,7 @@ class Autoencoder(nn.Module):
 
     def snapshot(self) -> dict[str, torch.Tensor]:
         """Detached CPU copies of (w_enc, b_enc, w_dec, b_dec), each with the instance dimension first."""
-        return {k: v.detach().cpu().clone() for k, v in
-                (("w_enc", self.w_enc), ("b_enc", self.b_enc), ("w_dec", self.w_dec), ("b_dec", self.b_dec))}
+        return {
+            k: v.detach().cpu().clone()
+            for k, v in (("w_enc", self.w_enc), ("b_enc", self.b_enc), ("w_dec", self.w_dec), ("b_dec", self.b_dec))
+        }

@@ -13,7 +13,8 @@ Only torch and NumPy are imported here (training jobs must start fast).
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -56,6 +57,22 @@ def _add_per_seed(log: Any, seeds: Sequence[int], epoch: int, split: str, metric
     log.extend(seed=[int(s) for s in seeds[:n]], epoch=int(epoch), split=split, metric=metric, value=values[:n])
 
 
+def _train_epochs(
+    optimizer: Any,
+    compute_loss: Callable,
+    evaluate: Callable,
+    n_steps: int,
+    per_epoch: int,
+    phase: str,
+    seeds: Sequence[int],
+) -> None:
+    """A phase's training loop, evaluated after every epoch; the run is named by its seed when it has one."""
+    from featurelab.training import RunId, train_loop
+
+    run = RunId(STUDY, phase, seeds[0] if len(seeds) == 1 else -1)
+    train_loop(optimizer, compute_loss, n_steps, run, eval_every=per_epoch, evaluate=evaluate)
+
+
 def _batches(seeds: Sequence[int], phase: str, n_examples: int, batch_size: int, device: str):
     """Per-instance shuffled index batches: ``indices(step)`` is (I, B), each seed its own permutation."""
     import torch
@@ -63,8 +80,9 @@ def _batches(seeds: Sequence[int], phase: str, n_examples: int, batch_size: int,
     from featurelab.seeding import torch_generator
     from featurelab.training import epoch_batches
 
-    per_seed = [epoch_batches(n_examples, batch_size, torch_generator(STUDY, phase, s, "shuffle"), device)
-                for s in seeds]
+    per_seed = [
+        epoch_batches(n_examples, batch_size, torch_generator(STUDY, phase, s, "shuffle"), device) for s in seeds
+    ]
 
     def indices(step: int):
         return torch.stack([b(step) for b in per_seed])
@@ -80,16 +98,16 @@ def _chunked(fn, n: int, chunk: int = 8192):
     return torch.cat([fn(a, min(a + chunk, n)) for a in range(0, n, chunk)], dim=1)
 
 
-def train_classifier(data: Mapping[str, np.ndarray], seeds: Sequence[int], cfg: Mapping[str, Any], device: str
-                     ) -> tuple[dict[str, list], dict[str, Any]]:
+def train_classifier(
+    data: Mapping[str, np.ndarray], seeds: Sequence[int], cfg: Mapping[str, Any], device: str
+) -> tuple[dict[str, list], dict[str, Any]]:
     """Phase 1: cross-entropy, Adam, shuffled mini-batches; test accuracy/loss and train loss at epoch 0
     (before any update) and after every epoch. Returns (metric columns, batched state dict on CPU)."""
     import torch
 
-    from featurelab.studies.superposition.model import Classifier
     from featurelab.optim import Adam
     from featurelab.seeding import torch_generator
-    from featurelab.training import RunId, train_loop
+    from featurelab.studies.superposition.model import Classifier
 
     seeds = [int(s) for s in seeds]
     x_train = torch.as_tensor(data["x_train"], device=device)
@@ -97,35 +115,48 @@ def train_classifier(data: Mapping[str, np.ndarray], seeds: Sequence[int], cfg: 
     x_test = torch.as_tensor(data["x_test"], device=device)
     y_test = torch.as_tensor(data["y_test"], device=device)
     n_inst = len(seeds)
-    model = Classifier([torch_generator(STUDY, CLASSIFIER, s, "init") for s in seeds], n_inputs=x_train.shape[1],
-                       n_hidden=int(cfg["hidden_units"]), n_classes=int(cfg["n_classes"])).to(device)
+    init = [torch_generator(STUDY, CLASSIFIER, s, "init") for s in seeds]
+    model = Classifier(
+        init,
+        n_inputs=x_train.shape[1],
+        n_hidden=int(cfg["hidden_units"]),
+        n_classes=int(cfg["n_classes"]),
+    ).to(device)
     if int(y_train.max()) >= int(cfg["n_classes"]) or int(y_train.min()) < 0:
-        raise ValueError(f"MNIST labels span {int(y_train.min())}..{int(y_train.max())}, outside "
-                         f"superposition.classifier.n_classes = {cfg['n_classes']}")
+        raise ValueError(
+            f"MNIST labels span {int(y_train.min())}..{int(y_train.max())}, outside "
+            f"superposition.classifier.n_classes = {cfg['n_classes']}"
+        )
     optimizer = Adam(model.parameters(), lr=float(cfg["learning_rate"]))
     batches = _batches(seeds, CLASSIFIER, x_train.shape[0], int(cfg["batch_size"]), device)
     ce = torch.nn.functional.cross_entropy
     log = MetricRows(METRIC_COLUMNS, study=STUDY, phase=CLASSIFIER)
 
     def compute_loss(step: int) -> torch.Tensor:
-        idx = batches(step)                                    # (I, B)
-        logits, _ = model(x_train[idx])                        # (I, B, C)
+        idx = batches(step)  # (I, B)
+        logits, _ = model(x_train[idx])  # (I, B, C)
         per_example = ce(logits.flatten(0, 1), y_train[idx].flatten(), reduction="none").view(idx.shape)
-        return per_example.mean(dim=1)                         # one mean loss per instance
+        return per_example.mean(dim=1)  # one mean loss per instance
 
     @torch.no_grad()
     def evaluate(step: int) -> bool:
         epoch = step // batches.steps_per_epoch
         for split, x, y in (("train", x_train, y_train), ("test", x_test, y_test)):
-            logits = _chunked(lambda a, b: model(x[a:b].expand(n_inst, -1, -1))[0], x.shape[0])
+            logits = _chunked(lambda a, b, x=x: model(x[a:b].expand(n_inst, -1, -1))[0], x.shape[0])
             loss = ce(logits.flatten(0, 1), y.repeat(n_inst), reduction="none").view(n_inst, -1).mean(1)
             _add_per_seed(log, seeds, epoch, split, "loss", loss.cpu())
             _add_per_seed(log, seeds, epoch, split, "accuracy", (logits.argmax(-1) == y).float().mean(1).cpu())
         return False
 
-    n_steps = int(cfg["epochs"]) * batches.steps_per_epoch
-    train_loop(optimizer, compute_loss, n_steps, RunId(STUDY, CLASSIFIER, seeds[0] if n_inst == 1 else -1),
-               eval_every=batches.steps_per_epoch, evaluate=evaluate)
+    _train_epochs(
+        optimizer,
+        compute_loss,
+        evaluate,
+        int(cfg["epochs"]) * batches.steps_per_epoch,
+        batches.steps_per_epoch,
+        CLASSIFIER,
+        seeds,
+    )
     return log.columns, {k: v.detach().cpu() for k, v in model.state_dict().items()}
 
 
@@ -142,8 +173,9 @@ def hidden_activations(state: Mapping[str, Any], x: np.ndarray, device: str) -> 
     return h.cpu().numpy()
 
 
-def train_autoencoder(h_train: np.ndarray, h_test: np.ndarray, seeds: Sequence[int], cfg: Mapping[str, Any],
-                      device: str) -> tuple[dict[str, list], dict[str, np.ndarray]]:
+def train_autoencoder(
+    h_train: np.ndarray, h_test: np.ndarray, seeds: Sequence[int], cfg: Mapping[str, Any], device: str
+) -> tuple[dict[str, list], dict[str, np.ndarray]]:
     """Phase 2: MSE reconstruction of each instance's own hidden activations (I, N, n), Adam.
 
     Reconstruction loss on the full train and test activations is recorded at epoch 0 and after every
@@ -153,10 +185,9 @@ def train_autoencoder(h_train: np.ndarray, h_test: np.ndarray, seeds: Sequence[i
     """
     import torch
 
-    from featurelab.studies.superposition.model import Autoencoder
     from featurelab.optim import Adam
     from featurelab.seeding import torch_generator
-    from featurelab.training import RunId, train_loop
+    from featurelab.studies.superposition.model import Autoencoder
 
     seeds = [int(s) for s in seeds]
     n_inst = len(seeds)
@@ -166,8 +197,12 @@ def train_autoencoder(h_train: np.ndarray, h_test: np.ndarray, seeds: Sequence[i
         raise ValueError(f"hidden activations have shape {tuple(ht.shape)}; expected ({n_inst}, N, n_hidden)")
     epochs = int(cfg["epochs"])
     record = sorted({int(e) for e in cfg["record_epochs"] if int(e) <= epochs})
-    model = Autoencoder([torch_generator(STUDY, AUTOENCODER, s, "init") for s in seeds], n_features=ht.shape[2],
-                        n_code=int(cfg["code_dim"]), tied=bool(cfg["tied"])).to(device)
+    model = Autoencoder(
+        [torch_generator(STUDY, AUTOENCODER, s, "init") for s in seeds],
+        n_features=ht.shape[2],
+        n_code=int(cfg["code_dim"]),
+        tied=bool(cfg["tied"]),
+    ).to(device)
     optimizer = Adam(model.parameters(), lr=float(cfg["learning_rate"]))
     batches = _batches(seeds, AUTOENCODER, ht.shape[1], int(cfg["batch_size"]), device)
     inst = torch.arange(n_inst, device=device)[:, None]
@@ -175,23 +210,23 @@ def train_autoencoder(h_train: np.ndarray, h_test: np.ndarray, seeds: Sequence[i
     snaps: list[dict[str, torch.Tensor]] = []
 
     def compute_loss(step: int) -> torch.Tensor:
-        x = ht[inst, batches(step)]                             # (I, B, n)
+        x = ht[inst, batches(step)]  # (I, B, n)
         recon, _ = model(x)
-        return ((recon - x) ** 2).mean(dim=(1, 2))              # nn.MSELoss per instance
+        return ((recon - x) ** 2).mean(dim=(1, 2))  # nn.MSELoss per instance
 
     @torch.no_grad()
     def evaluate(step: int) -> bool:
         epoch = step // batches.steps_per_epoch
         for split, h in (("train", ht), ("test", hv)):
-            sq = _chunked(lambda a, b: ((model(h[:, a:b])[0] - h[:, a:b]) ** 2).mean(-1), h.shape[1])
+            sq = _chunked(lambda a, b, h=h: ((model(h[:, a:b])[0] - h[:, a:b]) ** 2).mean(-1), h.shape[1])
             _add_per_seed(log, seeds, epoch, split, "loss", sq.mean(1).cpu())
         if epoch in record:
             snaps.append(model.snapshot())
         return False
 
-    n_steps = epochs * batches.steps_per_epoch
-    train_loop(optimizer, compute_loss, n_steps, RunId(STUDY, AUTOENCODER, seeds[0] if n_inst == 1 else -1),
-               eval_every=batches.steps_per_epoch, evaluate=evaluate)
+    _train_epochs(
+        optimizer, compute_loss, evaluate, epochs * batches.steps_per_epoch, batches.steps_per_epoch, AUTOENCODER, seeds
+    )
     out = {k: torch.stack([s[k] for s in snaps], dim=1).numpy() for k in snaps[0]}
     out["epochs"] = np.asarray(record, dtype=np.int64)
     return log.columns, out
@@ -206,7 +241,7 @@ def hidden_activations_numpy(state: Mapping[str, np.ndarray], x: np.ndarray, chu
     out = np.empty((w1.shape[0], x.shape[0], w1.shape[1]), dtype=np.float32)
     for k in range(w1.shape[0]):
         for a in range(0, x.shape[0], chunk):
-            out[k, a:a + chunk] = relu_tanh_numpy(x[a:a + chunk], w1[k], b1[k])
+            out[k, a : a + chunk] = relu_tanh_numpy(x[a : a + chunk], w1[k], b1[k])
     return out
 
 
@@ -237,11 +272,15 @@ def hidden_job(smk: Any) -> None:
     The job of rule ``superposition_hidden``.
     """
     import json
+
     import numpy as np
+
     from featurelab.io import load_arrays, save_arrays
     from featurelab.provenance import provenance
 
-    data = select_examples(load_arrays(smk.input.mnist), int(smk.params.data["n_train"]), int(smk.params.data["n_test"]))
+    data = select_examples(
+        load_arrays(smk.input.mnist), int(smk.params.data["n_train"]), int(smk.params.data["n_test"])
+    )
     state = load_arrays(smk.input.model)
     with np.load(smk.input.model) as f:
         upstream = json.loads(str(f["_provenance"]))
@@ -257,7 +296,9 @@ def autoencoder_job(smk: Any) -> None:
     The job of rule ``superposition_autoencoder``.
     """
     import json
+
     import numpy as np
+
     from featurelab.io import load_arrays, save_arrays, table_from_columns, write_table
     from featurelab.scripting import TorchJob
 
@@ -266,10 +307,12 @@ def autoencoder_job(smk: Any) -> None:
     hidden = load_arrays(smk.input[0])
     with np.load(smk.input[0]) as f:
         upstream = json.loads(str(f["_provenance"]))
-    columns, snaps = train_autoencoder(hidden["h_train"][None], hidden["h_test"][None], [seed],
-                                       smk.params.autoencoder, job.device)
-    record = job.provenance({"autoencoder": dict(smk.params.autoencoder), "seed": seed,
-                             "hidden": upstream.get("config")})
+    columns, snaps = train_autoencoder(
+        hidden["h_train"][None], hidden["h_test"][None], [seed], smk.params.autoencoder, job.device
+    )
+    record = job.provenance(
+        {"autoencoder": dict(smk.params.autoencoder), "seed": seed, "hidden": upstream.get("config")}
+    )
     save_arrays(smk.output.snapshots, record, **{k: v[0] if k != "epochs" else v for k, v in snaps.items()})
     write_table(table_from_columns(columns), smk.output.metrics, record)
     job.done(f"autoencoder seed {seed}")

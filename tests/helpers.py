@@ -185,6 +185,12 @@ def mutated_config(path: list | tuple, value) -> dict:
     return config
 
 
+def study_section(study: str, over: dict | None = None) -> dict:
+    """The default config's section of ``study``, with ``over`` (e.g. :func:`tiny`) merged over the default
+    as Snakemake merges a ``--configfile``."""
+    return merged_config(default_config(), over or {})[study]
+
+
 def study_claims_config(study: str, **changes) -> dict:
     """The default config's ``<study>.claims`` section with ``changes`` applied."""
     return {**default_config()[study]["claims"], **changes}

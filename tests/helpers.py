@@ -13,8 +13,10 @@ from __future__ import annotations
 import copy
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -24,18 +26,39 @@ REPO = Path(__file__).resolve().parents[1]
 TINY_CONFIG = REPO / "tests" / "configs" / "tiny.yaml"
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
 MNIST_DATA = REPO / "tests" / "data" / "mnist"
-#: Every study of the workflow, in the order of tests/configs/tiny.yaml.
 #: Every study the workflow knows (the schema's studies list).
 STUDIES = tuple(study_names(SCHEMA))
 
 
+class Run:
+    """A snakemake run started by :func:`start_snakemake`, collected by :func:`finish`. Its output goes to
+    temporary files, so that a long run in the background never blocks on a full pipe."""
+
+    def __init__(self, cmd: list[str], env: dict[str, str]) -> None:
+        self.cmd = cmd
+        self.stdout, self.stderr = tempfile.TemporaryFile("w+"), tempfile.TemporaryFile("w+")
+        # its own process group, so that stop() ends Snakemake and every job it started
+        self.proc = subprocess.Popen(
+            cmd, stdout=self.stdout, stderr=self.stderr, text=True, env=env, start_new_session=True
+        )
+
+    def running(self) -> bool:
+        return self.proc.poll() is None
+
+    def stop(self) -> None:
+        """Kill the run and its jobs if it still runs (a session or module that ends early leaves nothing
+        behind)."""
+        if self.running():
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
+
+
 def start_snakemake(
     workdir: Path, *args: str, configfile: Path = TINY_CONFIG, snakefile: Path = REPO / "Snakefile"
-) -> subprocess.Popen:
+) -> Run:
     """Start the real workflow (``snakefile``, by default this clone's) in ``workdir`` with ``configfile``
-    merged over the embedded default, on 2 cores (a later ``--cores`` in ``args`` wins), without waiting;
-    :func:`finish` collects it. For two runs side by side (a 2-core machine runs a one-core run and another
-    in the time of the longer)."""
+    merged over the embedded default, on 2 cores (a later ``--cores`` in ``args`` wins), without waiting:
+    for runs side by side (a 2-core machine runs a one-core run and another in the time of the longer)."""
     cmd = [
         sys.executable,
         "-m",
@@ -50,22 +73,27 @@ def start_snakemake(
         "2",
         *args,
     ]
-    env = {**os.environ, "PYTHONHASHSEED": "0", "CUDA_VISIBLE_DEVICES": ""}
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    return Run(cmd, {**os.environ, "PYTHONHASHSEED": "0", "CUDA_VISIBLE_DEVICES": ""})
 
 
-def finish(proc: subprocess.Popen, check: bool = True, timeout: float = 900) -> subprocess.CompletedProcess:
-    """Wait for a run of :func:`start_snakemake`; with ``check``, a failed run raises with its output."""
+def finish(run: Run, check: bool = True, timeout: float = 900) -> subprocess.CompletedProcess:
+    """Wait for a run of :func:`start_snakemake` (killed after ``timeout`` seconds): the completed process,
+    stdout and stderr as text; with ``check``, a failed run raises with the end of its output."""
     try:
-        stdout, stderr = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.communicate()
-        raise
-    done = subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
-    if check and proc.returncode != 0:
-        command = " ".join(map(str, proc.args[3:]))
-        raise AssertionError(f"snakemake {command} failed ({proc.returncode}):\n{stdout[-4000:]}\n{stderr[-6000:]}")
+        run.proc.wait(timeout=timeout)
+    finally:
+        run.stop()
+    output = []
+    for stream in (run.stdout, run.stderr):
+        stream.seek(0)
+        output.append(stream.read())
+        stream.close()
+    done = subprocess.CompletedProcess(run.cmd, run.proc.returncode, *output)
+    if check and done.returncode != 0:
+        command = " ".join(run.cmd[3:])
+        raise AssertionError(
+            f"snakemake {command} failed ({done.returncode}):\n{done.stdout[-4000:]}\n{done.stderr[-6000:]}"
+        )
     return done
 
 
@@ -157,6 +185,12 @@ def mutated_config(path: list | tuple, value) -> dict:
     return config
 
 
+def study_section(study: str, over: dict | None = None) -> dict:
+    """The default config's section of ``study``, with ``over`` (e.g. :func:`tiny`) merged over the default
+    as Snakemake merges a ``--configfile``."""
+    return merged_config(default_config(), over or {})[study]
+
+
 def study_claims_config(study: str, **changes) -> dict:
     """The default config's ``<study>.claims`` section with ``changes`` applied."""
     return {**default_config()[study]["claims"], **changes}
@@ -186,10 +220,11 @@ class TinyTrees:
     complete tiny run (building it costs minutes; copying it, a fraction of a second).
 
     One master working directory holds the studies built so far (``figures/<study>/all`` on
-    tests/configs/tiny.yaml, every study's rules reading only their own config section). The first test
-    that asks for a tree builds every study of ``prebuild`` (those the session's tests will ask for) with
-    its own, in one run: one DAG keeps the cores busier than one run per study. Tests get copies
-    (:meth:`workdir`) and may change them freely; the master is never handed out.
+    tests/configs/tiny.yaml, every study's rules reading only their own config section). Every study of
+    ``prebuild`` (those the session's tests will ask for) is built in one run, one DAG keeping the cores
+    busier than one run per study: in the background from :meth:`start` (while the tests that need no
+    tree run), or at the first request. Tests get copies (:meth:`workdir`) and may change them freely;
+    the master is never handed out.
     """
 
     def __init__(self, root: Path, prebuild: Iterable[str] = ()) -> None:
@@ -198,15 +233,37 @@ class TinyTrees:
         self.master.mkdir(parents=True, exist_ok=True)
         self.built: set[str] = set()
         self.prebuild = set(prebuild)
+        unknown = self.prebuild - set(STUDIES)
+        assert not unknown, f"unknown studies {sorted(unknown)}"
+        self._background: tuple[Run, list[str]] | None = None
         self._copies = 0
+
+    def _targets(self, studies: Iterable[str]) -> list[str]:
+        return [s for s in STUDIES if s in set(studies) - self.built]
+
+    def start(self) -> None:
+        """Start building ``prebuild`` in the background (the session's other tests run meanwhile)."""
+        todo = self._targets(self.prebuild)
+        if todo and self._background is None:
+            self._background = start_snakemake(self.master, *[f"figures/{s}/all" for s in todo]), todo
+
+    def stop(self) -> None:
+        """Stop a background build that no test waited for."""
+        if self._background is not None:
+            self._background[0].stop()
 
     def ensure(self, studies: Iterable[str]) -> None:
         """Build ``figures/<study>/all`` of each of ``studies`` (and of ``prebuild``) in the master, those
-        not built yet."""
-        wanted = set(studies) | self.prebuild
-        unknown = wanted - set(STUDIES)
+        not built yet (after the background build, if one runs)."""
+        studies = set(studies)
+        unknown = studies - set(STUDIES)
         assert not unknown, f"unknown studies {sorted(unknown)}"
-        todo = [s for s in STUDIES if s in wanted - self.built]
+        if self._background is not None:
+            run, todo = self._background
+            self._background = None
+            finish(run, timeout=1800)
+            self.built.update(todo)
+        todo = self._targets(studies | self.prebuild)
         if todo:
             snakemake(self.master, *[f"figures/{s}/all" for s in todo])
             self.built.update(todo)

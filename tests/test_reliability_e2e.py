@@ -145,9 +145,7 @@ def cores1_run(tmp_path_factory, config_file):
         work, *[f"results/{s}/claims.parquet" for s in CORES1_STUDIES], "--cores", "1", configfile=config_file
     )
     yield work, proc
-    if proc.poll() is None:  # the module stopped before the last test: do not leave the run behind
-        proc.kill()
-        proc.communicate()
+    proc.stop()  # when the module stopped before the last test collected it
 
 
 @pytest.mark.usefixtures("cores1_run")

@@ -76,24 +76,37 @@ def _runs(values: dict[tuple[str, str, str], list[float]], attributions: dict | 
     return pd.DataFrame(rows)
 
 
+def five(value: float) -> list[float]:
+    """The same value for five seeds."""
+    return [value] * 5
+
+
+def converged(condition: str, mse: float, steps: int, family: str = "run_all") -> dict:
+    """A task's final MSE and its steps to the loss threshold, reached, on five seeds (the rows of
+    :func:`_runs`)."""
+    return {
+        (family, condition, "final_eval_mse"): five(mse),
+        (family, condition, "steps_to_threshold"): five(steps),
+        (family, condition, "threshold_reached"): five(1),
+    }
+
+
 def test_convergence_band_and_slower_factor():
     """'Does not converge' is far from 'converges': a task at 0.0125 is neither; 'slower' needs the stated
     factor (1.19x is not slower, exactly 1.5x is), and both need the reference/control to have trained."""
     from featurelab.studies.learnability.claims import evaluate_claims
 
     ra = "run_all"
-    five = lambda v: [v] * 5  # noqa: E731
-    # per task: final held-out MSE, and (where the claims read them) steps to the threshold and reached
-    measured = {
-        "constant": (0.004, 400, 1),
-        "scale_shift[scale=0.1,shift=0]": (0.0125,),
-        "scale_shift[scale=1,shift=10]": (0.83,),
-        "continuity": (0.068,),
-        "sum[spread=1]": (0.0125, 600, 1),
-        "double[offset=1]": (0.003, 476, 1),
-    }
-    metrics = ("final_eval_mse", "steps_to_threshold", "threshold_reached")
-    runs = _runs({(ra, task, m): five(v) for task, values in measured.items() for m, v in zip(metrics, values)})
+    runs = _runs(
+        {
+            **converged("constant", 0.004, 400),
+            (ra, "scale_shift[scale=0.1,shift=0]", "final_eval_mse"): five(0.0125),
+            (ra, "scale_shift[scale=1,shift=10]", "final_eval_mse"): five(0.83),
+            (ra, "continuity", "final_eval_mse"): five(0.068),
+            **converged("sum[spread=1]", 0.0125, 600),
+            **converged("double[offset=1]", 0.003, 476),
+        }
+    )
     c = evaluate_claims(runs, claims_cfg(), 0.05).set_index("claim")
     assert not c.loc["scale0.1_no_convergence", "passed"] and not c.loc["sum[spread=1]_converges", "passed"]
     assert c.loc["shift10_no_convergence", "passed"] and c.loc["shift10_no_convergence", "precondition_met"]
@@ -167,16 +180,11 @@ def test_verdicts_at_the_thresholds_do_not_flip():
     from featurelab.studies.learnability.claims import evaluate_claims
 
     ra, feat = "run_all", "features"
-    five = lambda v: [v] * 5  # noqa: E731
     runs = _runs(
         {
-            (ra, "constant", "final_eval_mse"): five(0.01 * (1 - 1e-6)),
-            (ra, "constant", "steps_to_threshold"): five(400),
-            (ra, "constant", "threshold_reached"): five(1),
+            **converged("constant", 0.01 * (1 - 1e-6), 400),
             (ra, "scale_shift[scale=1,shift=10]", "final_eval_mse"): five(0.1 * (1 + 1e-6)),
-            (ra, "sum[spread=1]", "final_eval_mse"): five(0.001),
-            (ra, "sum[spread=1]", "steps_to_threshold"): five(600),
-            (ra, "sum[spread=1]", "threshold_reached"): five(1),
+            **converged("sum[spread=1]", 0.001, 600),
             (feat, "distractors[k=2]", "final_eval_mse"): five(0.001),
         },
         {(feat, "distractors[k=2]", 0): five(1.0), (feat, "distractors[k=2]", 1): five(0.05)},

@@ -10,6 +10,14 @@ import numpy as np
 import torch
 
 
+def xavier_normal_std(shape: Sequence[int]) -> float:
+    """The standard deviation ``torch.nn.init.xavier_normal_`` gives a tensor of ``shape``: sqrt(2 / (fan_in +
+    fan_out)), fan_in = shape[1] * r, fan_out = shape[0] * r, r = the product of the remaining dims. The TMS
+    notebooks call it on the whole (instances, ...) tensor, so their scale depends on the instance count."""
+    receptive = math.prod(shape[2:])
+    return math.sqrt(2.0 / (receptive * (shape[1] + shape[0])))
+
+
 def torch_linear_default(n_out: int, n_in: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     """``nn.Linear(n_in, n_out)``'s default init drawn from ``generator``: weight ``(n_out, n_in)`` then bias
     ``(n_out,)``, both U(-1/sqrt(n_in), 1/sqrt(n_in)). Drawn on the CPU generator, so a model starts the

@@ -34,6 +34,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from featurelab.init import xavier_normal_std
 from featurelab.optim import Adam
 from featurelab.seeding import torch_generator
 from featurelab.studies.geometry import STUDY
@@ -71,9 +72,9 @@ def baseline_loss(p: np.ndarray, n_features: int, reduction: str) -> np.ndarray:
 def init_std(init: str, n_hidden: int, n_features: int, n_instances: int) -> float:
     """Standard deviation of W's entries (see the module docstring)."""
     if init == "colab":
-        return math.sqrt(2.0 / (n_hidden * (n_features + n_instances)))
+        return xavier_normal_std((n_instances, n_features, n_hidden))  # the colab's 3-D call
     if init == "per_instance":
-        return math.sqrt(2.0 / (n_hidden + n_features))
+        return xavier_normal_std((n_hidden, n_features))
     raise ValueError(f"config key 'geometry.model.init': expected one of {INIT_MODES}, got {init!r}")
 
 

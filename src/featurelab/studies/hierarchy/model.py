@@ -24,11 +24,12 @@ Initialisation (``init``, :data:`INIT_MODES`): W ~ N(0, std^2), b = 0, with
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import torch
 from torch import nn
+
+from featurelab.init import xavier_normal_std
 
 INIT_MODES = ("notebook", "per_instance")
 
@@ -38,9 +39,9 @@ def init_std(init: str, n_hidden: int, n_features: int, init_instances: int = 5)
     if init == "notebook":
         if int(init_instances) < 1:
             raise ValueError(f"config key 'hierarchy.model.init_instances': must be >= 1, got {init_instances!r}")
-        return math.sqrt(2.0 / (n_features * (n_hidden + int(init_instances))))
+        return xavier_normal_std((int(init_instances), n_hidden, n_features))  # the notebook's 3-D call
     if init == "per_instance":
-        return math.sqrt(2.0 / (n_hidden + n_features))
+        return xavier_normal_std((n_hidden, n_features))
     raise ValueError(f"config key 'hierarchy.model.init': expected one of {INIT_MODES}, got {init!r}")
 
 

@@ -120,13 +120,12 @@ def claims_job(
     provenance records what the verdicts depend on: those params, and for each table the config of the
     runs it was made from.
     """
-    from featurelab.io import read_frame, read_provenance, write_table, write_text
+    from featurelab.io import step_inputs, write_table, write_text
     from featurelab.provenance import provenance
 
-    tables = {name: read_frame(path) for name, path in smk.input.items()}
-    params = {k: v for k, v in smk.params.items() if k != "step"}
-    upstream = {name: read_provenance(path) for name, path in smk.input.items()}
-    claims = evaluate(tables, {**params, "provenance": upstream})
+    tables, params = step_inputs(smk)
+    claims = evaluate(tables, params)
+    upstream = params.pop("provenance")
     config = {**params, **{name: record.get("config") for name, record in upstream.items()}}
     write_table(claims, smk.output.table, provenance(config, rule=smk.rule))
     write_text(claims_markdown(claims, title), smk.output.text)

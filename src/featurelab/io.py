@@ -145,3 +145,12 @@ def save_torch(obj: Any, path: str | os.PathLike) -> None:
 
     with atomic_path(path) as tmp:
         torch.save(obj, tmp)
+
+
+def step_inputs(smk: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """What a figure or claims rule's study function gets: the rule's named inputs read as DataFrames, and
+    the rule's params but ``step``, with ``params["provenance"]`` each input's provenance record."""
+    tables = {name: read_frame(path) for name, path in smk.input.items()}
+    params = {k: v for k, v in smk.params.items() if k != "step"}
+    params["provenance"] = {name: read_provenance(path) for name, path in smk.input.items()}
+    return tables, params

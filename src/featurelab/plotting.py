@@ -78,11 +78,9 @@ def figure_job(smk: Any, draw: Callable[[str, dict[str, Any], dict[str, Any]], A
     """The job of every figure rule (scripts/figure.py): ``draw(figure, tables, params)`` of the rule's
     study, saved as PDF + PNG. ``tables`` are the rule's named inputs read as DataFrames; ``params`` the
     rule's params (but ``step``), with ``params["provenance"]`` each table's provenance record."""
-    from featurelab.io import read_frame, read_provenance
+    from featurelab.io import step_inputs
 
     apply_style()
-    tables = {name: read_frame(path) for name, path in smk.input.items()}
-    params = {k: v for k, v in smk.params.items() if k != "step"}
-    params["provenance"] = {name: read_provenance(path) for name, path in smk.input.items()}
+    tables, params = step_inputs(smk)
     fig = draw(smk.wildcards.figure, tables, params)
     save_figure(fig, smk.output.pdf, smk.output.png, dpi=params["figures"]["dpi"])

@@ -9,9 +9,13 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from tests.helpers import REPO
 
-SNAKEFILES = [REPO / "Snakefile", *sorted((REPO / "workflow" / "rules").glob("*.smk"))]
+#: Both entry points (the root's Snakefile includes workflow/Snakefile, the catalog's layout) and the rules.
+ENTRY_POINTS = [REPO / "Snakefile", REPO / "workflow" / "Snakefile"]
+SNAKEFILES = [*ENTRY_POINTS, *sorted((REPO / "workflow" / "rules").glob("*.smk"))]
 PYTHON = ["src", "scripts", "tests", "benchmarks"]
 
 
@@ -21,8 +25,9 @@ def _module(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", *args], capture_output=True, text=True, timeout=300, cwd=REPO, env=env)
 
 
-def test_snakemake_lint_reports_nothing(tmp_path):
-    proc = _module("snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path), "--lint", "json")
+@pytest.mark.parametrize("snakefile", ENTRY_POINTS, ids=lambda p: str(p.relative_to(REPO)))
+def test_snakemake_lint_reports_nothing(snakefile, tmp_path):
+    proc = _module("snakemake", "--snakefile", str(snakefile), "--directory", str(tmp_path), "--lint", "json")
     lints = json.loads(proc.stdout) if proc.stdout.strip() else {}
     found = [
         f"{entry['for']}: {lint['title']}"
@@ -34,7 +39,7 @@ def test_snakemake_lint_reports_nothing(tmp_path):
 
 
 def test_every_rule_declares_the_conda_env():
-    for path in SNAKEFILES[1:]:
+    for path in SNAKEFILES[len(ENTRY_POINTS) :]:
         text = path.read_text()
         assert text.count("\nrule ") == text.count("        CONDA_ENV\n"), path.name
 

@@ -28,7 +28,7 @@ USES_CUDA = config["device"] == "cuda" or (
 #: The featurelab code each rule's script reaches (featurelab.code_closure), with the per-file analysis
 #: cached in the working directory's .snakemake/ so that building the DAG does not re-parse unchanged code.
 CODE = CodeIndex(
-    os.path.join(workflow.basedir, "src"),
+    SRC,
     cache_file=os.path.join(".snakemake", "featurelab", "code_closure.json"),
 )
 
@@ -37,11 +37,11 @@ def code_hash(script, entries=()):
     """Hash of the code a rule's script runs (the script and the featurelab code it, and the dotted
     `entries`, reach), for the rule's `params: code=...`: Snakemake's params trigger then reruns the
     rule's jobs when that code changes, which its script-mtime check alone does not see. `script` is
-    relative to the Snakefile.
+    relative to the repository root (ROOT).
     """
     return CODE.code_hash(
-        os.path.join(workflow.basedir, script),
-        relative_to=workflow.basedir,
+        os.path.join(ROOT, script),
+        relative_to=ROOT,
         entries=entries,
     )
 

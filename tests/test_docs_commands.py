@@ -1,4 +1,5 @@
-"""Every shell command in README.md, CONTRIBUTING.md and docs/*.md works as typed.
+"""Every shell command in README.md, CONTRIBUTING.md, docs/*.md, config/README.md and profiles/README.md works
+as typed.
 
 Which text is a command (the rule; a new docs command is tested without anyone listing it here):
 
@@ -35,6 +36,8 @@ nothing touches the clone's own ``results/``):
   functions). Here: the action is one slurm_local.py accepts, and the line parses as shell (``bash -n``).
 - ``bash setup.sh``, ``apt-get install ...``: install software (into ``.venv``, or the system). Here: syntax
   only (``bash -n``); CI runs setup.sh in a fresh clone, tests/test_slurm.py installs the packages.
+- ``cp -r profiles/A profiles/B`` (copying a profile to adapt it): as typed, in the temporary copy. The checks
+  run in parallel, so no other docs command may rely on the copy.
 """
 
 from __future__ import annotations
@@ -52,7 +55,13 @@ import pytest
 
 from tests.helpers import REPO
 
-DOCS = [REPO / "README.md", REPO / "CONTRIBUTING.md", *sorted((REPO / "docs").glob("*.md"))]
+DOCS = [
+    REPO / "README.md",
+    REPO / "CONTRIBUTING.md",
+    *sorted((REPO / "docs").glob("*.md")),
+    REPO / "config" / "README.md",  # shown on the workflow catalog's page
+    REPO / "profiles" / "README.md",
+]
 SHELL_LABELS = {"bash", "sh", "shell", "zsh", "console"}
 SNAKEMAKE = {"snakemake", ".venv/bin/snakemake"}
 PYTHON = {"python", "python3", ".venv/bin/python", ".venv/bin/python3"}
@@ -283,6 +292,8 @@ def plan(command: Command) -> list[Check]:
         return [Check("syntax", ("bash", "-n", "setup.sh"), "installs .venv (CI runs it in a fresh clone)")]
     if program == "apt-get" and argv[1:2] == ("install",):
         return [Check("syntax", ("bash", "-n", "-c", command.text), "installs system packages (needs root)")]
+    if program == "cp" and len(argv) == 4 and argv[1] == "-r" and all(a.startswith("profiles/") for a in argv[2:]):
+        return [Check("run", argv, "copies a profile, inside the temporary copy of the repository")]
     if program in ("sinfo", "squeue") or (program == "cat" and all(a.startswith(SLURM_DIR) for a in argv[1:])):
         return [Check("syntax", ("bash", "-n", "-c", command.text), "needs the SLURM of tests/slurm_local.py")]
     raise AssertionError(

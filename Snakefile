@@ -10,3 +10,11 @@ snakemake --cores 8 figures/complexity/variance_curves.pdf   # one figure
 
 
 include: "workflow/Snakefile"
+
+
+# Snakemake honours `default_target` only in the Snakefile it was started with, so a bare `snakemake`
+# at the root builds what the workflow's own `rule all` names.
+rule default:
+    default_target: True
+    input:
+        rules.all.input,

@@ -1,0 +1,159 @@
+"""Benchmark: the whole workflow, as a user waits for it: ``figures/all`` from an empty ``results/``.
+
+    .venv/bin/python benchmarks/workflow_benchmark.py [--runs 2] [--cores 2] [--configfile FILE] [--keep DIR]
+
+Each run copies the workflow's tracked files (what a fresh clone has: ``git ls-files``) into a scratch
+folder and runs ``python -m snakemake --cores N figures/all --benchmark-extended`` there, from nothing.
+It reports, per run and as the median over runs:
+
+* wall time of the Snakemake process and the CPU time (user + sys) of it and every job it ran
+  (``getrusage(RUSAGE_CHILDREN)``: jobs are its waited-for descendants);
+* the number of jobs, and the CPU seconds per rule, summed over the rule's jobs, from the jobs'
+  ``benchmark:`` files (``--benchmark-extended`` writes the rule's name into each);
+* the start-up share per job kind (training, analysis, figure, ...): the seconds from a job's process
+  start to its first line of real work, which every job logs (``featurelab.scripting.run``: "start-up
+  X s"), summed and set against the kind's CPU seconds.
+
+With ``--keep DIR`` the scratch trees are kept under DIR (``run1/``, ``run2/``), e.g. to compare their
+outputs with ``benchmarks/compare_outputs.py``. The table it prints is the one in the README. Not a test:
+the numbers depend on the machine and its load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import re
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+#: The job kind of a rule, by the suffix of its name (``complexity_train`` -> training).
+KINDS = {
+    "train": "training",
+    "train_tms": "training",
+    "classifier": "training",
+    "autoencoder": "training",
+    "dataset": "data",
+    "prepare": "data",
+    "figure": "figure",
+    "claims": "claims",
+    "all": "manifest",
+}
+
+STARTUP = re.compile(r"start-up ([0-9.]+) s")
+
+
+def job_kind(rule: str) -> str:
+    for suffix, kind in sorted(KINDS.items(), key=lambda kv: -len(kv[0])):
+        if rule == suffix or rule.endswith("_" + suffix):
+            return kind
+    return "analysis"
+
+
+def scratch_copy(where: Path) -> Path:
+    """The tracked files of this clone (its working-tree versions), as a fresh clone would have them."""
+    files = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout.split("\0")
+    for name in filter(None, files):
+        source = REPO / name
+        if source.is_file():
+            target = where / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+    return where
+
+
+def run_once(workdir: Path, cores: int, extra: list[str]) -> dict:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "-m", "snakemake", "figures/all", "--cores", str(cores), "--benchmark-extended", *extra],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+    )
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    (workdir / "snakemake.log").write_text(proc.stdout + proc.stderr)
+    if proc.returncode != 0:
+        sys.exit(f"figures/all failed in {workdir} (rc {proc.returncode}):\n{proc.stderr[-3000:]}")
+    steps = re.findall(r"(\d+) of (\d+) steps \(100%\) done", proc.stderr)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return {"wall_s": wall, "cpu_s": cpu, "jobs": int(steps[-1][1]) if steps else 0, **per_rule(workdir)}
+
+
+def per_rule(workdir: Path) -> dict:
+    """CPU seconds and job counts per rule (benchmark files) and start-up seconds per job kind (logs)."""
+    cpu, count = defaultdict(float), defaultdict(int)
+    for tsv in (workdir / "results" / "benchmarks").rglob("*.tsv"):
+        with tsv.open() as fh:
+            for row in csv.DictReader(fh, delimiter="\t"):
+                cpu[row["rule_name"]] += float(row["cpu_time"])
+                count[row["rule_name"]] += 1
+    startup = defaultdict(float)
+    for log in (workdir / "results" / "logs").rglob("*.log"):
+        found = STARTUP.search(log.read_text(errors="replace"))
+        if found:
+            startup[log] = float(found.group(1))
+    return {"rule_cpu": dict(cpu), "rule_jobs": dict(count), "startup_total_s": sum(startup.values()),
+            "startup_jobs": len(startup)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", type=int, default=2)
+    parser.add_argument("--cores", type=int, default=2)
+    parser.add_argument("--configfile", help="merged over the embedded config.yaml (e.g. tests/configs/tiny.yaml)")
+    parser.add_argument("--keep", type=Path, help="keep the scratch trees under this folder")
+    args = parser.parse_args()
+    extra = [f"--configfile={Path(args.configfile).resolve()}"] if args.configfile else []
+
+    results = []
+    with tempfile.TemporaryDirectory(prefix="featurelab-workflow-") as tmp:
+        base = args.keep or Path(tmp)
+        for run in range(1, args.runs + 1):
+            workdir = base / f"run{run}"
+            if workdir.exists():
+                shutil.rmtree(workdir)
+            scratch_copy(workdir)
+            result = run_once(workdir, args.cores, extra)
+            results.append(result)
+            print(
+                f"run {run}: wall {result['wall_s']:.0f} s, CPU {result['cpu_s']:.0f} s, {result['jobs']} jobs, "
+                f"start-up {result['startup_total_s']:.0f} s over {result['startup_jobs']} jobs",
+                flush=True,
+            )
+    report(results, args.cores)
+
+
+def report(results: list[dict], cores: int) -> None:
+    med = lambda key: statistics.median(r[key] for r in results)  # noqa: E731
+    print(f"\n| what | median of {len(results)} run(s) | runs |\n|---|---|---|")
+    for key, label in [("wall_s", f"wall (s, --cores {cores})"), ("cpu_s", "CPU, all processes (s)"),
+                       ("jobs", "jobs"), ("startup_total_s", "start-up, all jobs (s)")]:
+        print(f"| {label} | {med(key):.0f} | {' / '.join(f'{r[key]:.0f}' for r in results)} |")
+    rules = sorted({rule for r in results for rule in r["rule_cpu"]}, key=lambda k: -results[0]["rule_cpu"].get(k, 0))
+    by_kind: dict[str, float] = defaultdict(float)
+    print("\n| rule | jobs | CPU s (median over runs) | share |\n|---|---|---|---|")
+    total = med("cpu_s")
+    for rule in rules:
+        cpu = statistics.median(r["rule_cpu"].get(rule, 0.0) for r in results)
+        by_kind[job_kind(rule)] += cpu
+        print(f"| {rule} | {results[0]['rule_jobs'].get(rule, 0)} | {cpu:.1f} | {100 * cpu / total:.1f} % |")
+    print("\n| job kind | CPU s |\n|---|---|")
+    for kind, cpu in sorted(by_kind.items(), key=lambda kv: -kv[1]):
+        print(f"| {kind} | {cpu:.0f} |")
+
+
+if __name__ == "__main__":
+    main()

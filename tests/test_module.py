@@ -10,12 +10,14 @@ config merged over the embedded default as a ``--configfile`` is, and the study 
 from __future__ import annotations
 
 import copy
+import subprocess
 from types import SimpleNamespace
 
 import pytest
 
 from featurelab.config import merged_over, with_embedded_default
 from featurelab.devices import job_study, torch_threads
+from featurelab.io import read_provenance
 from tests.helpers import REPO, default_config, merged_config, tiny
 from tests.outer_workflow import TABLES, featurelab_config, outer_run, table_data
 
@@ -83,5 +85,11 @@ def test_an_outer_workflow_builds_a_study_through_the_module(tiny_trees, tmp_pat
     rows = [line.split("\t") for line in (out / "figures" / "complexity" / "all").read_text().splitlines()]
     source = rows[0].index("source")
     assert len(rows) == 1 + 6 and all((out / row[source]).is_file() for row in rows[1:])
-    # nothing was written into the repository by the run (its caches live under the caller's .snakemake/)
+    # the workflow's own caches live under the caller's .snakemake/
     assert (out / ".snakemake" / "featurelab" / "code_closure.json").is_file()
+    # the jobs imported featurelab from this repository's src/ (the run had no PYTHONPATH): their
+    # provenance names this repository's commit, not that of another installed copy
+    head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True)
+    if head.returncode == 0:
+        metrics = next((out / "results" / "complexity").glob("*/seed0/metrics.parquet"))
+        assert read_provenance(metrics)["git_commit"] == head.stdout.strip()

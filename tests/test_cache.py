@@ -17,11 +17,10 @@ from pathlib import Path
 
 import pytest
 
+from featurelab.jobenv import output_cache_on
 from tests.helpers import REPO, Run, finish, write_yaml
 from tests.outer_workflow import TABLES, cache_plan, featurelab_config, job_env, outer_run, table_data
 from tests.test_code_rerun_e2e import append, copy_source
-
-pytestmark = pytest.mark.e2e
 
 #: The studies of the session's shared tiny tree (the outer run compares with it).
 TINY_STUDIES = ["complexity"]
@@ -53,6 +52,7 @@ def second_clone(tiny_trees, tmp_path_factory):
     return first, clone, workdir, log
 
 
+@pytest.mark.e2e
 def test_a_second_clone_trains_nothing_and_gets_the_same_tables(second_clone):
     first, _, workdir, log = second_clone
     assert "to cache." not in log  # Snakemake's "Moving output file ... to cache.": nothing new was made
@@ -65,6 +65,7 @@ def test_a_second_clone_trains_nothing_and_gets_the_same_tables(second_clone):
         assert table_data(workdir / table) == table_data(first.workdir / table), table
 
 
+@pytest.mark.e2e
 def test_the_cache_key_covers_training_config_and_code_but_not_the_analysis(second_clone, tmp_path):
     """Dry runs in fresh working directories. The key is what trains the model: its config sub-trees
     (model, training, dataset), the code its step reaches, the wildcards (a new seed is a new entry);
@@ -95,3 +96,14 @@ def test_the_cache_key_covers_training_config_and_code_but_not_the_analysis(seco
     finally:
         training.write_bytes(original)
     assert cache_plan(edited) == {**dict.fromkeys(MODELS, "miss"), **dict.fromkeys(DATASETS, "hit")}
+
+
+def test_cache_without_its_folder_stops_with_one_line_saying_what_to_set(tmp_path):
+    """Snakemake 9.27.1 only warns when --cache has no $SNAKEMAKE_OUTPUT_CACHE and then fails with a
+    traceback at the first cached job; the workflow stops before any job, saying what to set."""
+    assert output_cache_on(False, {}) is False  # no --cache: nothing is asked of the environment
+    assert output_cache_on(True, {"SNAKEMAKE_OUTPUT_CACHE": str(tmp_path)}) is True
+    with pytest.raises(ValueError, match=r"--cache needs \$SNAKEMAKE_OUTPUT_CACHE set"):
+        output_cache_on(True, {})
+    with pytest.raises(ValueError, match="not a folder: create it first"):
+        output_cache_on(True, {"SNAKEMAKE_OUTPUT_CACHE": str(tmp_path / "missing")})

@@ -2,6 +2,7 @@
 
 from featurelab.code_closure import CodeIndex, study_entry
 from featurelab.devices import cuda_visible_cheaply
+from featurelab.jobenv import output_cache_on
 from featurelab.provenance import config_hash
 
 
@@ -116,7 +117,10 @@ def training_threads(study):
 #: `cache:` of the rules whose outputs Snakemake's between-workflow output cache may keep and share
 #: (datasets and training): on when the run has `--cache` (with a plain `True`, every run without it would
 #: print one line per rule saying that the rule could be cached).
-OUTPUT_CACHE = workflow.enable_cache
+try:
+    OUTPUT_CACHE = output_cache_on(workflow.enable_cache)
+except ValueError as error:
+    raise WorkflowError(str(error)) from None
 
 
 #: The device `device` resolves to on this machine (what `auto` becomes), for the output cache's key.

@@ -12,8 +12,9 @@ snakemake --cores 8 figures/complexity/variance_curves.pdf   # one figure
 include: "workflow/Snakefile"
 
 
-# Snakemake honours `default_target` only in the Snakefile it was started with, so a bare `snakemake`
-# at the root builds what the workflow's own `rule all` names.
+# Snakemake restores the including file's default target after an include, so the `default_target` of
+# workflow/Snakefile's rule all does not reach this file: without a target, `snakemake` here builds the
+# same files as there.
 rule default:
     default_target: True
     input:

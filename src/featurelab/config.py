@@ -37,6 +37,37 @@ def load_yaml(path: str | Path) -> Any:
     return yaml.load(Path(path).read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
 
+def merged_over(default: dict, config: dict) -> dict:
+    """``config`` merged over a copy of ``default`` as Snakemake merges a ``--configfile`` over a workflow's
+    ``configfile:`` (``snakemake.utils.update_config``): mappings merge key by key, recursively; any other
+    value (a list included) replaces the default's. Neither argument is changed.
+
+    The workflow needs it when it is imported as a module with ``config:``: Snakemake then skips the
+    module's ``configfile:`` directive and hands it the caller's config alone, so without this merge a
+    caller would have to repeat every key of the embedded default.
+    """
+    merged = copy.deepcopy(default)
+    for key, value in config.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = merged_over(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def with_embedded_default(config: dict, default_path: str | Path, loaded_configfiles: Iterable[str]) -> dict:
+    """The workflow's config: ``config`` as it is when Snakemake loaded the embedded default
+    (``default_path`` is among ``loaded_configfiles``, Snakemake's ``workflow.configfiles``: a run of this
+    workflow, or a module imported without ``config:``); otherwise (a module imported with ``config:``,
+    whose ``configfile:`` directive Snakemake skipped) a new dict, ``config`` merged over the default, so
+    that the caller's config dict is not changed.
+    """
+    default_path = str(default_path)
+    if default_path in {str(p) for p in loaded_configfiles}:
+        return config
+    return merged_over(load_yaml(default_path), config)
+
+
 def study_names(schema_path: str | Path) -> list[str]:
     """The studies the schema knows (the enum of its ``studies`` key), in order: the one list a new study is
     added to; the workflow includes ``workflow/rules/<study>.smk`` for each."""

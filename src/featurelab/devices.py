@@ -29,7 +29,7 @@ def torch_threads(smk) -> int:
     import logging
 
     granted = int(smk.threads)
-    study = str(smk.rule).split("_", 1)[0]
+    study = job_study(smk)
     config = getattr(smk, "config", None) or {}
     resources = (config.get(study) or {}).get("resources") or {}
     threads = int(resources.get("threads", granted))
@@ -43,6 +43,16 @@ def torch_threads(smk) -> int:
             threads,
         )
     return threads
+
+
+def job_study(smk) -> str:
+    """The study a job belongs to: the package its ``params.step`` entry names (``complexity.train:train_job``
+    -> ``complexity``), else the first word of its rule's name. Not the rule's name first: a workflow that
+    imports this one as a module may rename its rules (``use rule * from featurelab as featurelab_*``)."""
+    step = getattr(getattr(smk, "params", None), "step", None)
+    if isinstance(step, dict) and "entry" in step:
+        return str(step["entry"]).split(".", 1)[0]
+    return str(smk.rule).split("_", 1)[0]
 
 
 def configure_torch(threads: int) -> None:

@@ -55,7 +55,7 @@ class TorchJob:
     :func:`featurelab.devices.torch_threads`) and resolves ``params.device``; :meth:`provenance` records
     the rule, the resolved device and the torch thread count actually used (not Snakemake's granted
     threads, which ``--cores`` caps) next to the config sub-tree the script passes (plus the requested
-    device); :meth:`done` logs the job's time after start-up.
+    device); :meth:`done` logs the job's time after start-up, its CPU time and its peak RSS.
     """
 
     def __init__(self, smk: Any) -> None:
@@ -77,4 +77,16 @@ class TorchJob:
         )
 
     def done(self, what: str) -> None:
-        log.info("%s on %s in %.1f s", what, self.device, time.perf_counter() - self._started)
+        """Log the job's time and the process's CPU time and peak RSS: the training rules have no
+        Snakemake ``benchmark:`` file (Snakemake refuses one on a rule marked for its output cache)."""
+        import resource
+
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        log.info(
+            "%s on %s in %.1f s (process: %.1f CPU-s, peak RSS %.0f MB)",
+            what,
+            self.device,
+            time.perf_counter() - self._started,
+            usage.ru_utime + usage.ru_stime,
+            usage.ru_maxrss / 1024,  # KiB on Linux
+        )

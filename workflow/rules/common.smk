@@ -2,6 +2,7 @@
 
 from featurelab.code_closure import CodeIndex, study_entry
 from featurelab.devices import cuda_visible_cheaply
+from featurelab.jobenv import output_cache_on
 from featurelab.provenance import config_hash
 
 
@@ -111,6 +112,37 @@ def training_resources(study):
 
 def training_threads(study):
     return config[study].get("resources", {}).get("threads", 1)
+
+
+#: `cache:` of the rules whose outputs Snakemake's between-workflow output cache may keep and share
+#: (datasets and training): on when the run has `--cache` (with a plain `True`, every run without it would
+#: print one line per rule saying that the rule could be cached).
+try:
+    OUTPUT_CACHE = output_cache_on(workflow.enable_cache)
+except ValueError as error:
+    raise WorkflowError(str(error)) from None
+
+
+#: The device `device` resolves to on this machine (what `auto` becomes), for the output cache's key.
+RESOLVED_DEVICE = "cuda" if USES_CUDA else "cpu"
+
+
+def cache_key(study=None):
+    """`params: cache_key=cache_key("complexity")` of the rules marked for the output cache: what
+    determines the job's outputs that Snakemake's between-workflow output cache (`--cache`) does not see
+    otherwise. Its key (snakemake/caching/hash.py) hashes the script, every param (so the config
+    sub-trees and `step`'s code hash), the input files no job makes, the upstream jobs' keys and, with
+    `--sdm conda`, the conda env; not the wildcards, so without them every seed of a rule would share one
+    entry. With `study` (a torch job), also the torch thread count (`<study>.resources.threads`: another
+    count changes the last bits of sums) and the device this machine runs it on (`auto` is CUDA here and
+    CPU there, and the two differ in the last bits).
+    """
+    torch_job = (
+        {}
+        if study is None
+        else {"threads": training_threads(study), "device": RESOLVED_DEVICE}
+    )
+    return lambda wildcards: {"wildcards": dict(wildcards.items()), **torch_job}
 
 
 #: Every figure the workflow can draw: path stem -> where it comes from. Filled by the study rule files

@@ -29,6 +29,7 @@ rule complexity_dataset:
         "results/complexity/{pair}/seed{seed}/dataset.npz",
     log:
         f"{LOGS}/complexity/dataset/{{pair}}_seed{{seed}}.log",
+    cache: OUTPUT_CACHE
     group:
         "complexity_datasets"
     conda:
@@ -36,6 +37,7 @@ rule complexity_dataset:
     params:
         step=step("complexity.train:dataset_job"),
         dataset=CX["dataset"],
+        cache_key=cache_key(),
     script:
         STEP_SCRIPT
 
@@ -49,8 +51,7 @@ rule complexity_train:
         metrics="results/complexity/{pair}/seed{seed}/metrics.parquet",
     log:
         f"{LOGS}/complexity/train/{{pair}}_seed{{seed}}.log",
-    benchmark:
-        f"{BENCH}/complexity/train/{{pair}}_seed{{seed}}.tsv"
+    cache: OUTPUT_CACHE
     conda:
         CONDA_ENV
     threads: training_threads("complexity")
@@ -61,6 +62,7 @@ rule complexity_train:
         model=CX["model"],
         training=CX["training"],
         device=config["device"],
+        cache_key=cache_key("complexity"),
     script:
         STEP_SCRIPT
 

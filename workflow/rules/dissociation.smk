@@ -26,8 +26,7 @@ rule dissociation_train:
         metrics="results/dissociation/seed{seed}/training.parquet",
     log:
         f"{LOGS}/dissociation/train/seed{{seed}}.log",
-    benchmark:
-        f"{BENCH}/dissociation/train/seed{{seed}}.tsv"
+    cache: OUTPUT_CACHE
     conda:
         CONDA_ENV
     threads: training_threads("dissociation")
@@ -38,6 +37,7 @@ rule dissociation_train:
         model=DS["model"],
         training=DS["training"],
         device=config["device"],
+        cache_key=cache_key("dissociation"),
     script:
         STEP_SCRIPT
 

@@ -27,8 +27,7 @@ rule geometry_train:
         losses="results/geometry/seed{seed}/losses.parquet",
     log:
         f"{LOGS}/geometry/train/seed{{seed}}.log",
-    benchmark:
-        f"{BENCH}/geometry/train/seed{{seed}}.tsv"
+    cache: OUTPUT_CACHE
     conda:
         CONDA_ENV
     threads: training_threads("geometry")
@@ -41,6 +40,7 @@ rule geometry_train:
         training=GE["training"],
         evaluation=GE["evaluation"],
         device=config["device"],
+        cache_key=cache_key("geometry"),
     script:
         STEP_SCRIPT
 

@@ -40,10 +40,9 @@ rule hierarchy_train:
         weights="results/hierarchy/depth{depth}/seed{seed}/weights.parquet",
     log:
         f"{LOGS}/hierarchy/train/depth{{depth}}_seed{{seed}}.log",
-    benchmark:
-        f"{BENCH}/hierarchy/train/depth{{depth}}_seed{{seed}}.tsv"
     wildcard_constraints:
         depth=r"\d+",
+    cache: OUTPUT_CACHE
     conda:
         CONDA_ENV
     threads: training_threads("hierarchy")
@@ -57,6 +56,7 @@ rule hierarchy_train:
         training=HI["training"],
         evaluation=HI["evaluation"],
         device=config["device"],
+        cache_key=cache_key("hierarchy"),
     script:
         STEP_SCRIPT
 
@@ -68,8 +68,7 @@ rule hierarchy_train_tms:
         weights="results/hierarchy/tms/seed{seed}/weights.parquet",
     log:
         f"{LOGS}/hierarchy/train_tms/seed{{seed}}.log",
-    benchmark:
-        f"{BENCH}/hierarchy/train_tms/seed{{seed}}.tsv"
+    cache: OUTPUT_CACHE
     conda:
         CONDA_ENV
     threads: training_threads("hierarchy")
@@ -80,6 +79,7 @@ rule hierarchy_train_tms:
         # everything but the list of seeds: adding a seed trains only the new seed
         tms={k: v for k, v in HI["tms"].items() if k != "seeds"},
         device=config["device"],
+        cache_key=cache_key("hierarchy"),
     script:
         STEP_SCRIPT
 

@@ -34,10 +34,9 @@ rule learnability_train:
         losses="results/learnability/{family}/seed{seed}/losses.npz",
     log:
         f"{LOGS}/learnability/train/{{family}}_seed{{seed}}.log",
-    benchmark:
-        f"{BENCH}/learnability/train/{{family}}_seed{{seed}}.tsv"
     wildcard_constraints:
         family=LN_FAMILY_REGEX,
+    cache: OUTPUT_CACHE
     conda:
         CONDA_ENV
     threads: training_threads("learnability")
@@ -49,6 +48,7 @@ rule learnability_train:
         model=LN["model"],
         training=LN["training"],
         device=config["device"],
+        cache_key=cache_key("learnability"),
     script:
         STEP_SCRIPT
 

@@ -16,9 +16,6 @@ MNIST_DATA_KEYS = ("source", "subsets", "split", "n_test", "split_seed")
 # compute nodes often lack: offline, the run's first jobs fail, each with one line saying what to copy where.
 if MNIST.get("source") == "download":
 
-    localrules:
-        mnist_download,
-
     rule mnist_download:
         """Fetch one gzipped IDX file from the first mirror that serves it with the published MD5."""
         output:
@@ -28,6 +25,7 @@ if MNIST.get("source") == "download":
         wildcard_constraints:
             idxfile=r"(train|t10k)-(images-idx3|labels-idx1)-ubyte",
         priority: 100
+        localrule: True
         params:
             code=code_hash("scripts/mnist_download.py"),
             mirrors=MNIST.get("mirrors", []),

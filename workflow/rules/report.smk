@@ -1,11 +1,6 @@
 """figures/all: the manifest of every figure of every configured study."""
 
 
-# A second-long manifest: on a cluster it runs on the submitting host, not as a job of its own.
-localrules:
-    figures_all,
-
-
 rule figures_all:
     """One manifest over all studies (rows of each study's manifest, concatenated)."""
     input:
@@ -14,6 +9,9 @@ rule figures_all:
         "figures/all",
     log:
         f"{LOGS}/figures_all.log",
+    # A second-long manifest: on a cluster it runs on the submitting host, not as a job of its own (the
+    # rule's own flag: a `localrules:` list would miss the rule renamed by a module import).
+    localrule: True
     conda:
         CONDA_ENV
     params:

@@ -24,8 +24,7 @@ rule superposition_classifier:
         metrics="results/superposition/seed{seed}/classifier_metrics.parquet",
     log:
         f"{LOGS}/superposition/classifier/seed{{seed}}.log",
-    benchmark:
-        f"{BENCH}/superposition/classifier/seed{{seed}}.tsv"
+    cache: OUTPUT_CACHE
     conda:
         CONDA_ENV
     threads: training_threads("superposition")
@@ -36,6 +35,7 @@ rule superposition_classifier:
         data=SP["data"],
         classifier=SP["classifier"],
         device=config["device"],
+        cache_key=cache_key("superposition"),
     script:
         STEP_SCRIPT
 
@@ -49,6 +49,7 @@ rule superposition_hidden:
         "results/superposition/seed{seed}/hidden.npz",
     log:
         f"{LOGS}/superposition/hidden/seed{{seed}}.log",
+    cache: OUTPUT_CACHE
     group:
         "superposition_hidden"
     conda:
@@ -57,6 +58,7 @@ rule superposition_hidden:
     params:
         step=step("superposition.train:hidden_job"),
         data=SP["data"],
+        cache_key=cache_key(),
     script:
         STEP_SCRIPT
 
@@ -71,8 +73,7 @@ rule superposition_autoencoder:
         metrics="results/superposition/seed{seed}/autoencoder_metrics.parquet",
     log:
         f"{LOGS}/superposition/autoencoder/seed{{seed}}.log",
-    benchmark:
-        f"{BENCH}/superposition/autoencoder/seed{{seed}}.tsv"
+    cache: OUTPUT_CACHE
     conda:
         CONDA_ENV
     threads: training_threads("superposition")
@@ -82,6 +83,7 @@ rule superposition_autoencoder:
         step=step("superposition.train:autoencoder_job"),
         autoencoder=SP["autoencoder"],
         device=config["device"],
+        cache_key=cache_key("superposition"),
     script:
         STEP_SCRIPT
 

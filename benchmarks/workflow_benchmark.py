@@ -105,8 +105,12 @@ def per_rule(workdir: Path) -> dict:
         found = STARTUP.search(log.read_text(errors="replace"))
         if found:
             startup[log] = float(found.group(1))
-    return {"rule_cpu": dict(cpu), "rule_jobs": dict(count), "startup_total_s": sum(startup.values()),
-            "startup_jobs": len(startup)}
+    return {
+        "rule_cpu": dict(cpu),
+        "rule_jobs": dict(count),
+        "startup_total_s": sum(startup.values()),
+        "startup_jobs": len(startup),
+    }
 
 
 def main() -> None:
@@ -139,8 +143,12 @@ def main() -> None:
 def report(results: list[dict], cores: int) -> None:
     med = lambda key: statistics.median(r[key] for r in results)  # noqa: E731
     print(f"\n| what | median of {len(results)} run(s) | runs |\n|---|---|---|")
-    for key, label in [("wall_s", f"wall (s, --cores {cores})"), ("cpu_s", "CPU, all processes (s)"),
-                       ("jobs", "jobs"), ("startup_total_s", "start-up, all jobs (s)")]:
+    for key, label in [
+        ("wall_s", f"wall (s, --cores {cores})"),
+        ("cpu_s", "CPU, all processes (s)"),
+        ("jobs", "jobs"),
+        ("startup_total_s", "start-up, all jobs (s)"),
+    ]:
         print(f"| {label} | {med(key):.0f} | {' / '.join(f'{r[key]:.0f}' for r in results)} |")
     rules = sorted({rule for r in results for rule in r["rule_cpu"]}, key=lambda k: -results[0]["rule_cpu"].get(k, 0))
     by_kind: dict[str, float] = defaultdict(float)

@@ -353,6 +353,8 @@ def run_check(check: Check, command: Command, clone: Path) -> subprocess.Complet
     }
     if command.env and "PYTHONPATH" in dict(command.env):  # as typed, relative to the clone
         env["PYTHONPATH"] = os.pathsep.join(str(clone / p) for p in dict(command.env)["PYTHONPATH"].split(os.pathsep))
+    if "SNAKEMAKE_OUTPUT_CACHE" in env and check.kind != "syntax":  # the docs ask for an existing folder
+        os.makedirs(env["SNAKEMAKE_OUTPUT_CACHE"], exist_ok=True)
     argv = list(check.argv)
     if check.kind != "syntax" and argv[0] in ("snakemake", "python", "python3"):
         argv[0] = str(Path(sys.prefix) / "bin" / argv[0])

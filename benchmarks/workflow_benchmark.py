@@ -9,7 +9,9 @@ It reports, per run and as the median over runs:
 * wall time of the Snakemake process and the CPU time (user + sys) of it and every job it ran
   (``getrusage(RUSAGE_CHILDREN)``: jobs are its waited-for descendants);
 * the number of jobs, and the CPU seconds per rule, summed over the rule's jobs, from the jobs'
-  ``benchmark:`` files (``--benchmark-extended`` writes the rule's name into each);
+  ``benchmark:`` files (``--benchmark-extended`` writes the rule's name into each), and for the training
+  rules, which cannot have one (they are marked for Snakemake's output cache), from the CPU time each
+  training job logs at its end;
 * the start-up share per job kind (training, analysis, figure, ...): the seconds from a job's process
   start to its first line of real work, which every job logs (``featurelab.scripting.run``: "start-up
   X s"), summed and set against the kind's CPU seconds.
@@ -49,7 +51,12 @@ KINDS = {
     "all": "manifest",
 }
 
-STARTUP = re.compile(r"start-up ([0-9.]+) s")
+#: The start-up lines a job logs (featurelab.scripting); a torch job logs a second one once torch is ready,
+#: and the last one of a log counts.
+STARTUP = re.compile(r"rule (\S+): start-up ([0-9.]+) s")
+#: A torch job's own CPU time, logged at its end (``TorchJob.done``): the training rules have no benchmark
+#: file (Snakemake refuses one on a rule marked for its output cache).
+TORCH_CPU = re.compile(r"\(process: ([0-9.]+) CPU-s")
 
 
 def job_kind(rule: str) -> str:
@@ -100,16 +107,27 @@ def per_rule(workdir: Path) -> dict:
             for row in csv.DictReader(fh, delimiter="\t"):
                 cpu[row["rule_name"]] += float(row["cpu_time"])
                 count[row["rule_name"]] += 1
-    startup = defaultdict(float)
+    startup, startup_jobs = defaultdict(float), defaultdict(int)
+    logged_cpu, logged_count = defaultdict(float), defaultdict(int)
     for log in (workdir / "results" / "logs").rglob("*.log"):
-        found = STARTUP.search(log.read_text(errors="replace"))
+        found = STARTUP.findall(log.read_text(errors="replace"))
         if found:
-            startup[log] = float(found.group(1))
+            rule, seconds = found[-1]
+            startup[job_kind(rule)] += float(seconds)
+            startup_jobs[job_kind(rule)] += 1
+            logged = TORCH_CPU.search(log.read_text(errors="replace"))
+            if logged:
+                logged_cpu[rule] += float(logged.group(1))
+                logged_count[rule] += 1
+    for rule in logged_cpu:  # rules without benchmark files (the cached training rules)
+        if rule not in cpu:
+            cpu[rule], count[rule] = logged_cpu[rule], logged_count[rule]
     return {
         "rule_cpu": dict(cpu),
         "rule_jobs": dict(count),
+        "startup": dict(startup),
+        "startup_jobs": dict(startup_jobs),
         "startup_total_s": sum(startup.values()),
-        "startup_jobs": len(startup),
     }
 
 
@@ -134,7 +152,7 @@ def main() -> None:
             results.append(result)
             print(
                 f"run {run}: wall {result['wall_s']:.0f} s, CPU {result['cpu_s']:.0f} s, {result['jobs']} jobs, "
-                f"start-up {result['startup_total_s']:.0f} s over {result['startup_jobs']} jobs",
+                f"start-up {result['startup_total_s']:.0f} s over {sum(result['startup_jobs'].values())} jobs",
                 flush=True,
             )
     report(results, args.cores)
@@ -158,9 +176,11 @@ def report(results: list[dict], cores: int) -> None:
         cpu = statistics.median(r["rule_cpu"].get(rule, 0.0) for r in results)
         by_kind[job_kind(rule)] += cpu
         print(f"| {rule} | {results[0]['rule_jobs'].get(rule, 0)} | {cpu:.1f} | {100 * cpu / total:.1f} % |")
-    print("\n| job kind | CPU s |\n|---|---|")
+    print("\n| job kind | jobs | CPU s | start-up s (share of the kind's CPU) |\n|---|---|---|---|")
     for kind, cpu in sorted(by_kind.items(), key=lambda kv: -kv[1]):
-        print(f"| {kind} | {cpu:.0f} |")
+        start = statistics.median(r["startup"].get(kind, 0.0) for r in results)
+        jobs = results[0]["startup_jobs"].get(kind, 0)
+        print(f"| {kind} | {jobs} | {cpu:.0f} | {start:.0f} ({100 * start / cpu if cpu else 0:.0f} %) |")
 
 
 if __name__ == "__main__":

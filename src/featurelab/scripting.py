@@ -34,6 +34,9 @@ def run(main: Callable[[Any], None], smk: Any) -> None:
     )
     logging.getLogger("fontTools").setLevel(logging.WARNING)  # PDF font subsetting is chatty at INFO
     where = f"rule {smk.rule}" + (f" ({dict(smk.wildcards.items())})" if len(smk.wildcards) else "")
+    # What a job pays before its study function runs (interpreter, Snakemake's script preamble, the study
+    # module's imports): benchmarks/workflow_benchmark.py sums these lines per job kind.
+    log.info("rule %s: start-up %.2f s (process start to the study function)", smk.rule, process_age())
     gc.freeze()
     try:
         main(smk)
@@ -46,6 +49,13 @@ def run(main: Callable[[Any], None], smk: Any) -> None:
         if smk.log:
             print(f"(full traceback in {smk.log[0]})", file=sys.stderr)
         sys.exit(1)
+
+
+def process_age() -> float:
+    """Seconds since this process started (the kernel's start time of the process, not of the interpreter)."""
+    import psutil  # Snakemake's own dependency, already imported by the script preamble
+
+    return time.time() - psutil.Process().create_time()
 
 
 class TorchJob:
@@ -65,6 +75,7 @@ class TorchJob:
         self.threads = torch_threads(smk)
         configure_torch(self.threads)
         self.device = resolve_device(smk.params.device)
+        log.info("rule %s: start-up %.2f s (process start to torch configured)", smk.rule, process_age())
 
     def provenance(self, config: dict[str, Any]) -> dict[str, Any]:
         from featurelab.provenance import provenance

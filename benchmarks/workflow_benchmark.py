@@ -10,11 +10,13 @@ It reports, per run and as the median over runs:
   (``getrusage(RUSAGE_CHILDREN)``: jobs are its waited-for descendants);
 * the number of jobs, and the CPU seconds per rule, summed over the rule's jobs, from the jobs'
   ``benchmark:`` files (``--benchmark-extended`` writes the rule's name into each), and for the training
-  rules, which cannot have one (they are marked for Snakemake's output cache), from the CPU time each
-  training job logs at its end;
-* the start-up share per job kind (training, analysis, figure, ...): the seconds from a job's process
-  start to its first line of real work, which every job logs (``featurelab.scripting.run``: "start-up
-  X s"), summed and set against the kind's CPU seconds.
+  rules, which cannot have one (they are marked for Snakemake's output cache), and the light rules, from
+  the CPU time every job logs at its end (``featurelab.scripting.run``: "finished, X CPU-s");
+* the start-up share per job kind (training, analysis, figure, ...): the CPU seconds a job spends from
+  its process start to its first line of real work, which every job logs (``featurelab.scripting.run``:
+  "start-up X CPU-s"; a torch job once more when torch is configured, and the last line counts), summed
+  and set against the kind's CPU seconds. CPU, not wall seconds: on a loaded machine a job's wall time
+  includes its wait for a core.
 
 With ``--keep DIR`` the scratch trees are kept under DIR (``run1/``, ``run2/``), e.g. to compare their
 outputs with ``benchmarks/compare_outputs.py``. The table it prints is the one in the README. Not a test:
@@ -53,10 +55,9 @@ KINDS = {
 
 #: The start-up lines a job logs (featurelab.scripting); a torch job logs a second one once torch is ready,
 #: and the last one of a log counts.
-STARTUP = re.compile(r"rule (\S+): start-up ([0-9.]+) s")
-#: A torch job's own CPU time, logged at its end (``TorchJob.done``): the training rules have no benchmark
-#: file (Snakemake refuses one on a rule marked for its output cache).
-TORCH_CPU = re.compile(r"\(process: ([0-9.]+) CPU-s")
+STARTUP = re.compile(r"rule (\S+): start-up ([0-9.]+) CPU-s")
+#: Every job's CPU time at its end (featurelab.scripting.run), for rules without a benchmark file.
+FINISHED = re.compile(r"rule (\S+): finished, ([0-9.]+) CPU-s")
 
 
 def job_kind(rule: str) -> str:
@@ -115,11 +116,11 @@ def per_rule(workdir: Path) -> dict:
             rule, seconds = found[-1]
             startup[job_kind(rule)] += float(seconds)
             startup_jobs[job_kind(rule)] += 1
-            logged = TORCH_CPU.search(log.read_text(errors="replace"))
-            if logged:
-                logged_cpu[rule] += float(logged.group(1))
+            finished = FINISHED.findall(log.read_text(errors="replace"))
+            if finished:
+                logged_cpu[rule] += float(finished[-1][1])
                 logged_count[rule] += 1
-    for rule in logged_cpu:  # rules without benchmark files (the cached training rules)
+    for rule in logged_cpu:  # rules without benchmark files (the cached training rules, figures, claims)
         if rule not in cpu:
             cpu[rule], count[rule] = logged_cpu[rule], logged_count[rule]
     return {

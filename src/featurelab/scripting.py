@@ -36,11 +36,12 @@ def run(main: Callable[[Any], None], smk: Any) -> None:
     where = f"rule {smk.rule}" + (f" ({dict(smk.wildcards.items())})" if len(smk.wildcards) else "")
     # What a job pays before its study function runs (interpreter, Snakemake's script preamble, the study
     # module's imports): benchmarks/workflow_benchmark.py sums these lines per job kind.
-    log.info("rule %s: start-up %.2f s (process start to the study function)", smk.rule, process_age())
+    log.info("rule %s: start-up %s (process start to the study function)", smk.rule, process_usage())
     gc.freeze()
     try:
         main(smk)
         gc.freeze()
+        log.info("rule %s: finished, %s", smk.rule, process_usage())
     except Exception as exc:  # report every failure the same way; the traceback is kept in the log
         if smk.log:
             with open(smk.log[0], "a") as fh:
@@ -51,11 +52,16 @@ def run(main: Callable[[Any], None], smk: Any) -> None:
         sys.exit(1)
 
 
-def process_age() -> float:
-    """Seconds since this process started (the kernel's start time of the process, not of the interpreter)."""
+def process_usage() -> str:
+    """This process's CPU seconds (user + sys) and wall seconds since it started, as the log lines that
+    benchmarks/workflow_benchmark.py reads: ``1.23 CPU-s, 2.34 s wall``."""
+    import resource
+
     import psutil  # Snakemake's own dependency, already imported by the script preamble
 
-    return time.time() - psutil.Process().create_time()
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    wall = time.time() - psutil.Process().create_time()
+    return f"{usage.ru_utime + usage.ru_stime:.2f} CPU-s, {wall:.2f} s wall"
 
 
 class TorchJob:
@@ -75,7 +81,7 @@ class TorchJob:
         self.threads = torch_threads(smk)
         configure_torch(self.threads)
         self.device = resolve_device(smk.params.device)
-        log.info("rule %s: start-up %.2f s (process start to torch configured)", smk.rule, process_age())
+        log.info("rule %s: start-up %s (process start to torch configured)", smk.rule, process_usage())
 
     def provenance(self, config: dict[str, Any]) -> dict[str, Any]:
         from featurelab.provenance import provenance

@@ -14,7 +14,7 @@ never interrupted. The file is keyed by a digest of the run's settings and input
 made with other settings is ignored) and removed when training finishes.
 
 Preemption: a cluster sends SIGTERM before it kills a job (preemption, the time limit, ``scancel``).
-While a checkpointed loop runs, SIGTERM only raises a flag (:class:`SigtermFlag`); the loop finishes the
+While a checkpointed loop runs, SIGTERM only sets a flag (:class:`SigtermFlag`); the loop finishes the
 step it is in, saves the checkpoint at that step (whatever ``every`` says) and raises :class:`Preempted`,
 which the job runner (:func:`featurelab.scripting.run`) turns into exit status
 :data:`PREEMPTED_EXIT_STATUS`. Snakemake then retries the job (profile ``retries``; SLURM may requeue it

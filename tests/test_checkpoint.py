@@ -1,7 +1,13 @@
 """Checkpoint/resume: a training run killed after a checkpoint and started again continues from that
-checkpoint and ends bit-identical to a run that was never interrupted."""
+checkpoint and ends bit-identical to a run that was never interrupted. Preemption: a training run sent
+SIGTERM saves the step in progress and stops (exit status 75); its retry resumes from there, bit-identical
+(in-process, and through the real workflow with Snakemake's retry)."""
 
 from __future__ import annotations
+
+import os
+import re
+import signal
 
 import numpy as np
 import pytest
@@ -11,6 +17,8 @@ from featurelab import training
 from featurelab.studies.complexity import train as complexity
 from featurelab.studies.dissociation import train as dissociation
 from featurelab.training import Checkpoint, checkpoint_path, epoch_batches
+from tests import preemption
+from tests.helpers import finish, start_snakemake, write_yaml
 
 
 class Killed(BaseException):
@@ -187,3 +195,145 @@ def test_train_loop_checks_pending_losses_before_evaluating(monkeypatch):
             evaluate=lambda step: evaluated.append(step),
         )
     assert evaluated == [0]  # the evaluation after step 3 never saw the diverged state
+
+
+# ------------------------------------------------------------------------------------- SIGTERM (preemption)
+
+
+def sigterm_at(monkeypatch, at_step: int) -> None:
+    """Deliver a real SIGTERM to this process while step ``at_step`` is computed (from the loop's finite
+    check, which every step calls): what a cluster does to a job it preempts."""
+    add = training.FiniteCheck.add
+
+    def add_then_signal(self, loss, step):
+        add(self, loss, step)
+        if step == at_step:
+            signal.raise_signal(signal.SIGTERM)
+
+    monkeypatch.setattr(training.FiniteCheck, "add", add_then_signal)
+
+
+@pytest.mark.parametrize("every, at_step", [(1000, 7), (3, 8)])  # no periodic save yet; just after one
+def test_sigterm_saves_the_step_in_progress_and_resume_is_bit_identical(
+    tmp_path, monkeypatch, complexity_data, every, at_step
+):
+    pair, data = complexity_data
+    ref_cols, ref_state = complexity.train_run(pair, 0, data, COMPLEXITY_MODEL, COMPLEXITY_TRAINING, "cpu")
+    before = signal.getsignal(signal.SIGTERM)
+    ckpt = checkpoint_path(tmp_path / "metrics.parquet")
+    sigterm_at(monkeypatch, at_step)
+    with pytest.raises(training.Preempted) as stop:
+        complexity.train_run(
+            pair, 0, data, COMPLEXITY_MODEL, COMPLEXITY_TRAINING, "cpu", checkpoint_to=ckpt, checkpoint_every=every
+        )
+    monkeypatch.undo()
+    # the step in progress is completed and saved, whatever the interval says; the handler is put back
+    assert stop.value.step == at_step + 1 and stop.value.exit_status == training.PREEMPTED_EXIT_STATUS == 75
+    assert f"preempted at step {at_step + 1}; checkpoint written to {ckpt}" in str(stop.value)
+    assert torch.load(ckpt, weights_only=False)["step"] == at_step + 1
+    assert signal.getsignal(signal.SIGTERM) == before
+    assert [p.name for p in tmp_path.iterdir()] == [ckpt.name]  # no temporary file beside it
+
+    cols, state = complexity.train_run(
+        pair, 0, data, COMPLEXITY_MODEL, COMPLEXITY_TRAINING, "cpu", checkpoint_to=ckpt, checkpoint_every=every
+    )
+    assert cols == ref_cols
+    assert_same_state(state, ref_state)
+    assert not ckpt.exists()
+
+
+def test_sigterm_is_left_alone_without_checkpoints(tmp_path, monkeypatch, complexity_data):
+    """Checkpoints off (``every_steps: 0``) or no checkpoint at all: the loop installs no handler, so SIGTERM
+    keeps its usual effect (here a test handler stands in for it)."""
+    pair, data = complexity_data
+    seen = []
+    previous = signal.signal(signal.SIGTERM, lambda *a: seen.append("TERM"))
+    try:
+        sigterm_at(monkeypatch, 2)
+        complexity.train_run(
+            pair, 0, data, COMPLEXITY_MODEL, COMPLEXITY_TRAINING, "cpu",
+            checkpoint_to=checkpoint_path(tmp_path / "m.parquet"), checkpoint_every=0,
+        )  # fmt: skip
+        complexity.train_run(pair, 0, data, COMPLEXITY_MODEL, COMPLEXITY_TRAINING, "cpu")
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert seen == ["TERM", "TERM"] and not list(tmp_path.iterdir())
+
+
+def test_sigterm_after_the_last_step_lets_the_job_finish(tmp_path, monkeypatch, complexity_data):
+    pair, data = complexity_data
+    ref_cols, _ = complexity.train_run(pair, 0, data, COMPLEXITY_MODEL, COMPLEXITY_TRAINING, "cpu")
+    n_steps = 5 * COMPLEXITY_TRAINING["epochs"]  # 200 examples in batches of 48: 5 steps per epoch
+    sigterm_at(monkeypatch, n_steps - 1)
+    ckpt = checkpoint_path(tmp_path / "metrics.parquet")
+    cols, _ = complexity.train_run(
+        pair, 0, data, COMPLEXITY_MODEL, COMPLEXITY_TRAINING, "cpu", checkpoint_to=ckpt, checkpoint_every=3
+    )
+    assert cols == ref_cols and not ckpt.exists()
+
+
+def test_job_runner_exits_with_the_preemption_status(tmp_path, capsys):
+    """featurelab.scripting.run: a Preempted stop exits 75 with one line and no traceback; a failure exits 1."""
+    from types import SimpleNamespace
+
+    from featurelab.scripting import run
+
+    smk = SimpleNamespace(log=[str(tmp_path / "job.log")], rule="complexity_train", wildcards={"seed": "0"})
+    stop = training.Preempted(training.RunId("s", "c", 0), 40, 640, tmp_path / "x.ckpt")
+
+    def preempted(_):
+        raise stop
+
+    with pytest.raises(SystemExit) as exit_:
+        run(preempted, smk)
+    assert exit_.value.code == 75
+    err = capsys.readouterr().err
+    assert "rule complexity_train ({'seed': '0'}) stopped: " in err and "preempted at step 40; checkpoint" in err
+    assert "Traceback" not in (tmp_path / "job.log").read_text()
+
+    def fails(_):
+        raise ValueError("bad")
+
+    with pytest.raises(SystemExit) as exit_:
+        run(fails, smk)
+    assert exit_.value.code == 1
+
+
+#: The studies of the session's shared tiny tree the end-to-end test below copies.
+TINY_STUDIES = ["complexity"]
+
+
+@pytest.mark.e2e
+def test_sigterm_to_a_running_training_job_then_retry_resumes_bit_identical(tiny_trees, tmp_path):
+    """The real workflow: SIGTERM to a training job's Python process once it has written a checkpoint; the
+    job saves the step it is in and exits 75, Snakemake's retry (``--retries 1``) resumes from that step,
+    and the outputs equal an uninterrupted run's (run beside it on the other core)."""
+    config = write_yaml(tmp_path / "preempt.yaml", preemption.preempt_config())
+    targets = preemption.train_targets([0])
+    reference, _, _ = tiny_trees.workdir(tmp_path / "reference", ["complexity"], figures_all=False)
+    work, _, _ = tiny_trees.workdir(tmp_path / "work", ["complexity"], figures_all=False)
+    uninterrupted = start_snakemake(reference, *targets, "--cores", "1", configfile=config)
+    run = start_snakemake(work, *targets, "--cores", "1", "--retries", "1", configfile=config)
+    try:
+        preemption.wait_until(
+            preemption.checkpoint_file(work, 0).exists, 120, "checkpoint of the training job", run.running
+        )
+        pid, _ = preemption.training_process(work, 0)
+        os.kill(pid, signal.SIGTERM)
+        done = finish(run)
+    finally:
+        run.stop()
+        finish(uninterrupted)
+
+    out = done.stdout + done.stderr
+    stopped = re.search(r"preempted at step (\d+); checkpoint written to (\S+) ", out)
+    assert stopped, out[-3000:]
+    step = int(stopped.group(1))
+    assert preemption.EVERY_STEPS <= step < preemption.N_STEPS
+    assert stopped.group(2) == f"{preemption.run_dir(0)}/metrics.parquet.ckpt"
+    assert "(exit status 75)" in out and "returned non-zero exit status 75" in out
+    log = preemption.train_log(work, 0).read_text()  # the retry's log
+    assert f"resuming from checkpoint {stopped.group(2)} at step {step} of {preemption.N_STEPS}" in log
+    assert not list(work.rglob("*.ckpt")), "the checkpoint is removed once the job has finished"
+    assert not [p for p in (work / "results").rglob(".*") if p.is_file()], "a writer's temporary file was left"
+    preemption.assert_same_training_outputs(reference, work, [0])

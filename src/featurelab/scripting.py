@@ -4,6 +4,9 @@ Each script defines ``main(snakemake)`` and ends with ``run(main, snakemake)``. 
 the rule's ``log:`` file and turns any failure into one line on stderr that names the rule, the
 wildcards and the problem (the full traceback goes to the log file), then exits non-zero so Snakemake
 deletes the job's outputs. Writers are atomic (:mod:`featurelab.io`), so nothing half-written survives.
+An exception that carries an ``exit_status`` is a stop, not a failure (a training job preempted by
+SIGTERM after writing its checkpoint, :class:`featurelab.training.Preempted`): the job exits with that
+status and one line, without a traceback, and Snakemake's retry resumes it.
 
 A job is a short process that imports torch (about 10^5 long-lived objects) and exits. ``run`` moves the
 objects alive before and after ``main`` into the collector's permanent generation (:func:`gc.freeze`):
@@ -43,6 +46,10 @@ def run(main: Callable[[Any], None], smk: Any) -> None:
         gc.freeze()
         log.info("rule %s: finished, %s", smk.rule, process_usage())
     except Exception as exc:  # report every failure the same way; the traceback is kept in the log
+        status = getattr(exc, "exit_status", None)
+        if isinstance(status, int) and status not in (0, 1):  # a stop (preemption), already logged
+            print(f"featurelab: {where} stopped: {exc} (exit status {status})", file=sys.stderr)
+            sys.exit(status)
         if smk.log:
             with open(smk.log[0], "a") as fh:
                 traceback.print_exc(file=fh)

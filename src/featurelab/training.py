@@ -13,14 +13,25 @@ state (including every random generator) is restored, the resumed run is bit-ide
 never interrupted. The file is keyed by a digest of the run's settings and input data (a checkpoint
 made with other settings is ignored) and removed when training finishes.
 
+Preemption: a cluster sends SIGTERM before it kills a job (preemption, the time limit, ``scancel``).
+While a checkpointed loop runs, SIGTERM only sets a flag (:class:`SigtermFlag`); the loop finishes the
+step it is in, saves the checkpoint at that step (whatever ``every`` says) and raises :class:`Preempted`,
+which the job runner (:func:`featurelab.scripting.run`) turns into exit status
+:data:`PREEMPTED_EXIT_STATUS`. Snakemake then retries the job (profile ``retries``; SLURM may requeue it
+instead) and the retry resumes from that step, bit-identical to a run that was never interrupted.
+Outside a checkpointed loop SIGTERM keeps its default (the process ends; the atomic writers leave no
+partial output, and a rerun starts the job over).
+
 Shapes: I = instances (models trained together by one optimizer step, e.g. seeds), B = batch.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
+import signal
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -194,6 +205,61 @@ class Checkpoint:
         remove_stale_temporaries(self.path)
 
 
+#: Exit status of a training job that stopped on SIGTERM after writing its checkpoint: EX_TEMPFAIL of
+#: sysexits.h ("temporary failure, the user is invited to retry"), so it is told apart from a failure (1)
+#: and from a process that SIGTERM ended before it could save (143 = 128 + SIGTERM).
+PREEMPTED_EXIT_STATUS = 75
+
+
+class Preempted(Exception):
+    """SIGTERM arrived during a checkpointed training loop; the checkpoint of ``step`` has been written.
+
+    ``exit_status`` tells :func:`featurelab.scripting.run` to exit with :data:`PREEMPTED_EXIT_STATUS`
+    (and no traceback): the job did not fail, it was stopped, and its retry resumes from ``step``.
+    """
+
+    exit_status = PREEMPTED_EXIT_STATUS
+
+    def __init__(self, run: RunId, step: int, n_steps: int, path: str | os.PathLike) -> None:
+        self.run, self.step, self.n_steps, self.path = run, step, n_steps, Path(path)
+        super().__init__(
+            f"{run}: preempted at step {step}; checkpoint written to {path} "
+            f"(SIGTERM; {n_steps - step} of {n_steps} steps left, the retry resumes from here)"
+        )
+
+
+class SigtermFlag:
+    """Inside ``with SigtermFlag() as flag:`` SIGTERM sets ``flag.requested`` instead of ending the
+    process; the previous handler is put back on exit.
+
+    The handler only sets the flag (no I/O in a signal handler): the training loop looks at it after
+    each completed step, so a checkpoint is never written from the middle of a step. Signals can only be
+    caught in the main thread; elsewhere (``active`` is False) SIGTERM keeps its previous disposition.
+    """
+
+    def __init__(self) -> None:
+        self.requested = False
+        self.active = False
+        self._previous: Any = None
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        self.requested = True
+
+    def __enter__(self) -> SigtermFlag:
+        try:
+            self._previous = signal.signal(signal.SIGTERM, self._handle)
+            self.active = True
+        except ValueError:  # not the main thread
+            self.active = False
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.active:
+            # None: the previous handler was not installed from Python; SIGTERM's default is the best guess
+            signal.signal(signal.SIGTERM, signal.SIG_DFL if self._previous is None else self._previous)
+            self.active = False
+
+
 def train_loop(
     optimizer: Optimizer,
     compute_loss: Callable[[int], torch.Tensor],
@@ -217,24 +283,38 @@ def train_loop(
     With ``checkpoint``, a matching checkpoint file is resumed from (its step replaces ``start_step``),
     the state is saved every ``checkpoint.every`` completed steps (after that step's evaluation), and the
     file is removed once training has finished (or diverged; any other failure keeps it for the rerun).
+    While checkpoints are on (``checkpoint.every`` > 0), SIGTERM makes the loop save the checkpoint after
+    the step in progress and raise :class:`Preempted` (see the module docstring); a SIGTERM that arrives
+    after the last step (or an early stop) changes nothing: the job finishes normally.
     """
     if checkpoint is not None:
         resumed = checkpoint.load(n_steps)
         if resumed is not None:
             log.info("%s: resuming from checkpoint %s at step %d of %d", run, checkpoint.path, resumed, n_steps)
             start_step = resumed
+    sigterm = SigtermFlag() if checkpoint is not None and checkpoint.every > 0 else contextlib.nullcontext()
     try:
-        done = _steps(optimizer, compute_loss, n_steps, run, eval_every, evaluate, lr_at, start_step, checkpoint)
+        with sigterm as flag:
+            done = _steps(
+                optimizer, compute_loss, n_steps, run, eval_every, evaluate, lr_at, start_step, checkpoint, flag
+            )
     except DivergenceError:
         if checkpoint is not None:  # resuming would diverge again: leave nothing behind
             checkpoint.remove()
         raise
+    except Preempted as stop:
+        log.warning("%s", stop)
+        raise
+    if flag is not None and flag.requested:
+        log.warning("%s: SIGTERM arrived after training had ended; finishing the job", run)
     if checkpoint is not None:
         checkpoint.remove()
     return done
 
 
-def _steps(optimizer, compute_loss, n_steps, run, eval_every, evaluate, lr_at, start_step, checkpoint) -> int:
+def _steps(
+    optimizer, compute_loss, n_steps, run, eval_every, evaluate, lr_at, start_step, checkpoint, sigterm=None
+) -> int:
     if evaluate is not None and start_step == 0 and evaluate(0):
         return 0
     every = checkpoint.every if checkpoint is not None else 0
@@ -260,6 +340,11 @@ def _steps(optimizer, compute_loss, n_steps, run, eval_every, evaluate, lr_at, s
             return done
         if saving:
             checkpoint.save(done, n_steps)
+        if sigterm is not None and sigterm.requested and done < n_steps:
+            if not saving:
+                finite.flush()
+                checkpoint.save(done, n_steps)
+            raise Preempted(run, done, n_steps, checkpoint.path)
     finite.flush()
     return n_steps
 

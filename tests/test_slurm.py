@@ -129,6 +129,11 @@ def test_tiny_complexity_through_sbatch_equals_local_run(cluster, tiny_trees, tm
 
 @pytest.mark.slurm
 @pytest.mark.e2e
+@pytest.mark.skipif(
+    os.environ.get("FEATURELAB_LONG_TESTS") != "1",
+    reason="about 75 s more under SLURM, past the suite's 15-minute budget on 2 cores: set FEATURELAB_LONG_TESTS=1 "
+    "(the same preemption is tested locally in tests/test_checkpoint.py)",
+)
 def test_preempted_training_array_task_resumes_in_the_retry(cluster, tiny_trees, tmp_path):
     """Two training jobs (one pair x 2 seeds, long enough to interrupt) go out as one array. Once the
     array's first task has a checkpoint, every process of that task gets SIGTERM, as a cluster sends it

@@ -57,8 +57,10 @@ PAGE_LIMIT = (2 * 1024 * 1024 - 200) * 3 // 4
 #: Significant digits of the values in a page (the hover shows them; more would only grow the page).
 DIGITS = 5
 
-#: At most this many points per curve in a page: longer runs are drawn at every k-th epoch (and the last).
+#: At most this many points per curve in a page, and in all its curves together (the page must stay under
+#: ``PAGE_LIMIT``): longer runs are drawn at every k-th epoch, and their last.
 MAX_CURVE_POINTS = 101
+MAX_PAGE_POINTS = 22_000
 
 #: Opacity of the entries a legend selection leaves out (faded, so the reader still sees where they are).
 FADED = 0.07
@@ -174,8 +176,11 @@ def lookup_data(rows: list[dict[str, Any]], key: str, fields: Sequence[str]) -> 
     return alt.LookupData(data=alt.Data(values=rows), key=key, fields=list(fields))
 
 
-def epoch_stride(n_epochs: int, most: int = MAX_CURVE_POINTS) -> int:
-    """Every how many epochs a curve of ``n_epochs`` points is drawn so that it has at most ``most``."""
+def epoch_stride(n_epochs: int, n_curves: int) -> int:
+    """Every how many epochs each of ``n_curves`` curves of ``n_epochs`` points is drawn, so that a curve
+    has at most ``MAX_CURVE_POINTS`` and the page ``MAX_PAGE_POINTS``: 1 at the default config's scale;
+    config/full.yaml's complexity variance curves (495 curves of up to 3,001 epochs) at every 69th."""
+    most = max(2, min(MAX_CURVE_POINTS, MAX_PAGE_POINTS // max(n_curves, 1)))
     return max(1, math.ceil(n_epochs / most))
 
 

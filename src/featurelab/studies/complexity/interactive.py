@@ -9,7 +9,8 @@ of every pair) are picked together.
 Drawn from the same tables and with the same statistic as the static figures (figures.py): the mean over
 seeds with its 95 % t-interval band, up to the first seed's stop (as there), and each seed's own curve.
 Colours are the static figures' (one per feature, linear first); ``all`` (the whole layer's total
-variance) is dark grey. Runs longer than ``MAX_CURVE_POINTS`` epochs are drawn at every k-th epoch.
+variance) is dark grey. Long runs are drawn at every k-th epoch (``featurelab.interactive.epoch_stride``: every epoch at the
+default config's scale).
 """
 
 from __future__ import annotations
@@ -65,7 +66,6 @@ def curve_data(summary: pd.DataFrame, runs: pd.DataFrame, metrics: Sequence[str]
     full = test.groupby(["condition", "feature", "metric"])["n"].transform("max")
     test = test[test["n"] == full]
     n_seeds = int(test["n"].max())
-    stride = epoch_stride(int(runs["epoch"].max()) + 1)
     features = sorted(set(test["feature"]) | set(seeds["feature"]), key=lambda f: (f == "all", f != "linear", f))
     series: list[dict[str, Any]] = []
     code: dict[tuple[str, str], int] = {}
@@ -99,6 +99,8 @@ def curve_data(summary: pd.DataFrame, runs: pd.DataFrame, metrics: Sequence[str]
         lo=float("nan"),
         hi=float("nan"),
     )
+    n_curves = len(means.groupby(["c", "m", "s"])) + len(lines.groupby(["c", "m", "s"]))
+    stride = epoch_stride(int(runs["epoch"].max()) + 1, n_curves)
     rows = pd.concat([thin_epochs(means, stride, ["c", "m", "s"]), thin_epochs(lines, stride, ["c", "m", "s"])])
     rows = rows.sort_values(["m", "c", "s", "e"], kind="stable")
     text = csv_text(rows, ["c", "m", "s", "e", "v", "lo", "hi"], numbers=["v", "lo", "hi"])

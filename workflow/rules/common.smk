@@ -47,6 +47,11 @@ def code_hash(script, entries=()):
     )
 
 
+#: The Vega libraries that every interactive figure (a `<study>_interactive` rule) inlines (rule
+#: report_vega_bundle in report.smk).
+VEGA_BUNDLE = "results/report/vega_bundle.js"
+
+
 #: The three scripts every study rule runs (paths relative to workflow/rules/, where the rules live).
 STEP_SCRIPT = "../../scripts/step.py"
 FIGURE_SCRIPT = "../../scripts/figure.py"

@@ -112,8 +112,9 @@ rule complexity_claims:
         runs=rules.complexity_aggregate.output.runs,
     output:
         table="results/complexity/claims.parquet",
-        text=report(
-            "results/complexity/claims.md",
+        text="results/complexity/claims.md",
+        html=report(
+            "results/complexity/claims.html",
             caption="../report/claims.rst",
             category="complexity",
             labels={"table": "claims"},
@@ -159,11 +160,47 @@ rule complexity_figure:
         FIGURE_SCRIPT
 
 
+rule complexity_interactive:
+    """Interactive (Vega-Lite) versions of the curve figures for the report, from the same tables: every
+    seed's line has its own legend entry (a click picks it), values on hover. One job writes every page.
+    """
+    input:
+        summary=rules.complexity_aggregate.output.summary,
+        runs=rules.complexity_aggregate.output.runs,
+        bundle=VEGA_BUNDLE,
+    output:
+        variance_curves=report(
+            "figures/complexity/variance_curves.html",
+            caption="../report/interactive/complexity_variance_curves.rst",
+            category="complexity",
+            labels={"figure": "variance_curves (interactive)"},
+        ),
+        accuracy_curves=report(
+            "figures/complexity/accuracy_curves.html",
+            caption="../report/interactive/complexity_accuracy_curves.rst",
+            category="complexity",
+            labels={"figure": "accuracy_curves (interactive)"},
+        ),
+    log:
+        f"{LOGS}/complexity/interactive.log",
+    group:
+        "complexity_summary"
+    conda:
+        CONDA_ENV
+    params:
+        step=step("complexity.interactive:interactive_job"),
+    script:
+        STEP_SCRIPT
+
+
 rule complexity_all:
     """Manifest of the study's figures: path, sha256, source table, config hash."""
     input:
         figures=figure_files(CX_FIGURES),
         claims=rules.complexity_claims.output.table,
+        claims_html=rules.complexity_claims.output.html,  # the report shows it
+        # built with the manifest, for the report; not listed in it (the manifest is the PDF + PNG figures)
+        interactive=rules.complexity_interactive.output,
     output:
         "figures/complexity/all",
     log:

@@ -122,8 +122,9 @@ rule dissociation_claims:
         runs=rules.dissociation_aggregate.output.runs,
     output:
         table="results/dissociation/claims.parquet",
-        text=report(
-            "results/dissociation/claims.md",
+        text="results/dissociation/claims.md",
+        html=report(
+            "results/dissociation/claims.html",
             caption="../report/claims.rst",
             category="dissociation",
             labels={"table": "claims"},
@@ -174,6 +175,7 @@ rule dissociation_all:
     input:
         figures=figure_files(DS_FIGURES),
         claims=rules.dissociation_claims.output.table,
+        claims_html=rules.dissociation_claims.output.html,  # the report shows it
     output:
         "figures/dissociation/all",
     log:

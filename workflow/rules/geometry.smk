@@ -78,8 +78,9 @@ rule geometry_claims:
         instances=GE_TABLES["instances"],
     output:
         table="results/geometry/claims.parquet",
-        text=report(
-            "results/geometry/claims.md",
+        text="results/geometry/claims.md",
+        html=report(
+            "results/geometry/claims.html",
             caption="../report/claims.rst",
             category="geometry",
             labels={"table": "claims"},
@@ -132,6 +133,7 @@ rule geometry_all:
     input:
         figures=figure_files(GE_FIGURES),
         claims=rules.geometry_claims.output.table,
+        claims_html=rules.geometry_claims.output.html,  # the report shows it
     output:
         "figures/geometry/all",
     log:

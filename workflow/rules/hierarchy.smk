@@ -142,8 +142,9 @@ rule hierarchy_claims:
         tms_features=rules.hierarchy_aggregate_tms.output.features,
     output:
         table="results/hierarchy/claims.parquet",
-        text=report(
-            "results/hierarchy/claims.md",
+        text="results/hierarchy/claims.md",
+        html=report(
+            "results/hierarchy/claims.html",
             caption="../report/claims.rst",
             category="hierarchy",
             labels={"table": "claims"},
@@ -192,11 +193,41 @@ rule hierarchy_figure:
         FIGURE_SCRIPT
 
 
+rule hierarchy_interactive:
+    """Interactive (Vega-Lite) version of the loss heatmap for the report, from the same tables: each cell's
+    loss and every seed's on hover."""
+    input:
+        summary=HI_TABLES["summary"],
+        finals=HI_TABLES["finals"],
+        bundle=VEGA_BUNDLE,
+    output:
+        loss_heatmap=report(
+            "figures/hierarchy/loss_heatmap.html",
+            caption="../report/interactive/hierarchy_loss_heatmap.rst",
+            category="hierarchy",
+            labels={"figure": "loss_heatmap (interactive)"},
+        ),
+    log:
+        f"{LOGS}/hierarchy/interactive.log",
+    group:
+        "hierarchy_summary"
+    conda:
+        CONDA_ENV
+    params:
+        step=step("hierarchy.interactive:interactive_job"),
+        analysis=subtree(HI["analysis"], ("metric", "statistic")),
+    script:
+        STEP_SCRIPT
+
+
 rule hierarchy_all:
     """Manifest of the study's figures: path, sha256, source table, config hash."""
     input:
         figures=figure_files(HI_FIGURES),
         claims=rules.hierarchy_claims.output.table,
+        claims_html=rules.hierarchy_claims.output.html,  # the report shows it
+        # built with the manifest, for the report; not listed in it (the manifest is the PDF + PNG figures)
+        interactive=rules.hierarchy_interactive.output,
     output:
         "figures/hierarchy/all",
     log:

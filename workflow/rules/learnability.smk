@@ -103,8 +103,9 @@ rule learnability_claims:
         runs=rules.learnability_analyze.output[0],
     output:
         table="results/learnability/claims.parquet",
-        text=report(
-            "results/learnability/claims.md",
+        text="results/learnability/claims.md",
+        html=report(
+            "results/learnability/claims.html",
             caption="../report/claims.rst",
             category="learnability",
             labels={"table": "claims"},
@@ -156,6 +157,7 @@ rule learnability_all:
     input:
         figures=figure_files(LN_FIGURES),
         claims=rules.learnability_claims.output.table,
+        claims_html=rules.learnability_claims.output.html,  # the report shows it
     output:
         "figures/learnability/all",
     log:

@@ -1,4 +1,5 @@
-"""figures/all: the manifest of every figure of every configured study."""
+"""figures/all: the manifest of every figure of every configured study; the libraries of the interactive
+figures."""
 
 
 rule figures_all:
@@ -18,3 +19,20 @@ rule figures_all:
         code=code_hash("scripts/manifest_all.py"),
     script:
         "../../scripts/manifest_all.py"
+
+
+rule report_vega_bundle:
+    """Vega, Vega-Lite and Vega-Embed as one JavaScript file (vl-convert's bundle, a few seconds): every
+    interactive figure of the report inlines it, so each page opens offline."""
+    output:
+        VEGA_BUNDLE,
+    log:
+        f"{LOGS}/report_vega_bundle.log",
+    # runs once per workflow, on the submitting host on a cluster (no GPU, no data: not worth a job)
+    localrule: True
+    conda:
+        CONDA_ENV
+    params:
+        code=code_hash("scripts/vega_bundle.py"),
+    script:
+        "../../scripts/vega_bundle.py"

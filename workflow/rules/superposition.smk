@@ -144,8 +144,9 @@ rule superposition_claims:
         features=rules.superposition_aggregate.output.features,
     output:
         table="results/superposition/claims.parquet",
-        text=report(
-            "results/superposition/claims.md",
+        text="results/superposition/claims.md",
+        html=report(
+            "results/superposition/claims.html",
             caption="../report/claims.rst",
             category="superposition",
             labels={"table": "claims"},
@@ -198,6 +199,7 @@ rule superposition_all:
     input:
         figures=figure_files(SP_FIGURES),
         claims=rules.superposition_claims.output.table,
+        claims_html=rules.superposition_claims.output.html,  # the report shows it
     output:
         "figures/superposition/all",
     log:

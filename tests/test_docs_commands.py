@@ -288,6 +288,9 @@ def plan(command: Command) -> list[Check]:
                 Check("usage", argv[:2], why, expect=argv[2]),
                 Check("syntax", ("bash", "-n", "-c", command.text), why),
             ]
+    if program == "bash" and len(argv) > 1 and argv[1].startswith("benchmarks/") and argv[1].endswith(".sh"):
+        why = "a GPU machine's check, or a download of wheels: minutes, and the network"
+        return [Check("syntax", ("bash", "-n", argv[1]), why)]
     if program == "bash" and argv[1:] == ("setup.sh",):
         return [Check("syntax", ("bash", "-n", "setup.sh"), "installs .venv (CI runs it in a fresh clone)")]
     if program == "apt-get" and argv[1:2] == ("install",):

@@ -60,15 +60,18 @@ def run(main: Callable[[Any], None], smk: Any) -> None:
 
 
 def process_usage() -> str:
-    """This process's CPU seconds (user + sys) and wall seconds since it started, as the log lines that
-    benchmarks/workflow_benchmark.py reads: ``1.23 CPU-s, 2.34 s wall``."""
+    """This process's CPU seconds (user + sys), wall seconds since it started and peak RSS, as the log
+    lines that benchmarks/workflow_benchmark.py and gpu_jobs.py read: ``1.23 CPU-s, 2.34 s wall, peak RSS
+    316 MB``. The training rules have no Snakemake ``benchmark:`` file (Snakemake refuses one on a rule
+    marked for its output cache), so their logs' last line is where their CPU time and memory are."""
     import resource
 
     import psutil  # Snakemake's own dependency, already imported by the script preamble
 
     usage = resource.getrusage(resource.RUSAGE_SELF)
     wall = time.time() - psutil.Process().create_time()
-    return f"{usage.ru_utime + usage.ru_stime:.2f} CPU-s, {wall:.2f} s wall"
+    # ru_maxrss is in KiB on Linux
+    return f"{usage.ru_utime + usage.ru_stime:.2f} CPU-s, {wall:.2f} s wall, peak RSS {usage.ru_maxrss / 1024:.0f} MB"
 
 
 class TorchJob:
@@ -78,7 +81,7 @@ class TorchJob:
     :func:`featurelab.devices.torch_threads`) and resolves ``params.device``; :meth:`provenance` records
     the rule, the resolved device and the torch thread count actually used (not Snakemake's granted
     threads, which ``--cores`` caps) next to the config sub-tree the script passes (plus the requested
-    device); :meth:`done` logs the job's time after start-up, its CPU time and its peak RSS.
+    device); :meth:`done` logs the job's time after start-up.
     """
 
     def __init__(self, smk: Any) -> None:
@@ -101,16 +104,5 @@ class TorchJob:
         )
 
     def done(self, what: str) -> None:
-        """Log the job's time and the process's CPU time and peak RSS: the training rules have no
-        Snakemake ``benchmark:`` file (Snakemake refuses one on a rule marked for its output cache)."""
-        import resource
-
-        usage = resource.getrusage(resource.RUSAGE_SELF)
-        log.info(
-            "%s on %s in %.1f s (process: %.1f CPU-s, peak RSS %.0f MB)",
-            what,
-            self.device,
-            time.perf_counter() - self._started,
-            usage.ru_utime + usage.ru_stime,
-            usage.ru_maxrss / 1024,  # KiB on Linux
-        )
+        """Log the job's time after start-up (its CPU time and peak RSS follow in :func:`run`'s last line)."""
+        log.info("%s on %s in %.1f s", what, self.device, time.perf_counter() - self._started)

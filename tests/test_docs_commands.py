@@ -99,7 +99,7 @@ NO_JOB_OPTIONS = {
 SLURM_DIR = "/tmp/featurelab-slurm"
 #: Stops a script once argparse accepted its arguments (see the module docstring).
 ARGPARSE_SHIM = """
-import argparse, runpy, sys
+import argparse, os, runpy, sys
 _parse = argparse.ArgumentParser.parse_args
 def _accept_then_stop(self, *args, **kwargs):
     _parse(self, *args, **kwargs)
@@ -108,6 +108,7 @@ def _accept_then_stop(self, *args, **kwargs):
 argparse.ArgumentParser.parse_args = _accept_then_stop
 sys.argv = sys.argv[1:]
 sys.path.insert(0, "src")
+sys.path.insert(0, os.path.dirname(os.path.abspath(sys.argv[0])))  # as python does for a script
 runpy.run_path(sys.argv[0], run_name="__main__")
 raise SystemExit("docs-commands: the script finished without parsing arguments with argparse")
 """

@@ -128,23 +128,23 @@ def test_editing_a_claims_function_reruns_only_the_claims_and_what_follows(built
 
 
 def test_editing_one_step_of_a_module_reruns_only_that_steps_jobs(built):
-    """complexity/analysis.py holds two steps (the per-run analysis and the aggregation over seeds): an edit
-    inside ``summarize`` reruns the aggregation and what follows it, not the per-run analyses."""
+    """hierarchy/analysis.py holds two steps (the sweep's aggregation and the TMS sweep's): an edit inside
+    ``tms_geometry``, which only the TMS step reaches, reruns that step and what follows it, not the other."""
     jobs, forced = rerun_after(
-        built, "studies/complexity/analysis.py", in_function("summarize", "_edited = None"), "complexity_aggregate"
+        built, "studies/hierarchy/analysis.py", in_function("tms_geometry", "_edited = None"), "hierarchy_aggregate_tms"
     )
     assert jobs == forced
-    assert "complexity_analyze" not in jobs and jobs["complexity_aggregate"] == 1
+    assert "hierarchy_aggregate" not in jobs and jobs["hierarchy_aggregate_tms"] == 1
 
 
 def test_editing_a_modules_top_level_reruns_every_job_that_imports_it(built):
-    """complexity/analysis.py's top level runs in every job that imports the module: its own two steps, and
-    the claims and figures, which use ``final_values`` from it; not training, not the other study."""
+    """complexity/analysis.py's top level runs in every job that imports the module: its own step (the
+    aggregation), and the claims and figures, which use ``final_values`` from it; not training, not the
+    other study."""
     jobs, forced = rerun_after(
         built,
         "studies/complexity/analysis.py",
         append("_EDITED = True"),
-        "complexity_analyze",
         "complexity_aggregate",
         "complexity_claims",
         "complexity_figure",

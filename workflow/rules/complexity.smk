@@ -4,7 +4,8 @@ complexity, learning order, position, and more".
 Method: for each pair of binary features (an easy, linear one and a hard one) and each seed, generate
 train / representation-fit / test splits; train an MLP on both features; after every epoch measure each
 feature's accuracy and the share of the penultimate layer's variance its label explains; normalise the
-variance curves by the final total variance; aggregate over seeds; test the paper's claims; plot.
+variance curves by the final total variance and aggregate over seeds (one job for every run: the
+normalisation is a table join, far cheaper than a process per run); test the paper's claims; plot.
 """
 
 from featurelab.studies.complexity.train import pair_names
@@ -67,28 +68,11 @@ rule complexity_train:
         STEP_SCRIPT
 
 
-rule complexity_analyze:
-    """Per run: normalised variance curves R2_t * TV_t / TV_final and final values."""
-    input:
-        rules.complexity_train.output.metrics,
-    output:
-        "results/complexity/{pair}/seed{seed}/analysis.parquet",
-    log:
-        f"{LOGS}/complexity/analyze/{{pair}}_seed{{seed}}.log",
-    group:
-        "complexity_analyses"
-    conda:
-        CONDA_ENV
-    params:
-        step=step("complexity.analysis:analyze_job"),
-    script:
-        STEP_SCRIPT
-
-
 rule complexity_aggregate:
-    """All runs in one table, and mean with a 95% confidence interval over seeds."""
+    """Every run's normalised variance curves (R2_t * TV_t / TV_final) in one table, and the mean with a
+    95% confidence interval over seeds."""
     input:
-        expand("{run}/analysis.parquet", run=CX_RUNS),
+        expand("{run}/metrics.parquet", run=CX_RUNS),
     output:
         runs="results/complexity/runs.parquet",
         summary="results/complexity/summary.parquet",

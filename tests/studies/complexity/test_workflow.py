@@ -113,7 +113,7 @@ def test_epoch_edit_retrains_but_keeps_datasets(tiny_run, tmp_path):
     out = snakemake(workdir, "figures/all", "-n", configfile=changed)
     jobs = scheduled_rules(out.stdout)
     assert "complexity_dataset" not in jobs
-    assert jobs["complexity_train"] == 4 and jobs["complexity_analyze"] == 4
+    assert jobs["complexity_train"] == 4 and jobs["complexity_aggregate"] == 1
 
 
 def test_single_figure_builds_by_path(tiny_run):

@@ -46,29 +46,18 @@ def summarize(runs: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([curves, summarize_over_seeds(finals, SUMMARY_KEYS)], ignore_index=True)
 
 
-def analyze_job(smk: Any) -> None:
-    """Add the normalised variance curves to one run's metrics.
-
-    The job of rule ``complexity_analyze``.
-    """
-    from featurelab.io import read_frame, read_provenance, write_table
-
-    metrics = read_frame(smk.input[0])
-    record = read_provenance(smk.input[0]) | {"rule": smk.rule}
-    write_table(normalize_variance_curves(metrics), smk.output[0], record)
-
-
 def aggregate_job(smk: Any) -> None:
-    """Concatenate every run's analysis and summarise over seeds.
+    """Every run's metrics with its normalised variance curves, in one table, and the summary over seeds.
 
-    The job of rule ``complexity_aggregate``.
+    The job of rule ``complexity_aggregate``. The normalisation is per run (each run's own final total
+    variance), so doing it here, run by run, gives the table a job per run would.
     """
     import pandas as pd
 
     from featurelab.io import read_frame, read_provenance, write_table
     from featurelab.provenance import provenance
 
-    runs = pd.concat([read_frame(path) for path in smk.input], ignore_index=True)
+    runs = pd.concat([normalize_variance_curves(read_frame(path)) for path in smk.input], ignore_index=True)
     inputs = [read_provenance(path) for path in smk.input]
     shared = {k: v for k, v in inputs[0]["config"].items() if k not in ("pair", "seed")}
     record = provenance(

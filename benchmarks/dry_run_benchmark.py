@@ -23,33 +23,25 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from timing import run_timed
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def snakemake(*args: str, cwd: Path | None = None) -> tuple[subprocess.CompletedProcess, float, float]:
     """Run ``python -m snakemake *args``: (process, wall seconds, CPU seconds of the child)."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.perf_counter()
-    proc = subprocess.run(
+    return run_timed(
         [sys.executable, "-m", "snakemake", *args],
-        capture_output=True,
-        text=True,
         cwd=cwd,
         env={**os.environ, "CUDA_VISIBLE_DEVICES": os.environ.get("CUDA_VISIBLE_DEVICES", "")},
     )
-    wall = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return proc, wall, cpu
 
 
 def workflow_args(directory: Path, configfiles: list[str]) -> list[str]:

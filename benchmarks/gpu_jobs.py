@@ -18,8 +18,9 @@ import statistics
 import sys
 from pathlib import Path
 
+from timing import FINISHED
+
 JOB = re.compile(r"^(?:localrule|rule) (\S+):\n((?:    .*\n)+)", re.M)
-FINISHED = re.compile(r"rule \S+: finished, ([0-9.]+) CPU-s, ([0-9.]+) s wall")
 USED = re.compile(r" on (cuda|cpu)\b")
 COLUMNS = ["rule", "wildcards", "gpu_declared", "device_used", "cpu_s", "wall_s", "log"]
 
@@ -44,8 +45,8 @@ def jobs(run_dir: Path) -> list[dict[str, str]]:
                 "wildcards": field(block, "wildcards"),
                 "gpu_declared": "yes" if re.search(r"\bgpu=[1-9]", field(block, "resources")) else "no",
                 "device_used": used[-1] if used else "",
-                "cpu_s": finished[-1][0] if finished else "",
-                "wall_s": finished[-1][1] if finished else "",
+                "cpu_s": finished[-1][1] if finished else "",
+                "wall_s": finished[-1][2] if finished else "",
                 "log": log,
             }
         )

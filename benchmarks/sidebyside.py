@@ -30,15 +30,15 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from timing import run_timed
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -72,14 +72,7 @@ def child_env() -> dict[str, str]:
 
 def run_side(script: str, side: str, argv: Sequence[str], out: Path) -> float:
     """Run one side in a fresh process; its wall seconds from spawn to exit."""
-    start = time.perf_counter()
-    proc = subprocess.run(
-        [sys.executable, script, *argv, "--side", side, "--out", str(out)],
-        env=child_env(),
-        capture_output=True,
-        text=True,
-    )
-    seconds = time.perf_counter() - start
+    proc, seconds, _ = run_timed([sys.executable, script, *argv, "--side", side, "--out", str(out)], env=child_env())
     if proc.returncode != 0:
         sys.exit(f"side {side!r} failed (exit {proc.returncode}):\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}")
     return seconds

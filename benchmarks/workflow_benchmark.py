@@ -1,6 +1,7 @@
 """Benchmark: the whole workflow, as a user waits for it: ``figures/all`` from an empty ``results/``.
 
     .venv/bin/python benchmarks/workflow_benchmark.py [--runs 2] [--cores 2] [--configfile FILE] [--keep DIR]
+                                                      [--reference RESULTS]
 
 Each run copies the workflow's tracked files (what a fresh clone has: ``git ls-files``) into a scratch
 folder and runs ``python -m snakemake --cores N figures/all --benchmark-extended`` there, from nothing.
@@ -19,7 +20,7 @@ It reports, per run and as the median over runs:
   includes its wait for a core.
 
 With ``--keep DIR`` the scratch trees are kept under DIR (``run1/``, ``run2/``), e.g. to compare their
-outputs with ``benchmarks/compare_outputs.py``. The table it prints is the one in the README. Not a test:
+outputs with ``benchmarks/compare_outputs.py`` (``--reference DIR`` does it after every run). The table it prints is the one in the README. Not a test:
 the numbers depend on the machine and its load.
 """
 
@@ -28,15 +29,16 @@ from __future__ import annotations
 import argparse
 import csv
 import re
-import resource
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from collections import defaultdict
 from pathlib import Path
+
+from compare_outputs import difference, outputs
+from timing import FINISHED, STARTUP, run_timed
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -52,12 +54,6 @@ KINDS = {
     "claims": "claims",
     "all": "manifest",
 }
-
-#: The start-up lines a job logs (featurelab.scripting); a torch job logs a second one once torch is ready,
-#: and the last one of a log counts.
-STARTUP = re.compile(r"rule (\S+): start-up ([0-9.]+) CPU-s")
-#: Every job's CPU time at its end (featurelab.scripting.run), for rules without a benchmark file.
-FINISHED = re.compile(r"rule (\S+): finished, ([0-9.]+) CPU-s")
 
 
 def job_kind(rule: str) -> str:
@@ -82,21 +78,14 @@ def scratch_copy(where: Path) -> Path:
 
 
 def run_once(workdir: Path, cores: int, extra: list[str]) -> dict:
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.perf_counter()
-    proc = subprocess.run(
+    proc, wall, cpu = run_timed(
         [sys.executable, "-m", "snakemake", "figures/all", "--cores", str(cores), "--benchmark-extended", *extra],
         cwd=workdir,
-        capture_output=True,
-        text=True,
     )
-    wall = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     (workdir / "snakemake.log").write_text(proc.stdout + proc.stderr)
     if proc.returncode != 0:
         sys.exit(f"figures/all failed in {workdir} (rc {proc.returncode}):\n{proc.stderr[-3000:]}")
     steps = re.findall(r"(\d+) of (\d+) steps \(100%\) done", proc.stderr)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return {"wall_s": wall, "cpu_s": cpu, "jobs": int(steps[-1][1]) if steps else 0, **per_rule(workdir)}
 
 
@@ -138,6 +127,12 @@ def main() -> None:
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--configfile", help="merged over the embedded config.yaml (e.g. tests/configs/tiny.yaml)")
     parser.add_argument("--keep", type=Path, help="keep the scratch trees under this folder")
+    parser.add_argument(
+        "--reference",
+        type=Path,
+        help="a results/ folder of an earlier run (e.g. of the code before a speed change): every run's "
+        "parquet and npz outputs are compared with it (benchmarks/compare_outputs.py)",
+    )
     args = parser.parse_args()
     extra = [f"--configfile={Path(args.configfile).resolve()}"] if args.configfile else []
 
@@ -156,7 +151,22 @@ def main() -> None:
                 f"start-up {result['startup_total_s']:.0f} s over {sum(result['startup_jobs'].values())} jobs",
                 flush=True,
             )
+            if args.reference:
+                identical_to(args.reference, workdir / "results")
     report(results, args.cores)
+
+
+def identical_to(reference: Path, results: Path) -> None:
+    """Print how many of the run's outputs equal the reference's (compare_outputs); list the others."""
+    in_ref, in_run = outputs(reference), outputs(results)
+    differ = [rel for rel in sorted(in_ref & in_run) if difference(reference / rel, results / rel)]
+    print(
+        f"  outputs vs {reference}: {len(in_ref & in_run) - len(differ)} of {len(in_ref & in_run)} in both "
+        f"identical; {len(in_ref - in_run)} only in the reference, {len(in_run - in_ref)} only in this run",
+        flush=True,
+    )
+    for rel in differ:
+        print(f"    differs: {rel}")
 
 
 def report(results: list[dict], cores: int) -> None:

@@ -40,7 +40,7 @@ differences 0.03-0.04; tests/studies/dissociation/test_evaluate.py compares the 
 for this reason).
 
 Size: the default config's networks, images and budgets, one seed (the workflow runs one evaluate and one
-transfer job per seed), but 8 noise levels per sweep instead of 40 and 20 probe steps instead of 200
+transfer job per seed), but 6 noise levels per sweep instead of 40 and 20 probe steps instead of 200
 (``--noise-levels 40 --probe-steps 200`` is the full size: ~6.5 CPU-minutes per pair, too long for three
 pairs in 4 minutes). Per level and per step both sides do the same work at either size; the fixed costs
 (start-up, the MNIST arrays, building the networks with the null space's SVD, the pipeline's exactness
@@ -69,7 +69,7 @@ CHAOTIC_PROBE = ("scale", "nuisance")
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="the seed whose network and draws are used (default 0)")
     parser.add_argument(
-        "--noise-levels", type=int, default=8, help="noise levels of each sweep (default 8; the config has 40)"
+        "--noise-levels", type=int, default=6, help="noise levels of each sweep (default 6; the config has 40)"
     )
     parser.add_argument(
         "--probe-steps", type=int, default=20, help="gradient steps of the probe (default 20; the config has 200)"

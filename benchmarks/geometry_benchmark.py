@@ -6,10 +6,10 @@ There is no notebook of this repository's own for this study; the reference is t
 (``toy_models.ipynb``: ``Model``, ``generate_batch``, ``optimize``), as docs/geometry.md and
 ``featurelab.studies.geometry.train`` describe it. Both sides train the default config's sweep (n = 400
 features, m = 30 hidden, 8 sparsities as 8 instances of one model, batch 256 (the colab's default: 1,024), AdamW lr 1e-3, weight decay
-0.01, constant schedule), one seed, for ``--steps`` steps (default 1,000 of the config's 10,000, so that
+0.01, constant schedule), one seed, for ``--steps`` steps (default 700 of the config's 10,000, so that
 three pairs fit in 4 minutes; a step costs the same at every step, so the ratio is the per-step ratio of the
-full run up to the evaluations, which the pipeline runs every ``log_every`` = 1,000 steps: 2 here, 11 in
-the full run, each ~0.1 s).
+full run up to the evaluations, which the pipeline runs at step 0, every ``log_every`` = 1,000 steps and
+after the last: 2 here, 11 in the full run, each ~0.1 s).
 
 * **notebook** (the colab's approach, plain torch, in this file): ``Model`` with ``W`` (instances, n, m)
   initialised by ``nn.init.xavier_normal_`` and ``b_final`` zeros; per step ``optimize`` sets the
@@ -37,8 +37,8 @@ evaluations, ~0.1 s each, which the colab does not do). Tolerance ``rtol`` 1e-4 
 compute the same float32 steps in a different order (einsum against bmm, autograd against the
 hand-written backward, mean against a scaled sum of squares), ~1e-7 relative per step; Adam divides each
 gradient by its running RMS, so these differences do not shrink with the gradient, and features at the
-ReLU's edge amplify them: after 1,000 steps the weights differ by up to 5e-3 (of entries up to 0.44), the
-loss by 2.0e-5 relative at most (measured). The weights are therefore not compared, the loss is. A real
+ReLU's edge amplify them: after 1,000 steps the weights differ by up to 5e-3 (of entries up to 0.44),
+the loss by 2.0e-5 relative at most (measured). The weights are therefore not compared, the loss is. A real
 difference fails: weight decay 0.02 instead of 0.01 on the notebook side moved the loss by 4.2e-4 relative.
 
 Why the ratio is below 2x (measured at 1 thread, under load, per step of the default shape 8 x 256 x 400,
@@ -70,7 +70,7 @@ PRINT_FREQ = 100
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--steps", type=int, default=1000, help="training steps (default 1,000 of the config's 10,000)")
+    parser.add_argument("--steps", type=int, default=700, help="training steps (default 700 of the config's 10,000)")
     parser.add_argument("--seed", type=int, default=0, help="the seed whose initial weights and batches are used")
 
 

@@ -5,11 +5,11 @@
 There is no notebook of this repository's own for this study; the reference is the paper's colab
 (``toy_models.ipynb``: ``Model``, ``generate_batch``, ``optimize``), as docs/geometry.md and
 ``featurelab.studies.geometry.train`` describe it. Both sides train the default config's sweep (n = 400
-features, m = 30 hidden, 8 sparsities as 8 instances of one model, batch 256 (the colab's default:
-1,024), AdamW lr 1e-3, weight decay 0.01, constant schedule), one seed, for ``--steps`` steps (default
-700 of the config's 10,000, so that three pairs fit in 4 minutes; a step costs the same at every step, so
-the ratio is the per-step ratio of the full run up to the evaluations, which the pipeline runs at step 0, every ``log_every`` = 1,000 steps and
-after the last: 2 here, 11 in the full run, each ~0.1 s).
+features, m = 30 hidden, 8 sparsities as 8 instances of one model, batch 256 (the colab's default: 1,024),
+AdamW lr 1e-3, weight decay 0.01, constant schedule), one seed, for ``--steps`` steps (default 700 of the
+config's 10,000, so that three pairs fit in 4 minutes; a step costs the same at every step, so the ratio is
+the per-step ratio of the full run up to the evaluations, which the pipeline runs at step 0, every
+``log_every`` = 1,000 steps and after the last: 2 here, 11 in the full run, each ~0.1 s).
 
 * **notebook** (the colab's approach, plain torch, in this file): ``Model`` with ``W`` (instances, n, m)
   initialised by ``nn.init.xavier_normal_`` and ``b_final`` zeros; per step ``optimize`` sets the

@@ -32,8 +32,8 @@ def key_path(parts: Iterable[Any]) -> str:
 
 
 def load_yaml(path: str | Path) -> Any:
-    """A YAML file through libyaml's safe loader when PyYAML has it (same result, ~8x faster than the
-    pure-Python one; schemas are parsed every time the DAG is built)."""
+    """A YAML file through libyaml's safe loader when PyYAML has it (same result, several times
+    faster than the pure-Python one; schemas are parsed every time the DAG is built)."""
     return yaml.load(Path(path).read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
 

@@ -39,8 +39,8 @@ import torch
 from featurelab.studies.dissociation.model import Weights, forward, hidden
 
 #: Bytes of working memory a chunk of noise levels may take, by device type. On a CPU the sweep is bound
-#: by the second layer's matrix products, and small chunks that stay in cache are fastest (measured: 8-16
-#: MB chunks 1.3x faster than 256 MB ones); a GPU wants large batches to fill the device.
+#: by the second layer's matrix products, and small chunks that stay in cache are fastest (8-16 MB
+#: chunks beat 256 MB ones); a GPU wants large batches to fill the device.
 CHUNK_BYTES = {"cpu": 16 * 2**20, "cuda": 1024 * 2**20}
 
 

@@ -84,8 +84,9 @@ class _SweepLoss(torch.autograd.Function):
     Autograd keeps and revisits more (instances, batch, n) temporaries, and at these sizes element-wise
     passes are a large share of a step. The forward computes the residual once, masks it where the ReLU is
     off (that is d loss / d pre-activation up to a scale) and keeps it; the backward is three batched
-    matrix products. Measured against autograd: 1.1x faster at the default shape, 1.3x faster and 45 % less
-    peak memory at the paper's (docs/geometry.md). Tested against autograd and with gradcheck.
+    matrix products: faster than autograd and with less peak memory, most at the paper's shape (the
+    side-by-side speed is measured by benchmarks/geometry_benchmark.py). Tested against autograd and with
+    gradcheck.
     """
 
     @staticmethod

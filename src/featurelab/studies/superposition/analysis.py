@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 #: Examples per chunk of the (N, n, n) perturbed-reconstruction tensor: small enough that the chunk
-#: (64 * 49 * 49 doubles = 1.2 MB) stays in cache; larger chunks were 3-5x slower (memory-bound).
+#: (64 * 49 * 49 doubles = 1.2 MB) stays in cache; larger chunks are memory-bound and slower.
 CHUNK = 64
 
 

@@ -146,7 +146,7 @@ def main(
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     if add_arguments is not None:
         add_arguments(parser)
-    args, child_argv = parser.parse_args(), [a for a in sys.argv[1:]]
+    args = parser.parse_args()
     if args.side is not None:
         if args.out is None:
             parser.error("--side needs --out")
@@ -155,8 +155,9 @@ def main(
         return
     if args.pairs < 1:
         parser.error("--pairs must be at least 1 (3 or more for a number worth reporting)")
-    child_argv = strip_option(child_argv, "--pairs")
-    compare(script or sys.argv[0], child_argv, ("notebook", "pipeline"), args.pairs, rtol, atol)
+    compare(
+        script or sys.argv[0], strip_option(sys.argv[1:], "--pairs"), ("notebook", "pipeline"), args.pairs, rtol, atol
+    )
 
 
 def strip_option(argv: Sequence[str], option: str) -> list[str]:

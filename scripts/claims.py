@@ -1,12 +1,12 @@
 """The script of every claims rule: the study's ``evaluate(tables, params)``, written as parquet + markdown.
 
 ``params: step=step("complexity.claims:evaluate")`` names the study's function (its module's ``TITLE``
-heads the markdown); see :func:`featurelab.claims.claims_job` for what it is given.
+heads the markdown); see :func:`featurelab.claims_report.claims_job` for what it is given.
 """
 
 import importlib
 
-from featurelab.claims import claims_job
+from featurelab.claims_report import claims_job
 from featurelab.scripting import run
 
 module, function = snakemake.params.step["entry"].split(":")  # noqa: F821 (injected by Snakemake)

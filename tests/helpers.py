@@ -283,3 +283,16 @@ class TinyTrees:
         if figures_all:
             snakemake(workdir, "figures/all", configfile=configfile)
         return workdir, configfile, config
+
+
+def assert_claims_table(claims) -> None:
+    """A real run's claims table: every column of the verdict framework, verdicts from the three, and each
+    verdict the one its interval, side, threshold and precondition give."""
+    from featurelab.claims import CLAIM_COLUMNS, disagreeing_rows
+
+    assert list(claims.columns) == list(CLAIM_COLUMNS)
+    assert set(claims["verdict"]) <= {"PASS", "FAIL", "INCONCLUSIVE"}
+    assert set(claims["kind"]) <= {"claim", "check"}
+    assert (claims["source"].str.len() > 0).all(), "every threshold has a written source"
+    bad = disagreeing_rows(claims)
+    assert bad.empty, f"verdicts that do not follow from their intervals:\n{bad.to_string()}"

@@ -109,6 +109,35 @@ def test_checkpoint_from_other_settings_is_ignored(tmp_path, monkeypatch, comple
     assert_same_state(state, ref_state)
 
 
+class _Payload:
+    """Unpickling this object opens (creates) ``marker``: code run from a data file."""
+
+    def __init__(self, marker) -> None:
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_a_checkpoint_carrying_a_pickled_payload_is_refused_and_training_starts_over(
+    tmp_path, complexity_data, caplog
+):
+    pair, data = complexity_data
+    ckpt = checkpoint_path(tmp_path / "metrics.parquet")
+    marker = tmp_path / "payload_ran"
+    torch.save({"key": "", "step": 3, "n_steps": 10**6, "state": _Payload(marker)}, ckpt)
+    reference = complexity.train_run(pair, 0, data, COMPLEXITY_MODEL, COMPLEXITY_TRAINING, "cpu")
+    with caplog.at_level("WARNING", logger="featurelab"):
+        cols, state = complexity.train_run(
+            pair, 0, data, COMPLEXITY_MODEL, COMPLEXITY_TRAINING, "cpu", checkpoint_to=ckpt, checkpoint_every=3
+        )
+    assert not marker.exists(), "loading the checkpoint ran code from it"
+    refusals = [r.getMessage() for r in caplog.records if "refusing checkpoint" in r.getMessage()]
+    assert len(refusals) == 1 and str(ckpt) in refusals[0] and "training from step 0" in refusals[0]
+    assert cols == reference[0]
+    assert_same_state(state, reference[1])
+
+
 def test_dissociation_resume_is_bit_identical(tmp_path, monkeypatch):
     rng = np.random.default_rng(0)
     data = {
@@ -230,7 +259,7 @@ def test_sigterm_saves_the_step_in_progress_and_resume_is_bit_identical(
     # the step in progress is completed and saved, whatever the interval says; the handler is put back
     assert stop.value.step == at_step + 1 and stop.value.exit_status == training.PREEMPTED_EXIT_STATUS == 75
     assert f"preempted at step {at_step + 1}; checkpoint written to {ckpt}" in str(stop.value)
-    assert torch.load(ckpt, weights_only=False)["step"] == at_step + 1
+    assert torch.load(ckpt, weights_only=True)["step"] == at_step + 1
     assert signal.getsignal(signal.SIGTERM) == before
     assert [p.name for p in tmp_path.iterdir()] == [ckpt.name]  # no temporary file beside it
 

@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 
 from featurelab import interactive
-from featurelab.claims import claim_row, claims_frame, claims_html
+from featurelab.claims import Claim, Precondition, judge_claims
+from featurelab.claims_report import claims_html
 
 
 def test_the_palette_is_the_static_figures_palette():
@@ -51,23 +52,21 @@ def test_a_page_is_self_contained_and_the_same_for_the_same_chart():
 
 
 def _claims() -> pd.DataFrame:
-    common = dict(measured_what="m", seeds_passing=1, n_seeds=2)
-    return claims_frame(
+    seeds = [0, 1, 2]
+
+    def values(*numbers: float):
+        return lambda tables: pd.Series(numbers, index=seeds)
+
+    unlearned = Precondition("p", lambda tables: pd.Series([False, False, True], index=seeds))
+    return judge_claims(
         [
-            claim_row("b", "c1", "B <holds>", measured=0.5, threshold=1.0, holds=False, **common),
-            claim_row("a", "c2", "A", measured=float("nan"), threshold=2.0, holds=True, **common),
-            claim_row(
-                "c",
-                "c3",
-                "C",
-                measured=10.0,
-                threshold=3.0,
-                holds=True,
-                precondition="p",
-                precondition_met=False,
-                **common,
-            ),
-        ]
+            Claim("b", "B <holds>", ">=", 1.0, "s", statistic=values(0.5, 0.52, 0.49), condition="c1"),
+            Claim("a", "A", ">=", 2.0, "s", statistic=values(float("nan"), float("nan"), float("nan"))),
+            Claim("c", "C", ">=", 3.0, "s", statistic=values(10.0, 10.1, 9.9), precondition=unlearned),
+        ],
+        {},
+        seeds,
+        0.8,
     )
 
 
@@ -76,8 +75,9 @@ def test_the_claims_page_has_every_row_with_sort_keys():
     rows = re.findall(r"<tr>(.*?)</tr>", page, re.S)[1:]
     assert len(rows) == 3
     assert "B &lt;holds&gt;" in page and "<holds>" not in page
-    measured = [re.findall(r'data-sort="([^"]*)"', row)[4] for row in rows]
-    assert measured == ["0.5", "NaN", "10.0"]
-    assert [re.search(r'class="(PASS|FAIL)"', row).group(1) for row in rows] == ["FAIL", "PASS", "FAIL"]
-    assert "1 of 3 claims PASS" in page
+    estimates = [re.findall(r'data-sort="([^"]*)"', row)[5] for row in rows]
+    assert estimates[1] == "NaN" and float(estimates[0]) == pytest.approx(0.50333, abs=1e-4)
+    verdicts = [re.search(r'class="(PASS|FAIL|INCONCLUSIVE)"', row).group(1) for row in rows]
+    assert verdicts == ["FAIL", "INCONCLUSIVE", "FAIL"]
+    assert "Claims of the paper: 0 PASS, 2 FAIL, 1 INCONCLUSIVE" in page
     assert "<script>" in page and "aria-sort" in page

@@ -1,219 +1,272 @@
-"""The claims table every study writes: one row per claim of its paper, measured and judged.
+"""The claims table every study writes: each claim of its paper declared once, measured over seeds and
+judged with an interval.
 
-Columns (``CLAIM_COLUMNS``): ``claim`` (short id), ``condition``, ``statement`` (the claim in words,
-with its threshold), ``measured`` (the number), ``measured_what`` (what that number is), ``threshold``,
-``seeds_passing``, ``n_seeds``, ``precondition`` (what must hold for the claim to mean anything, e.g.
-"both features learned"; empty when none), ``precondition_met``, ``reason`` (why a claim FAILS: the
-unmet precondition or the missed threshold; empty on PASS) and ``passed``.
+A study declares its claims as :class:`Claim` values: an id, the statement, one small function giving
+the claim's statistic per seed (or, for a statistic defined only across seeds, of a set of seeds), the
+side and threshold with the threshold's written source, the paper's own value where it gives one, and
+the precondition without which the claim means nothing. :func:`judge_claims` turns them into rows
+(``CLAIM_COLUMNS``); no study counts seeds, applies tolerances or builds rows itself.
 
-A claim that does not reproduce is reported as FAIL, never tuned away. A claim whose precondition does
-not hold is FAIL too, whatever its number says: "the easy feature explains more variance" of a network
-that never learned the hard one is no evidence for the paper (it would pass vacuously).
+Verdicts (:mod:`featurelab.evidence`): PASS when the one-sided 95 % bound lies on the claim's side of
+the threshold, FAIL when the bound on the other side lies beyond it (refuted at 95 %), INCONCLUSIVE
+otherwise, with ``seeds_needed``. A claim whose precondition does not hold is FAIL with the reason,
+whatever its numbers say: "the easy feature explains more variance" of a network that never learned the
+hard one is no evidence for the paper (it would pass vacuously). A claim whose condition is not in the
+config stays in the table as INCONCLUSIVE, "not run: ...". Rows that hold by construction of our code
+(``kind="check"``) are kept apart from the paper's claims (``kind="claim"``) in every count.
 """
 
 from __future__ import annotations
 
 import math
-import numbers
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
+
+from featurelab.evidence import (
+    INTERVALS,
+    VERDICTS,
+    Evidence,
+    Interval,
+    Side,
+    exact_evidence,
+    jackknife_evidence,
+    log_t_evidence,
+    t_evidence,
+)
 
 CLAIM_COLUMNS = (
     "claim",
+    "kind",
     "condition",
     "statement",
-    "measured",
-    "measured_what",
+    "estimate",
+    "ci_low",
+    "ci_high",
+    "side",
     "threshold",
-    "seeds_passing",
+    "paper_value",
+    "source",
     "n_seeds",
+    "seeds_needed",
     "precondition",
     "precondition_met",
+    "verdict",
     "reason",
-    "passed",
+    "interval",
+    "seed_values",
 )
 
-
-def seeds_needed(fraction: float, n_seeds: int) -> int:
-    """How many of ``n_seeds`` must agree for a claim to hold (e.g. 0.8 of 5 -> 4)."""
-    return math.ceil(fraction * n_seeds - 1e-9)
+Tables = Mapping[str, pd.DataFrame]
+Kind = Literal["claim", "check"]
 
 
-def claim_row(
-    claim: str,
-    condition: str,
-    statement: str,
-    *,
-    measured: float,
-    measured_what: str,
-    threshold: float,
-    seeds_passing: int,
-    n_seeds: int,
-    holds: bool,
-    precondition: str = "",
-    precondition_met: bool = True,
-    unmet_reason: str = "",
-    missed_reason: str = "",
-) -> dict[str, Any]:
-    """One claims-table row (the one builder every study uses).
+class NotRun(Exception):
+    """Raised by a claim's statistic or precondition when the condition it needs is not in the config:
+    the row stays, INCONCLUSIVE with the reason "not run: <message>"."""
 
-    ``holds`` is the verdict of the claim's own test; the row PASSES only when the precondition holds
-    too. ``unmet_reason`` says what was missing when it does not (default: the precondition's text);
-    ``missed_reason`` why the threshold was missed (default: the measured value against the threshold).
+
+@dataclass(frozen=True)
+class Precondition:
+    """What must hold in a seed for that seed to count as evidence: ``met(tables)`` is a boolean per
+    seed (a Series indexed by seed; a missing seed does not meet it)."""
+
+    text: str
+    met: Callable[[Tables], pd.Series]
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One claim (or check of our code), declared once.
+
+    ``statistic(tables)`` gives one number per seed (a Series indexed by seed) for the ``t``, ``log_t``
+    and ``exact`` intervals; ``across_seeds(tables, seeds)`` one number for a list of seeds for the
+    ``jackknife``. ``source`` says where the threshold comes from (the paper's or notebook's number and
+    where it stands, or "our reading" and why); ``exact`` claims say in ``exact_reason`` why the
+    property holds by construction; ``floor`` is the smallest value a ``log_t`` statistic is taken as.
     """
-    precondition_met = bool(precondition_met)
-    passed = bool(holds) and precondition_met
-    if not precondition_met:
-        reason = f"precondition not met: {unmet_reason or precondition}"
-    elif not holds:
-        reason = missed_reason or f"measured {measured:.4g} against threshold {threshold:.4g}"
+
+    claim: str
+    statement: str
+    side: Side
+    threshold: float
+    source: str
+    statistic: Callable[[Tables], pd.Series] | None = None
+    across_seeds: Callable[[Tables, list], float] | None = None
+    interval: Interval = "t"
+    kind: Kind = "claim"
+    condition: str = ""
+    paper_value: float = math.nan
+    precondition: Precondition | None = None
+    floor: float = 1e-12
+    exact_reason: str = ""
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.side not in (">=", "<="):
+            problems.append(f"side {self.side!r} is not '>=' or '<='")
+        if self.interval not in INTERVALS:
+            problems.append(f"interval {self.interval!r} is not one of {INTERVALS}")
+        if self.kind not in ("claim", "check"):
+            problems.append(f"kind {self.kind!r} is not 'claim' or 'check'")
+        if (self.interval == "jackknife") != (self.across_seeds is not None):
+            problems.append("a jackknife claim has across_seeds, any other a per-seed statistic")
+        if self.interval != "jackknife" and self.statistic is None:
+            problems.append("no statistic")
+        if self.interval == "exact" and not self.exact_reason:
+            problems.append("an exact claim needs exact_reason")
+        if not self.source:
+            problems.append("no source for the threshold")
+        if problems:
+            raise ValueError(f"claim {self.claim!r}: " + "; ".join(problems))
+
+
+def _per_seed(series: pd.Series, seeds: Sequence) -> pd.Series:
+    return pd.Series(series).reindex(list(seeds))
+
+
+def _format_seeds(seeds: Iterable) -> str:
+    return ", ".join(str(s) for s in seeds)
+
+
+def _evidence(claim: Claim, tables: Tables, seeds: list) -> tuple[Evidence, str]:
+    """The claim's evidence on ``seeds``, and the per-seed values as text."""
+    if claim.interval == "jackknife":
+        evidence = jackknife_evidence(
+            lambda subset: claim.across_seeds(tables, subset), seeds, claim.side, claim.threshold
+        )
+        return evidence, ""
+    values = _per_seed(claim.statistic(tables), seeds).astype(float)
+    finite = values[np.isfinite(values)]
+    shown = "; ".join(f"{seed}={value:.4g}" for seed, value in values.items())
+    if claim.interval == "exact":
+        evidence = exact_evidence(finite.to_numpy(), claim.side, claim.threshold)
+    elif claim.interval == "log_t":
+        evidence = log_t_evidence(finite.to_numpy(), claim.side, claim.threshold, claim.floor)
     else:
-        reason = ""
-    return dict(
-        claim=claim,
-        condition=condition,
-        statement=statement,
-        measured=float(measured),
-        measured_what=measured_what,
-        threshold=float(threshold),
-        seeds_passing=int(seeds_passing),
-        n_seeds=int(n_seeds),
-        precondition=precondition,
-        precondition_met=precondition_met,
-        reason=reason,
-        passed=passed,
+        evidence = t_evidence(finite.to_numpy(), claim.side, claim.threshold)
+    missing = [seed for seed in values.index if seed not in finite.index]
+    if missing:
+        note = f"no value in seed(s) {_format_seeds(missing)}"
+        evidence = Evidence(**{**evidence.__dict__, "reason": "; ".join(r for r in (evidence.reason, note) if r)})
+    return evidence, shown
+
+
+def _row(claim: Claim, **fields: Any) -> dict[str, Any]:
+    base = dict(
+        claim=claim.claim,
+        kind=claim.kind,
+        condition=claim.condition,
+        statement=claim.statement,
+        estimate=math.nan,
+        ci_low=math.nan,
+        ci_high=math.nan,
+        side=claim.side,
+        threshold=float(claim.threshold),
+        paper_value=float(claim.paper_value),
+        source=claim.source + (f" Exact: {claim.exact_reason}" if claim.exact_reason else ""),
+        n_seeds=0,
+        seeds_needed=math.nan,
+        precondition=claim.precondition.text if claim.precondition else "",
+        precondition_met=True,
+        verdict="INCONCLUSIVE",
+        reason="",
+        interval=claim.interval,
+        seed_values="",
     )
+    return {**base, **fields}
+
+
+def judge(claim: Claim, tables: Tables, seeds: Sequence, min_share: float) -> dict[str, Any]:
+    """One row of the claims table.
+
+    ``seeds`` are the study's seeds; the claim's precondition must hold in at least
+    ``ceil(min_share * len(seeds))`` of them (and in one at least), and only those seeds are evidence.
+    """
+    seeds = list(seeds)
+    try:
+        if claim.precondition is None:
+            counted, unmet = seeds, ""
+        else:
+            met = _per_seed(claim.precondition.met(tables), seeds).fillna(False).astype(bool)
+            counted = [seed for seed in seeds if met[seed]]
+            needed = max(1, math.ceil(min_share * len(seeds) - 1e-9))
+            failing = [seed for seed in seeds if not met[seed]]
+            unmet = (
+                f"precondition not met: {claim.precondition.text} fails in seed(s) {_format_seeds(failing)} "
+                f"({len(counted)} of {len(seeds)} hold, {needed} needed)"
+                if len(counted) < needed
+                else ""
+            )
+        evidence, shown = _evidence(claim, tables, counted if not unmet else seeds)
+    except NotRun as missing:
+        return _row(claim, reason=f"not run: {missing}")
+    fields = dict(
+        estimate=evidence.estimate,
+        ci_low=evidence.ci_low,
+        ci_high=evidence.ci_high,
+        n_seeds=evidence.n,
+        seeds_needed=evidence.seeds_needed,
+        seed_values=shown,
+    )
+    if unmet:
+        return _row(claim, **fields, precondition_met=False, verdict="FAIL", reason=unmet)
+    return _row(claim, **fields, verdict=evidence.verdict, reason=evidence.reason)
+
+
+def judge_claims(claims: Iterable[Claim], tables: Tables, seeds: Sequence, min_share: float) -> pd.DataFrame:
+    """The claims table: one :func:`judge` row per claim, in declaration order."""
+    claims = list(claims)
+    keys = [(c.claim, c.condition) for c in claims]
+    duplicated = sorted({key for key in keys if keys.count(key) > 1})
+    if duplicated:
+        raise ValueError(f"claims declared twice (claim, condition): {duplicated}")
+    rows = [judge(claim, tables, seeds, min_share) for claim in claims]
+    return claims_frame(rows)
 
 
 def claims_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
-    """The claims table from :func:`claim_row` rows, columns in ``CLAIM_COLUMNS`` order."""
-    return pd.DataFrame(rows, columns=list(CLAIM_COLUMNS))
+    """The claims table from :func:`judge` rows, columns in ``CLAIM_COLUMNS`` order."""
+    frame = pd.DataFrame(rows, columns=list(CLAIM_COLUMNS))
+    return frame.astype({"n_seeds": "int64", "precondition_met": "bool", "seeds_needed": "float64"})
 
 
-def claims_markdown(claims: pd.DataFrame, title: str) -> str:
-    """A readable copy of a claims table."""
-    lines = [
-        f"# {title}",
-        "",
-        "| claim | condition | measured | threshold | seeds passing | precondition | result |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for r in claims.itertuples():
-        pre = "" if not r.precondition else f"{r.precondition} ({'met' if r.precondition_met else 'NOT met'})"
-        result = "PASS" if r.passed else f"FAIL: {r.reason}"
-        lines.append(
-            f"| {r.statement} | {r.condition} | {r.measured:.4g} ({r.measured_what}) | {r.threshold:.4g} | "
-            f"{r.seeds_passing}/{r.n_seeds} | {pre} | {result} |"
-        )
-    return "\n".join(lines) + "\n"
+def verdict_counts(claims: pd.DataFrame) -> dict[str, dict[str, int]]:
+    """kind -> verdict -> count, every verdict present (claims and checks are never counted together)."""
+    return {
+        kind: {verdict: int(((claims["kind"] == kind) & (claims["verdict"] == verdict)).sum()) for verdict in VERDICTS}
+        for kind in ("claim", "check")
+    }
 
 
-#: The sortable table's columns: (header, how a row's cell reads, the value it sorts by).
-_HTML_COLUMNS: tuple[tuple[str, Callable[[Any], str], Callable[[Any], Any]], ...] = (
-    ("result", lambda r: "PASS" if r.passed else "FAIL", lambda r: int(r.passed)),
-    ("claim", lambda r: r.claim, lambda r: r.claim),
-    ("condition", lambda r: r.condition, lambda r: r.condition),
-    ("statement", lambda r: r.statement, lambda r: r.statement),
-    ("measured", lambda r: f"{r.measured:.4g}", lambda r: r.measured),
-    ("what was measured", lambda r: r.measured_what, lambda r: r.measured_what),
-    ("threshold", lambda r: f"{r.threshold:.4g}", lambda r: r.threshold),
-    ("seeds passing", lambda r: f"{r.seeds_passing}/{r.n_seeds}", lambda r: r.seeds_passing / max(r.n_seeds, 1)),
-    (
-        "precondition",
-        lambda r: "" if not r.precondition else f"{r.precondition} ({'met' if r.precondition_met else 'NOT met'})",
-        lambda r: (bool(r.precondition) and not r.precondition_met, r.precondition),
-    ),
-    ("reason (FAIL)", lambda r: r.reason, lambda r: r.reason),
-)
-
-#: Click a header to sort by it (again: the other way); numbers sort as numbers, NaN last. No library:
-#: the page stays a few kilobytes and opens offline.
-_SORT_SCRIPT = """
-document.querySelectorAll("table.claims th").forEach((th, col) => th.addEventListener("click", () => {
-  const table = th.closest("table"), body = table.tBodies[0];
-  const up = th.getAttribute("aria-sort") !== "ascending";
-  table.querySelectorAll("th").forEach(h => h.removeAttribute("aria-sort"));
-  th.setAttribute("aria-sort", up ? "ascending" : "descending");
-  const key = row => row.cells[col].dataset.sort;
-  const rows = Array.from(body.rows).sort((a, b) => {
-    const x = key(a), y = key(b), nx = Number(x), ny = Number(y);
-    const numeric = x !== "" && y !== "" && !Number.isNaN(nx) && !Number.isNaN(ny);
-    const c = numeric ? nx - ny : (x === "NaN") - (y === "NaN") || x.localeCompare(y);
-    return up ? c : -c;
-  });
-  rows.forEach(row => body.appendChild(row));
-}));
-"""
-
-_STYLE = """
-body { font: 13px Arial, Helvetica, sans-serif; color: #222; margin: 12px; }
-table.claims { border-collapse: collapse; }
-table.claims th { cursor: pointer; background: #eee; text-align: left; position: sticky; top: 0; }
-table.claims th[aria-sort=ascending]::after { content: " \\25B2"; }
-table.claims th[aria-sort=descending]::after { content: " \\25BC"; }
-table.claims th, table.claims td { border: 1px solid #ccc; padding: 3px 6px; vertical-align: top; }
-td.PASS { color: #0173b2; font-weight: bold; }
-td.FAIL { color: #d55e00; font-weight: bold; }
-"""
+def counts_sentence(claims: pd.DataFrame) -> str:
+    """ "Claims of the paper: 3 PASS, 1 FAIL, 2 INCONCLUSIVE. Checks of our code: 5 PASS, 0 FAIL." """
+    counts = verdict_counts(claims)
+    claim_part = ", ".join(f"{counts['claim'][v]} {v}" for v in VERDICTS)
+    check_part = ", ".join(f"{counts['check'][v]} {v}" for v in VERDICTS if v != "INCONCLUSIVE" or counts["check"][v])
+    return f"Claims of the paper: {claim_part}. Checks of our code: {check_part}."
 
 
-def _sort_key(value: Any) -> str:
-    """A cell's ``data-sort``: numbers in full precision (the page sorts them as numbers), NaN as "NaN"."""
-    if isinstance(value, tuple):
-        return "|".join(_sort_key(v) for v in value)
-    if isinstance(value, bool | str):
-        return str(int(value)) if isinstance(value, bool) else value
-    if isinstance(value, numbers.Real):  # NumPy's scalars too
-        return "NaN" if math.isnan(value) else repr(float(value))
-    return str(value)
+def verdict_agrees(row: Any) -> bool:
+    """Whether a row's verdict is the one its interval, side, threshold and precondition give: the
+    invariant every claims table keeps (a test checks it on real runs)."""
+    from featurelab.evidence import decide
+
+    if not row.precondition_met:
+        return row.verdict == "FAIL"
+    if row.reason.startswith("not run:"):
+        return row.verdict == "INCONCLUSIVE"
+    if row.interval == "exact":
+        if not math.isfinite(row.estimate):
+            return row.verdict == "INCONCLUSIVE"
+        holds = row.estimate >= row.threshold if row.side == ">=" else row.estimate <= row.threshold
+        return row.verdict == ("PASS" if holds else "FAIL")
+    return row.verdict == decide(row.ci_low, row.ci_high, row.side, row.threshold)
 
 
-def claims_html(claims: pd.DataFrame, title: str) -> str:
-    """A claims table as one self-contained HTML page whose columns sort on a header click (the Snakemake
-    report shows HTML files in a frame; it offers markdown and TSV files only as downloads)."""
-    from html import escape
-
-    passed = int(claims["passed"].sum())
-    head = "".join(f"<th>{escape(name)}</th>" for name, _, _ in _HTML_COLUMNS)
-    rows = []
-    for r in claims.itertuples():
-        cells = []
-        for name, text, key in _HTML_COLUMNS:
-            css = f' class="{text(r)}"' if name == "result" else ""
-            cells.append(f'<td{css} data-sort="{escape(_sort_key(key(r)))}">{escape(text(r))}</td>')
-        rows.append(f"<tr>{''.join(cells)}</tr>")
-    body = "\n".join(rows)
-    return (
-        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        f"<title>{escape(title)}</title>\n<style>{_STYLE}</style>\n</head>\n<body>\n"
-        f"<h1 style='font-size:16px'>{escape(title)}</h1>\n"
-        f"<p>{passed} of {len(claims)} claims PASS. Click a column header to sort by it.</p>\n"
-        f'<table class="claims">\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody>\n</table>\n'
-        f"<script>{_SORT_SCRIPT}</script>\n</body>\n</html>\n"
-    )
-
-
-def claims_job(
-    smk: Any, evaluate: Callable[[Mapping[str, pd.DataFrame], Mapping[str, Any]], pd.DataFrame], title: str
-) -> None:
-    """The job of every claims rule (scripts/claims.py): ``evaluate(tables, params)`` of the rule's study,
-    written to ``output.table`` (parquet), ``output.text`` (markdown under ``title``) and ``output.html``
-    (the same table, sortable, for the report: :func:`claims_html`).
-
-    ``tables`` are the rule's named inputs read as DataFrames, ``params`` the rule's params (but
-    ``step``), with ``params["provenance"]`` each table's provenance record. The claims table's own
-    provenance records what the verdicts depend on: those params, and for each table the config of the
-    runs it was made from.
-    """
-    from featurelab.io import step_inputs, write_table, write_text
-    from featurelab.provenance import provenance
-
-    tables, params = step_inputs(smk)
-    claims = evaluate(tables, params)
-    upstream = params.pop("provenance")
-    config = {**params, **{name: record.get("config") for name, record in upstream.items()}}
-    write_table(claims, smk.output.table, provenance(config, rule=smk.rule))
-    write_text(claims_markdown(claims, title), smk.output.text)
-    write_text(claims_html(claims, title), smk.output.html)
+def disagreeing_rows(claims: pd.DataFrame) -> pd.DataFrame:
+    """The rows of ``claims`` whose verdict does not follow from their interval (empty when consistent)."""
+    return claims[[not verdict_agrees(row) for row in claims.itertuples()]]

@@ -31,6 +31,7 @@ import contextlib
 import logging
 import math
 import os
+import pickle
 import signal
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -164,8 +165,11 @@ class Checkpoint:
     """How :func:`train_loop` saves and resumes a run.
 
     ``state()`` returns everything that determines the rest of the run besides the step count: model and
-    optimizer state, every random generator's state, and the metrics recorded so far (tensors, NumPy
-    arrays and plain Python values; saved with ``torch.save``). ``restore(state)`` puts it back.
+    optimizer state, every random generator's state (as tensors), and the metrics recorded so far
+    (tensors and plain Python values: lists, dicts, numbers, strings; saved with ``torch.save``).
+    ``restore(state)`` puts it back. Loading uses ``torch.load(..., weights_only=True)``, which
+    unpickles only those types: a file planted where a checkpoint belongs (a results folder, a shared
+    cache) cannot run code on load, and is refused with one line; training then starts over.
     ``key`` identifies the settings (e.g. the config hash of the run): a file with another key is
     ignored, so an edited config never resumes from a stale checkpoint. ``every`` <= 0 disables saving
     (an existing matching checkpoint is still resumed from).
@@ -183,7 +187,14 @@ class Checkpoint:
         if not path.exists():
             return None
         try:
-            blob = torch.load(path, map_location="cpu", weights_only=False)
+            blob = torch.load(path, map_location="cpu", weights_only=True)
+        except pickle.UnpicklingError:  # a planted file: torch refused to run the code it carries
+            log.warning(
+                "refusing checkpoint %s: it holds more than tensors and plain values (no code is run from a "
+                "checkpoint); training from step 0",
+                path,
+            )
+            return None
         except Exception as exc:  # a checkpoint is only ever written atomically, but be safe: start over
             log.warning("ignoring unreadable checkpoint %s (%s); training from step 0", path, exc)
             return None

@@ -22,6 +22,7 @@ CX_FIGURES = register_figures(
     "results/complexity/summary.parquet",
     CX,
 )
+CX_FIGURES += register_claims_figure("complexity", CX["claims"])
 
 
 rule complexity_dataset:

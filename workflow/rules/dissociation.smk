@@ -15,6 +15,7 @@ DS_FIGURE_NAMES = ["input_noise", "parameter_noise", "transfer"]
 DS_FIGURES = register_figures(
     "dissociation", DS_FIGURE_NAMES, "results/dissociation/summary.parquet", DS
 )
+DS_FIGURES += register_claims_figure("dissociation", DS["claims"])
 
 
 rule dissociation_train:

@@ -18,6 +18,7 @@ GE_TABLES = {
 }
 # each figure's manifest entry names the first table it is drawn from
 GE_FIGURES = register_figures("geometry", GE_FIGURE_TABLES, GE_TABLES, GE)
+GE_FIGURES += register_claims_figure("geometry", GE["claims"])
 
 
 rule geometry_train:

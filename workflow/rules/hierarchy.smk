@@ -31,6 +31,7 @@ HI_TABLES = {
 }
 # each figure's manifest entry names the first table it is drawn from
 HI_FIGURES = register_figures("hierarchy", FIGURE_TABLES, HI_TABLES, HI)
+HI_FIGURES += register_claims_figure("hierarchy", HI["claims"])
 
 
 rule hierarchy_train:

@@ -20,6 +20,7 @@ LN_FIGURE_NAMES = figure_names(LN["families"])
 LN_FIGURES = register_figures(
     "learnability", LN_FIGURE_NAMES, "results/learnability/summary.parquet", LN
 )
+LN_FIGURES += register_claims_figure("learnability", LN["claims"])
 #: Rule-level (not global) so that other studies' wildcards of the same name are unaffected.
 LN_FAMILY_REGEX = one_of(LN_FAMILIES)
 

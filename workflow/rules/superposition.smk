@@ -13,6 +13,7 @@ SP_FIGURE_NAMES = ["feature_arrows", "feature_geometry", "wdec_wenc", "training_
 SP_FIGURES = register_figures(
     "superposition", SP_FIGURE_NAMES, "results/superposition/summary.parquet", SP
 )
+SP_FIGURES += register_claims_figure("superposition", SP["claims"])
 
 
 rule superposition_classifier:

@@ -119,9 +119,7 @@ class _Payload:
         return (open, (self.marker, "w"))
 
 
-def test_a_checkpoint_carrying_a_pickled_payload_is_refused_and_training_starts_over(
-    tmp_path, complexity_data, caplog
-):
+def test_a_checkpoint_carrying_a_pickled_payload_is_refused_and_training_starts_over(tmp_path, complexity_data, caplog):
     pair, data = complexity_data
     ckpt = checkpoint_path(tmp_path / "metrics.parquet")
     marker = tmp_path / "payload_ran"

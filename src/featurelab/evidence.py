@@ -108,6 +108,8 @@ def _t_evidence(values: np.ndarray, side: Side, threshold: float, back: Callable
     """t-bounds of ``values`` (already on the working scale, with ``threshold`` on it too); ``back``
     maps the estimate and bounds to the statistic's own scale."""
     n = len(values)
+    if n == 0:
+        return Evidence(math.nan, math.nan, math.nan, 0, "INCONCLUSIVE", math.nan, "no seed has a value")
     center = float(np.mean(values))
     if n < 2:
         return Evidence(back(center), math.nan, math.nan, n, "INCONCLUSIVE", math.nan, "one seed: no interval")
@@ -130,8 +132,12 @@ def _evidence(
     verdict = decide(low, high, side, threshold)
     if verdict != "INCONCLUSIVE":
         return Evidence(estimate, low, high, n, verdict, float(n), "")
-    more = "more than 50 seeds: the estimate sits on its threshold" if math.isinf(needed) else f"{needed:.0f} seeds"
-    reason = f"the interval [{low:.4g}, {high:.4g}] contains the threshold {threshold:.4g}; {more} would settle it"
+    settle = (
+        "more than 50 seeds would be needed: the estimate sits on its threshold"
+        if math.isinf(needed)
+        else f"{needed:.0f} seeds would settle it"
+    )
+    reason = f"the interval [{low:.4g}, {high:.4g}] contains the threshold {threshold:.4g}; {settle}"
     return Evidence(estimate, low, high, n, verdict, needed, reason)
 
 

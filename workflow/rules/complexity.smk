@@ -92,7 +92,7 @@ rule complexity_aggregate:
 
 
 rule complexity_claims:
-    """The paper's claims, each with the measured number, threshold and pass/fail."""
+    """The paper's claims, each judged over seeds: estimate, one-sided 95 % bounds, threshold, verdict."""
     input:
         runs=rules.complexity_aggregate.output.runs,
     output:

@@ -118,7 +118,7 @@ rule dissociation_aggregate:
 
 
 rule dissociation_claims:
-    """The paper's claims, each with the measured number, threshold and pass/fail."""
+    """The paper's claims, each judged over seeds: estimate, one-sided 95 % bounds, threshold, verdict."""
     input:
         runs=rules.dissociation_aggregate.output.runs,
     output:

@@ -73,7 +73,8 @@ rule geometry_aggregate:
 
 rule geometry_claims:
     """The paper's claims (sticky fractions; dimensions per feature fall with sparsity), each with its
-    precondition, the measured number, the threshold and pass/fail."""
+    precondition, estimate over seeds with one-sided 95 % bounds, threshold and verdict.
+    """
     input:
         features=GE_TABLES["features"],
         instances=GE_TABLES["instances"],

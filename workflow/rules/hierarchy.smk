@@ -135,7 +135,8 @@ rule hierarchy_aggregate_tms:
 
 
 rule hierarchy_claims:
-    """The notebook's and the issue's claims, each with the measured number, threshold and pass/fail."""
+    """The notebook's claims and our readings of it, each judged over seeds: estimate, one-sided 95 %
+    bounds, threshold, verdict."""
     input:
         runs=rules.hierarchy_aggregate.output.runs,
         summary=rules.hierarchy_aggregate.output.summary,

@@ -99,7 +99,8 @@ rule learnability_aggregate:
 
 
 rule learnability_claims:
-    """The notebook's comments, each with the measured number, threshold and pass/fail."""
+    """The notebook's comments as claims, each judged over seeds: estimate, one-sided 95 % bounds,
+    threshold, verdict."""
     input:
         runs=rules.learnability_analyze.output[0],
     output:

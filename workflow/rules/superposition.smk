@@ -139,7 +139,7 @@ rule superposition_aggregate:
 
 
 rule superposition_claims:
-    """The claims, each with the measured number, threshold and pass/fail."""
+    """The notebook's claims, each judged over seeds: estimate, one-sided 95 % bounds, threshold, verdict."""
     input:
         training=rules.superposition_aggregate.output.training,
         features=rules.superposition_aggregate.output.features,

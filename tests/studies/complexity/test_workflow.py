@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from featurelab.io import read_provenance
-from tests.helpers import scheduled_rules, snakemake
+from tests.helpers import assert_claims_table, scheduled_rules, snakemake
 
 pytestmark = pytest.mark.e2e
 
@@ -19,7 +19,6 @@ TINY_STUDIES = ["complexity"]
 FIGURES = ["variance_curves", "accuracy_curves", "final_variance"]
 RUN_COLUMNS = ["study", "condition", "seed", "epoch", "split", "feature_index", "feature", "metric", "value"]
 SUMMARY_COLUMNS = "condition epoch split feature_index feature metric mean sd n ci_low ci_high".split()
-CLAIM_COLUMNS = "claim condition statement measured measured_what threshold seeds_passing n_seeds precondition precondition_met reason passed".split()
 
 
 @pytest.fixture(scope="module")
@@ -33,13 +32,14 @@ def tiny_run(tiny_trees, tmp_path_factory):
 def test_figures_and_manifest(tiny_run):
     workdir, _ = tiny_run
     manifest = pd.read_csv(workdir / "figures" / "all", sep="\t")
-    expected = {f"figures/complexity/{name}.{ext}" for name in FIGURES for ext in ("pdf", "png")}
+    expected = {f"figures/complexity/{name}.{ext}" for name in [*FIGURES, "claims"] for ext in ("pdf", "png")}
     assert set(manifest["path"]) == expected
     for row in manifest.itertuples():
         data = (workdir / row.path).read_bytes()
         assert hashlib.sha256(data).hexdigest() == row.sha256
         assert data[:4] == (b"%PDF" if row.path.endswith(".pdf") else b"\x89PNG")
-        assert row.source == "results/complexity/summary.parquet"
+        table = "claims" if row.path.startswith("figures/complexity/claims.") else "summary"
+        assert row.source == f"results/complexity/{table}.parquet"
         assert len(row.config_hash) == 16
     assert (manifest["study"] == "complexity").all()
 
@@ -62,15 +62,20 @@ def test_parquet_schemas_and_provenance(tiny_run):
     assert sorted(runs["epoch"].unique()) == [0, 1, 2, 3]  # epoch 0 is before any update
     assert list(pd.read_parquet(results / "summary.parquet").columns) == SUMMARY_COLUMNS
     claims = pd.read_parquet(results / "claims.parquet")
-    assert list(claims.columns) == CLAIM_COLUMNS
+    assert_claims_table(claims)  # every verdict follows from its interval, side and threshold
     assert set(claims["claim"]) == {
         "both_features_learned",
         "easy_feature_dominates_variance",
         "easy_feature_learned_first",
-        "paper_anchor_easy_variance",
+        "paper_anchor_easy_variance_at_least",
+        "paper_anchor_easy_variance_at_most",
         "paper_anchor_hard_variance",
     }
-    assert (claims.loc[~claims["passed"], "reason"] != "").all()
+    assert sorted(claims.loc[claims["claim"] == "both_features_learned", "condition"]) == [
+        "linear-vs-and_and_and",
+        "linear-vs-xor_xor_xor",
+    ]
+    assert (claims.loc[claims["verdict"] == "INCONCLUSIVE", "reason"] != "").all()
     assert (results / "claims.md").read_text().count("|") > 10
     record = read_provenance(results / "runs.parquet")
     assert record["featurelab_version"] and record["libraries"]["torch"].startswith("2.13.0")
@@ -97,14 +102,24 @@ def test_claims_threshold_edit_reruns_only_claims(tiny_run, tmp_path):
         configfile, tmp_path, lambda c: c["complexity"].setdefault("claims", {}).update({"min_variance_gap": 0.3})
     )
     out = snakemake(workdir, "figures/all", "-n", configfile=changed)
-    assert scheduled_rules(out.stdout) == {"complexity_claims": 1, "complexity_all": 1, "figures_all": 1}
+    assert scheduled_rules(out.stdout) == {
+        "complexity_claims": 1,
+        "claims_figure": 1,
+        "complexity_all": 1,
+        "figures_all": 1,
+    }
 
 
 def test_figure_setting_edit_reruns_only_figures(tiny_run, tmp_path):
     workdir, configfile = tiny_run
     changed = edited(configfile, tmp_path, lambda c: c["figures"].update({"dpi": 72}))
     out = snakemake(workdir, "figures/all", "-n", configfile=changed)
-    assert scheduled_rules(out.stdout) == {"complexity_figure": 3, "complexity_all": 1, "figures_all": 1}
+    assert scheduled_rules(out.stdout) == {
+        "complexity_figure": 3,
+        "claims_figure": 1,
+        "complexity_all": 1,
+        "figures_all": 1,
+    }
 
 
 def test_epoch_edit_retrains_but_keeps_datasets(tiny_run, tmp_path):

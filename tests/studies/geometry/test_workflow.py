@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from featurelab.claims import CLAIM_COLUMNS
-from tests.helpers import scheduled_rules, snakemake
+from featurelab.studies.geometry.claims import PAPER_FRACTIONS
+from tests.helpers import assert_claims_table, scheduled_rules, snakemake
 
 pytestmark = pytest.mark.e2e
 
@@ -26,15 +26,18 @@ def tiny_run(tiny_trees, tmp_path_factory):
 def test_the_study_writes_every_output(tiny_run):
     workdir, configfile = tiny_run
     claims = pd.read_parquet(workdir / "results" / "geometry" / "claims.parquet")
-    assert list(claims.columns) == list(CLAIM_COLUMNS)
-    assert len(claims) == 6 + 1 and claims["claim"].iloc[-1] == "dims_per_feature_fall"
+    assert_claims_table(claims)  # every verdict follows from its interval, side and threshold
+    assert claims["claim"].tolist() == [
+        *(f"sticky_{text.replace('/', '_')}" for text in PAPER_FRACTIONS),
+        "dims_per_feature_fall",
+    ]
     assert (workdir / "results" / "geometry" / "claims.md").read_text().startswith("# geometry:")
-    for name in ("dimensionality", "training_loss"):
+    for name in ("dimensionality", "training_loss", "claims"):
         for ext in ("pdf", "png"):
             assert (workdir / "figures" / "geometry" / f"{name}.{ext}").stat().st_size > 1000
     manifest = pd.read_csv(workdir / "figures" / "geometry" / "all", sep="\t")
-    assert len(manifest) == 4 and set(manifest["source"]) <= {
-        f"results/geometry/{t}.parquet" for t in ("features", "instances", "curves")
+    assert len(manifest) == 6 and set(manifest["source"]) <= {
+        f"results/geometry/{t}.parquet" for t in ("features", "instances", "curves", "claims")
     }
     assert (workdir / "results" / "logs" / "geometry" / "train" / "seed0.log").exists()
     assert "Nothing to be done" in snakemake(workdir, "-n", "figures/all", configfile=configfile).stdout
@@ -52,12 +55,14 @@ def test_a_config_edit_reruns_only_what_reads_it(tiny_run, tmp_path):
 
     assert dry_run(lambda g: g["claims"].update(min_share=0.2)) == {
         "geometry_claims": 1,
+        "claims_figure": 1,
         "geometry_all": 1,
         "figures_all": 1,
     }
     # the figures' bins follow the tolerance
     assert dry_run(lambda g: g["claims"].update(tolerance=0.005)) == {
         "geometry_claims": 1,
+        "claims_figure": 1,
         "geometry_figure": 2,
         "geometry_all": 1,
         "figures_all": 1,

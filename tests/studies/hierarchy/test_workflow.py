@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers import scheduled_rules, snakemake, write_yaml
+from tests.helpers import assert_claims_table, scheduled_rules, snakemake, write_yaml
 
 pytestmark = pytest.mark.e2e
 
@@ -25,8 +25,8 @@ def test_workflow_tiny(tiny_trees, tmp_path):
 
     workdir, configfile, config = tiny_trees.workdir(tmp_path / "work", TINY_STUDIES, figures_all=False)
     rows = read_manifest(workdir / "figures/hierarchy/all")
-    assert sorted(r["path"] for r in rows) == sorted(
-        f"figures/hierarchy/{f}.{e}" for f in FIGURE_TABLES for e in ("pdf", "png")
+    assert sorted(r["path"] for r in rows) == sorted(  # the study's figures and the forest plot of its claims
+        f"figures/hierarchy/{f}.{e}" for f in [*FIGURE_TABLES, "claims"] for e in ("pdf", "png")
     )
     for r in rows:
         assert (workdir / r["path"]).stat().st_size > 1000 and r["study"] == "hierarchy"
@@ -43,7 +43,18 @@ def test_workflow_tiny(tiny_trees, tmp_path):
     feats = pd.read_parquet(res / "tms/features.parquet")
     assert {"norm", "interference", "bias", "importance", "final_loss"} <= set(feats.columns)
     claims = pd.read_parquet(res / "claims.parquet")
-    assert tuple(claims.columns) == CLAIM_COLUMNS and len(claims) >= 7
+    assert tuple(claims.columns) == CLAIM_COLUMNS
+    assert list(claims["claim"]) == [
+        "generator_marginals",
+        "siblings_exclusive",
+        "child_implies_parent",
+        "depth1_solved",
+        "loss_nonincreasing_in_width",
+        "width_grows_slowly",
+        "tms_dense_features_represented",
+        "tms_sparse_features_represented",
+    ]
+    assert_claims_table(claims)  # every verdict follows from its interval, side, threshold and precondition
     assert read_provenance(res / "summary.parquet")["config"]["tree"]["sampling"] == "exclusive"
     # a rerun has nothing to do; a changed TMS setting reruns only the TMS branch
     dry = snakemake(workdir, "figures/hierarchy/all", "-n", configfile=configfile)

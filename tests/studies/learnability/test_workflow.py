@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers import scheduled_rules, snakemake, write_yaml
+from tests.helpers import assert_claims_table, scheduled_rules, snakemake, write_yaml
 
 pytestmark = pytest.mark.e2e
 
@@ -24,7 +24,8 @@ def test_workflow_tiny_end_to_end(tiny_trees, tmp_path):
     from featurelab.studies.learnability.train import METRIC_COLUMNS
 
     workdir, _, config = tiny_trees.workdir(tmp_path / "work", TINY_STUDIES, figures_all=False)
-    names = ["learning_curves", "attribution_bars", "scale_shift_heatmap", "distractor_steps"]
+    # the study's figures and the forest plot of its claims table
+    names = ["learning_curves", "attribution_bars", "scale_shift_heatmap", "distractor_steps", "claims"]
     for name in names:
         for ext in ("pdf", "png"):
             assert (workdir / "figures" / "learnability" / f"{name}.{ext}").stat().st_size > 1000
@@ -38,7 +39,12 @@ def test_workflow_tiny_end_to_end(tiny_trees, tmp_path):
     summary = pq.read_table(workdir / "results" / "learnability" / "summary.parquet").to_pandas()
     assert {"mean", "sd", "n", "ci_low", "ci_high"} <= set(summary.columns) and summary["n"].max() == 2
     claims = pq.read_table(workdir / "results" / "learnability" / "claims.parquet").to_pandas()
-    assert list(claims.columns) == list(CLAIM_COLUMNS) and len(claims) >= 10
+    assert list(claims.columns) == list(CLAIM_COLUMNS)
+    assert_claims_table(claims)  # every verdict follows from its interval, side, threshold and precondition
+    # no row vanishes: the tasks the tiny config leaves out stay in the table, not run
+    assert len(claims) == 36 and claims["claim"].is_unique
+    not_run = claims[claims["reason"].str.startswith("not run:")]
+    assert "double_noisy[noise=0.2]_slower" in set(not_run["claim"]) and (not_run["verdict"] == "INCONCLUSIVE").all()
     assert read_provenance(runs)["git_commit"]
     # editing the loss threshold reruns the cheap analysis, never training
     config["learnability"]["analysis"]["loss_threshold"] = 0.1

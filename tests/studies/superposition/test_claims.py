@@ -1,6 +1,7 @@
-"""Claims of the superposition study: preconditions that stop a claim passing vacuously (an untrained
-classifier or autoencoder makes no precondition-bearing claim PASS) and verdicts that do not flip when
-the claims' inputs move at the 1e-6 relative level."""
+"""Claims of the superposition study, judged on made-up tables whose truth is set by construction: each
+claim PASSes where the notebook's effect is built in and FAILs where it is refuted, an unmet
+precondition is FAIL whatever the numbers say (no vacuous pass), and a claim whose control is not in the
+config stays in the table as "not run"."""
 
 from __future__ import annotations
 
@@ -9,63 +10,191 @@ import pandas as pd
 import pytest
 import torch
 
-from featurelab.claims import CLAIM_COLUMNS
 from featurelab.studies.superposition import train as S
-from featurelab.studies.superposition.analysis import analyze_run
-from featurelab.studies.superposition.claims import at_least, count_at_most, evaluate_claims
+from featurelab.studies.superposition.analysis import FEATURE_COLUMNS, analyze_run
+from featurelab.studies.superposition.claims import evaluate
 from featurelab.studies.superposition.train import METRIC_COLUMNS
-from tests.helpers import default_config
+from tests.helpers import assert_claims_table, default_config
 
 CLAIMS_CFG = default_config()["superposition"]["claims"]
-FEATURE_COLUMNS = ["study", "seed", "epoch", "feature", "importance_rank", "metric", "value"]
-PRECONDITION_CLAIMS = {"reconstruction_improves", "importance_tracks_w_norm", "about_two_features"}
+PARAMS = {"claims": CLAIMS_CFG, "importance_mass": 0.5}
+SEEDS = range(5)
+LAST_AE_EPOCH = 20
+CLAIMS = [
+    "classifier_accurate",
+    "reconstruction_improves",
+    "importance_tracks_w_norm",
+    "importance_tracks_w_norm_vs_init",
+    "about_two_features",
+]
+#: The claims that need a trained autoencoder as well as a trained classifier.
+NEED_AUTOENCODER = {"importance_tracks_w_norm", "importance_tracks_w_norm_vs_init", "about_two_features"}
+
+#: A run with every effect of the notebook: accurate classifier, MSE down 40 %, rho 0.7 at the end and
+#: -0.1 before training, two features holding half the importance. Each value gets small noise per seed.
+GOOD = dict(accuracy=0.965, remaining=0.6, rho=0.7, rho0=-0.1, count=2.0)
 
 
-def tables(per_seed: dict[int, dict[str, float]], last_ae_epoch: int = 20) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Claims inputs in the aggregated tables' format from per-seed numbers: accuracy, loss0, loss1
-    (AE train MSE at epoch 0 and last), rho (Spearman) and count (features for the importance mass)."""
+def tables(per_seed: dict[int, dict[str, float]], control: bool = True) -> dict[str, pd.DataFrame]:
+    """The claims' input tables in the aggregated format from per-seed numbers: accuracy (classifier test
+    accuracy at its last epoch), remaining (AE train MSE last / epoch 0), rho and rho0 (Spearman of
+    importance and ||W_i|| at the last recorded epoch and at epoch 0), count (features for the mass).
+    Without ``control`` epoch 0 is not among the recorded epochs."""
     training, features = [], []
     for seed, v in per_seed.items():
         training += [
             ("superposition", "classifier", seed, 0, "test", "accuracy", 0.1),
             ("superposition", "classifier", seed, 10, "test", "accuracy", v["accuracy"]),
-            ("superposition", "autoencoder", seed, 0, "train", "loss", v["loss0"]),
-            ("superposition", "autoencoder", seed, last_ae_epoch, "train", "loss", v["loss1"]),
+            ("superposition", "autoencoder", seed, 0, "train", "loss", 0.3),
+            ("superposition", "autoencoder", seed, LAST_AE_EPOCH, "train", "loss", 0.3 * v["remaining"]),
         ]
-        features += [
-            ("superposition", seed, last_ae_epoch, -1, -1, "spearman_importance_w_norm", v["rho"]),
-            ("superposition", seed, last_ae_epoch, -1, -1, "features_for_mass", v["count"]),
-        ]
-    return (pd.DataFrame(training, columns=list(METRIC_COLUMNS)), pd.DataFrame(features, columns=FEATURE_COLUMNS))
+        recorded = [(0, v["rho0"], 20.0)] if control else []
+        for epoch, rho, count in [*recorded, (LAST_AE_EPOCH, v["rho"], v["count"])]:
+            features += [
+                ("superposition", seed, epoch, -1, -1, "spearman_importance_w_norm", rho),
+                ("superposition", seed, epoch, -1, -1, "features_for_mass", count),
+            ]
+    return {
+        "training": pd.DataFrame(training, columns=list(METRIC_COLUMNS)),
+        "features": pd.DataFrame(features, columns=list(FEATURE_COLUMNS)),
+    }
 
 
-def verdicts(claims: pd.DataFrame) -> pd.DataFrame:
-    return claims.set_index("claim")[["passed", "seeds_passing", "precondition_met"]]
+def runs(seed: int = 0, counts: tuple[float, ...] = (2, 1, 2, 3, 2), **values: float) -> dict[int, dict]:
+    """Five seeds around ``GOOD`` with ``values`` replaced; continuous numbers get a relative noise of
+    about 1 %, the counts are ``counts`` unless ``count`` is given."""
+    rng = np.random.default_rng(seed)
+    out = {}
+    for s in SEEDS:
+        v = {**GOOD, **values}
+        v = {key: x * (1 + 0.01 * rng.standard_normal()) if key != "count" else x for key, x in v.items()}
+        v["accuracy"] = min(v["accuracy"], 1.0)
+        v["count"] = float(values.get("count", counts[s]))
+        out[s] = v
+    return out
 
 
-def test_the_claims_can_pass():
-    # a run that meets every precondition and threshold: the claims are not built to fail
-    good = {s: dict(accuracy=0.965, loss0=0.30, loss1=0.18, rho=0.7, count=2.0) for s in range(5)}
-    claims = evaluate_claims(*tables(good), CLAIMS_CFG, 0.5).set_index("claim")
-    assert claims["passed"].all() and claims["precondition_met"].all() and (claims["reason"] == "").all()
-    assert set(claims.index[claims["precondition"] != ""]) == PRECONDITION_CLAIMS
+def judged(per_seed: dict[int, dict], params: dict = PARAMS, control: bool = True) -> pd.DataFrame:
+    claims = evaluate(tables(per_seed, control), params)
+    assert_claims_table(claims)
+    return claims.set_index("claim")
+
+
+def test_the_declared_claims():
+    claims = judged(runs())
+    assert list(claims.index) == CLAIMS
+    assert (claims["kind"] == "claim").all()
+    assert claims["interval"].to_dict() == {
+        "classifier_accurate": "t",
+        "reconstruction_improves": "log_t",
+        "importance_tracks_w_norm": "t",
+        "importance_tracks_w_norm_vs_init": "t",
+        "about_two_features": "t",
+    }
+    cfg = CLAIMS_CFG
+    assert claims["threshold"].to_dict() == pytest.approx(
+        {
+            "classifier_accurate": cfg["min_test_accuracy"],
+            "reconstruction_improves": 1 - cfg["min_loss_drop"],
+            "importance_tracks_w_norm": cfg["min_spearman"],
+            "importance_tracks_w_norm_vs_init": cfg["min_spearman"],
+            "about_two_features": cfg["notebook_dominant_features"] + cfg["dominant_features_tolerance"],
+        }
+    )
+    assert claims.loc["classifier_accurate", "precondition"] == ""
+    assert claims.loc["reconstruction_improves", "precondition"].startswith("classifier trained")
+    for claim in NEED_AUTOENCODER:
+        assert "autoencoder trained" in claims.loc[claim, "precondition"], claim
+
+
+def test_every_claim_passes_on_a_run_with_the_notebooks_effects():
+    claims = judged(runs())
+    assert (claims["verdict"] == "PASS").all(), claims[["verdict", "reason"]]
+    assert claims["precondition_met"].all() and (claims["n_seeds"] == 5).all()
+
+
+#: Per claim, a run where the effect is refuted (every precondition still met), and the estimate it gives.
+REFUTED = {
+    "classifier_accurate": (dict(accuracy=0.90), 0.90),  # trained, but short of 0.93
+    "reconstruction_improves": (dict(remaining=0.93), 0.93),  # MSE fell 7 %, not 15 %
+    "importance_tracks_w_norm": (dict(rho=0.05, rho0=0.05), 0.05),  # no correlation after training
+    "importance_tracks_w_norm_vs_init": (dict(rho=0.7, rho0=0.7), 0.0),  # as correlated before training
+    "about_two_features": (dict(count=8.0), 8.0),  # half the importance spread over 8 features
+}
+
+
+@pytest.mark.parametrize("claim", CLAIMS)
+def test_each_claim_fails_where_its_effect_is_refuted(claim):
+    values, estimate = REFUTED[claim]
+    claims = judged(runs(**values))
+    assert claims.loc[claim, "verdict"] == "FAIL", claims.loc[claim, "reason"]
+    assert claims.loc[claim, "precondition_met"]
+    assert claims.loc[claim, "estimate"] == pytest.approx(estimate, abs=0.02)
+    others = claims.drop(claim)
+    if claim == "importance_tracks_w_norm":  # no correlation at the end is no gain over epoch 0 either
+        others = others.drop("importance_tracks_w_norm_vs_init")
+    assert (others["verdict"] == "PASS").all(), others[["verdict", "reason"]]
+
+
+def test_a_claim_on_its_threshold_is_inconclusive_with_the_seeds_it_needs():
+    # counts 2, 3, 4, 3, 3: mean 3 = the threshold; accuracies spread around 0.93
+    claims = judged(runs(counts=(2, 3, 4, 3, 3), accuracy=0.93))
+    for claim in ("about_two_features", "classifier_accurate"):
+        assert claims.loc[claim, "verdict"] == "INCONCLUSIVE", claim
+        assert claims.loc[claim, "ci_low"] < claims.loc[claim, "threshold"] < claims.loc[claim, "ci_high"]
 
 
 @pytest.mark.parametrize("case", ["classifier_untrained", "autoencoder_untrained"])
 def test_untrained_runs_pass_no_precondition_bearing_claim(case):
-    # numbers that WOULD pass every threshold (high rho; 0 features "carry" an all-zero importance, which
-    # is <= 3) from a run whose classifier (accuracy at chance) or autoencoder (MSE never fell) is untrained
+    # numbers that WOULD pass every threshold (high rho, far above epoch 0's; 0 features "carry" an all-zero
+    # importance, which is <= 3) from a run whose classifier (accuracy at chance) or autoencoder (MSE
+    # never fell) is untrained
     if case == "classifier_untrained":
-        run = dict(accuracy=0.11, loss0=0.30, loss1=0.18, rho=0.9, count=2.0)
-        expect_unmet = PRECONDITION_CLAIMS
+        run = runs(accuracy=0.11, rho=0.9)
+        unmet = set(CLAIMS) - {"classifier_accurate"}
     else:
-        run = dict(accuracy=0.965, loss0=0.30, loss1=0.30, rho=0.9, count=0.0)
-        expect_unmet = {"importance_tracks_w_norm", "about_two_features"}
-    claims = evaluate_claims(*tables({s: run for s in range(5)}), CLAIMS_CFG, 0.5).set_index("claim")
-    for claim in expect_unmet:
-        assert not claims.loc[claim, "passed"] and not claims.loc[claim, "precondition_met"], claim
+        run = runs(remaining=1.0, rho=0.9, count=0.0)
+        unmet = NEED_AUTOENCODER
+    claims = judged(run)
+    for claim in unmet:
+        assert claims.loc[claim, "verdict"] == "FAIL", claim
+        assert not claims.loc[claim, "precondition_met"], claim
         assert claims.loc[claim, "reason"].startswith("precondition not met"), claim
-        assert claims.loc[claim, "seeds_passing"] == 0, claim
+    assert (claims.drop(list(unmet))["verdict"] != "PASS").sum() == 1  # the one claim the case refutes
+
+
+def test_no_positive_importance_is_no_reading_of_about_two():
+    claims = judged(runs(count=0.0))  # both models trained, yet no unit carries positive importance
+    row = claims.loc["about_two_features"]
+    assert row["verdict"] == "FAIL" and "positive importance" in row["reason"]
+
+
+def test_the_precondition_must_hold_in_min_fraction_of_seeds():
+    run = runs()
+    run[4]["accuracy"] = 0.11  # one seed of five untrained: 4 of 5 meet it, 0.8 x 5 = 4 needed
+    claims = judged(run)
+    assert claims.loc["importance_tracks_w_norm", "verdict"] == "PASS"
+    assert claims.loc["importance_tracks_w_norm", "n_seeds"] == 4  # that seed is no evidence
+    assert claims.loc["classifier_accurate", "verdict"] != "PASS"  # its own claim counts every seed
+    run[3]["accuracy"] = 0.11  # two untrained: 3 of 5, too few
+    claims = judged(run)
+    assert claims.loc["importance_tracks_w_norm", "verdict"] == "FAIL"
+    assert "fails in seed(s) 3, 4" in claims.loc["importance_tracks_w_norm", "reason"]
+
+
+def test_the_control_not_in_the_config_leaves_its_row_not_run():
+    claims = judged(runs(), control=False)
+    assert list(claims.index) == CLAIMS
+    row = claims.loc["importance_tracks_w_norm_vs_init"]
+    assert row["verdict"] == "INCONCLUSIVE"
+    assert row["reason"].startswith("not run:") and "not in the config" in row["reason"]
+    assert (claims.drop("importance_tracks_w_norm_vs_init")["verdict"] == "PASS").all()
+
+
+def test_one_seed_gives_no_interval():
+    claims = judged({0: runs()[0]})
+    assert (claims["verdict"] == "INCONCLUSIVE").all()
+    assert claims["reason"].str.startswith("one seed").all()
 
 
 def test_a_really_untrained_run_passes_no_precondition_bearing_claim():
@@ -90,85 +219,14 @@ def test_a_really_untrained_run_passes_no_precondition_bearing_claim():
             [pd.DataFrame(analyze_run("superposition", s, h[k], snaps, k, 0.5)[0]) for k, s in enumerate(seeds)],
             ignore_index=True,
         )
-        return evaluate_claims(training, features, CLAIMS_CFG, 0.5).set_index("claim")
+        claims = evaluate({"training": training, "features": features}, PARAMS)
+        assert_claims_table(claims)
+        return claims.set_index("claim")
 
     untrained = run(1e-12)
     pre = untrained[untrained["precondition"] != ""]
-    assert set(pre.index) == PRECONDITION_CLAIMS
-    assert not pre["passed"].any() and not pre["precondition_met"].any()
+    assert set(pre.index) == set(CLAIMS) - {"classifier_accurate"}
+    assert (pre["verdict"] == "FAIL").all() and not pre["precondition_met"].any()
     trained = run(3e-2)  # the same pipeline learning: the preconditions can be met
     assert trained.loc["reconstruction_improves", "precondition_met"]
     assert trained.loc["importance_tracks_w_norm", "precondition_met"]
-
-
-def at_thresholds() -> dict[int, dict[str, float]]:
-    """Seeds sitting exactly on the thresholds, as float32 arithmetic produces them, and some near."""
-    acc = float(np.float32(930) / np.float32(1000))  # 0.93 in float32 (0.9300000072)
-    acc_below = float(np.mean(np.r_[np.ones(929), np.zeros(71)].astype(np.float32)))  # 0.929: FAIL
-    loss0 = float(np.float32(0.3))
-    return {
-        0: dict(accuracy=acc, loss0=loss0, loss1=float(np.float32(0.85) * np.float32(0.3)), rho=0.3, count=3.0),
-        1: dict(accuracy=acc_below, loss0=0.3, loss1=0.2551, rho=0.2999, count=4.0),
-        2: dict(accuracy=0.5, loss0=0.3, loss1=0.285, rho=0.3001, count=1.0),  # preconditions exactly met
-        3: dict(accuracy=0.95, loss0=0.3, loss1=0.2, rho=0.5, count=2.0),
-        4: dict(accuracy=0.95, loss0=0.3, loss1=0.2, rho=0.5, count=2.0),
-    }
-
-
-def perturbed(frame: pd.DataFrame, rng: np.random.Generator, rel: float = 1e-6) -> pd.DataFrame:
-    out = frame.copy()
-    out["value"] = out["value"] * (1 + rel * rng.uniform(-1, 1, len(out)))
-    return out
-
-
-def test_comparisons_judge_the_number_not_its_last_bits():
-    assert at_least(float(np.float32(0.93)), 0.93) and at_least(0.93 * (1 - 1e-6), 0.93)
-    assert not at_least(0.929, 0.93) and not at_least(float("nan"), 0.0)
-    assert count_at_most(3.000003, 3) and not count_at_most(4 - 1e-6, 3)
-
-
-@pytest.mark.parametrize("fraction", [0.8, 0.6])
-def test_verdicts_identical_under_1e_6_perturbations(fraction):
-    cfg = {**CLAIMS_CFG, "min_fraction_of_seeds": fraction}
-    training, features = tables(at_thresholds())
-    reference = verdicts(evaluate_claims(training, features, cfg, 0.5))
-    # the seeds on the thresholds count: seed 0 passes all four claims, seed 1 (just below) none
-    assert reference["seeds_passing"].tolist() == [3, 3, 4, 4]
-    rng = np.random.default_rng(0)
-    for _ in range(50):
-        again = verdicts(evaluate_claims(perturbed(training, rng), perturbed(features, rng), cfg, 0.5))
-        pd.testing.assert_frame_equal(again, reference)
-
-
-def test_claims_table_on_made_up_runs():
-    rows = []
-    for seed in range(3):
-        rows += [
-            ("superposition", "classifier", seed, 2, "test", "accuracy", 0.95 - 0.05 * seed),
-            ("superposition", "autoencoder", seed, 0, "train", "loss", 0.3),
-            ("superposition", "autoencoder", seed, 4, "train", "loss", 0.2),
-        ]
-    training = pd.DataFrame(rows, columns=["study", "phase", "seed", "epoch", "split", "metric", "value"])
-    feats = []
-    for seed in range(3):
-        feats += [
-            ("superposition", seed, 4, -1, -1, "spearman_importance_w_norm", 0.5),
-            ("superposition", seed, 4, -1, -1, "features_for_mass", 2.0 + 2 * seed),
-        ]
-    features = pd.DataFrame(feats, columns=["study", "seed", "epoch", "feature", "importance_rank", "metric", "value"])
-    cfg = {
-        "min_test_accuracy": 0.93,
-        "min_loss_drop": 0.15,
-        "min_spearman": 0.3,
-        "min_fraction_of_seeds": 0.6,
-        "notebook_dominant_features": 2,
-        "dominant_features_tolerance": 1,
-        "trained_min_accuracy": 0.5,
-        "trained_min_loss_drop": 0.05,
-    }
-    claims = evaluate_claims(training, features, cfg, 0.5).set_index("claim")
-    assert list(claims.reset_index().columns) == list(CLAIM_COLUMNS)
-    assert claims.loc["classifier_accurate", "seeds_passing"] == 1 and not claims.loc["classifier_accurate", "passed"]
-    assert claims.loc["reconstruction_improves", "measured"] == pytest.approx(1 / 3)
-    assert claims.loc["reconstruction_improves", "passed"]
-    assert claims.loc["about_two_features", "seeds_passing"] == 1  # 2 and 4 and 6 features vs <= 3

@@ -1,187 +1,205 @@
-"""The claims of Lampinen, Chan & Hermann (2024), measured on the complexity study's runs."""
+"""The claims of Lampinen, Chan & Hermann (2024), judged on the complexity study's runs.
+
+Each claim is declared once (:func:`declare`) and judged by :func:`featurelab.claims.judge_claims`: one
+number per seed, a one-sided 95 % t-bound, and the threshold's written source (docs/complexity.md,
+"Claims and thresholds", quotes the sentence each comes from). Every statistic here is a per-seed,
+roughly symmetric number (an accuracy, a variance share, a gap of two shares of the same run), so every
+claim uses the ``t`` interval.
+
+The claims about the reference pair's representation and learning order need both of its features
+learned: a network that never learned the hard feature represents the easy one more trivially, and
+that is no evidence for the paper. Only the seeds in which both were learned count, and the claim is
+FAIL when fewer than ``min_fraction_of_seeds`` of the seeds learned both.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from featurelab.claims import claim_row, claims_frame, seeds_needed
+from featurelab.claims import Claim, NotRun, Precondition, Tables, judge_claims
 from featurelab.studies.complexity.analysis import final_values
-from featurelab.studies.complexity.train import VERDICT_TOLERANCE
+from featurelab.studies.complexity.train import VERDICT_TOLERANCE, pair_name
+
+#: The easy feature of the reference pair; the other one is the hard feature.
+EASY = "linear"
+#: The first author's summary of the paper, the source of the anchor values (docs/complexity.md).
+SUMMARY = "Lampinen's summary of the paper (Bluesky, 2025-08-05): easy 55 %, hard 5 % of the representation's variance"
+
+TITLE = "complexity: claims of Lampinen, Chan & Hermann (2024)"
 
 
-def _pivot(runs: pd.DataFrame, condition: str, split: str, metric: str) -> pd.DataFrame:
+def _by_feature(runs: pd.DataFrame, condition: str, metric: str) -> pd.DataFrame:
+    """``metric`` on the test split, one column per feature, indexed by (seed, epoch)."""
     sel = runs[
         (runs["condition"] == condition)
-        & (runs["split"] == split)
+        & (runs["split"] == "test")
         & (runs["metric"] == metric)
         & (runs["feature_index"] >= 0)
     ]
-    return sel.pivot_table(index=["seed", "epoch"], columns="feature", values="value", aggfunc="first")
+    if sel.empty:
+        raise NotRun(f"pair {condition} is not in the config (complexity.feature_pairs)")
+    return sel.set_index(["seed", "epoch", "feature"])["value"].unstack("feature")
 
 
-def at_least(value: Any, threshold: float) -> Any:
-    """``value >= threshold`` that the last bits of a float cannot flip (``VERDICT_TOLERANCE``)."""
-    return np.asarray(value) >= threshold - VERDICT_TOLERANCE
+def _final(runs: pd.DataFrame, condition: str, metric: str) -> pd.DataFrame:
+    """``metric`` at each seed's last epoch (runs may stop early), one column per feature."""
+    return _by_feature(final_values(runs[runs["condition"] == condition]), condition, metric).droplevel("epoch")
 
 
-def at_most(value: Any, threshold: float) -> Any:
-    """``value <= threshold``, robust like :func:`at_least`."""
-    return np.asarray(value) <= threshold + VERDICT_TOLERANCE
+def is_learned(accuracy: Any, learned_accuracy: float) -> Any:
+    """The stopping rule's test of "learned" (``all_features_learned``), so that a run it stopped as
+    learned counts as learned here: accuracies are k/n in float32, and one sitting on the bar must not
+    fall below it by its last bits."""
+    return accuracy >= learned_accuracy - VERDICT_TOLERANCE
 
 
-def above(value: Any, threshold: float) -> Any:
-    """``value > threshold`` by more than float noise: a tie is not "more"."""
-    return np.asarray(value) > threshold + VERDICT_TOLERANCE
+def both_learned(condition: str, learned_accuracy: float) -> Precondition:
+    """Per seed: every feature of ``condition`` ends with test accuracy >= ``learned_accuracy``."""
+
+    def met(tables: Tables) -> pd.Series:
+        return is_learned(_final(tables["runs"], condition, "accuracy"), learned_accuracy).all(axis=1)
+
+    return Precondition(f"both features learned (final test accuracy >= {learned_accuracy})", met)
 
 
-def _mean(values: np.ndarray) -> float:
-    return float(np.mean(values)) if len(values) else float("nan")
+def worse_final_accuracy(condition: str):
+    """Per seed: the worse feature's final test accuracy."""
+    return lambda tables: _final(tables["runs"], condition, "accuracy").min(axis=1)
 
 
-def learned_seeds(finals: pd.DataFrame, condition: str, learned_accuracy: float) -> pd.Series:
-    """Per seed of ``condition``: did every feature end with test accuracy >= ``learned_accuracy``?"""
-    acc = _pivot(finals, condition, "test", "accuracy").droplevel("epoch")
-    return pd.Series(at_least(acc, learned_accuracy).all(axis=1), index=acc.index)
+def variance_share(condition: str, feature: str):
+    """Per seed: the final share of the representation's variance that ``feature`` explains (R2_weighted)."""
+    return lambda tables: _final(tables["runs"], condition, "r2_weighted")[feature]
+
+
+def variance_gap(condition: str, easy: str, hard: str):
+    """Per seed: R2_weighted(easy) - R2_weighted(hard) at the end of training."""
+
+    def gap(tables: Tables) -> pd.Series:
+        r2 = _final(tables["runs"], condition, "r2_weighted")
+        return r2[easy] - r2[hard]
+
+    return gap
+
+
+def hard_accuracy_when_easy_learned(condition: str, easy: str, hard: str, learned_accuracy: float):
+    """Per seed: the hard feature's test accuracy at the first epoch the easy one is learned (NaN when
+    it never is)."""
+
+    def accuracy(tables: Tables) -> pd.Series:
+        curves = _by_feature(tables["runs"], condition, "accuracy").reset_index().sort_values(["seed", "epoch"])
+        learned = curves[is_learned(curves[easy], learned_accuracy)]
+        first = learned.groupby("seed")[hard].first()
+        return first.reindex(curves["seed"].unique())
+
+    return accuracy
+
+
+def learned_claims(conditions: list[str], learned_accuracy: float) -> list[Claim]:
+    """Per configured pair: both features are learned (the paper's premise, "learned equally well")."""
+    return [
+        Claim(
+            claim="both_features_learned",
+            condition=condition,
+            statement=f"every feature reaches test accuracy >= {learned_accuracy} by the end of training "
+            "(statistic: the worse feature's final test accuracy)",
+            side=">=",
+            threshold=learned_accuracy,
+            statistic=worse_final_accuracy(condition),
+            source="our reading of the abstract's 'even if all features are learned equally well' (the "
+            "paper's features reach ~100 %): at most 1 % test errors",
+        )
+        for condition in conditions
+    ]
+
+
+def reference_claims(cfg: Mapping[str, Any]) -> list[Claim]:
+    """The reference pair's representation and learning-order claims, each needing both features learned."""
+    pair = list(cfg["reference_pair"])
+    condition, hard = pair_name(pair), next(f for f in pair if f != EASY)
+    learned_accuracy = float(cfg["learned_accuracy"])
+    anchor = cfg["paper_anchor"]
+    share, tolerance = float(anchor["easy_share"]), float(anchor["easy_tolerance"])
+    hard_max = float(anchor["hard_max_share"])
+    chance = 0.5 + float(cfg["chance_margin"])
+    common = dict(condition=condition, precondition=both_learned(condition, learned_accuracy))
+    easy_share = variance_share(condition, EASY)
+    return [
+        Claim(
+            claim="easy_feature_dominates_variance",
+            statement=f"{EASY} explains more of the representation's variance than {hard}: "
+            f"R2_weighted({EASY}) - R2_weighted({hard}) >= {cfg['min_variance_gap']}",
+            side=">=",
+            threshold=float(cfg["min_variance_gap"]),
+            statistic=variance_gap(condition, EASY, hard),
+            paper_value=0.50,
+            source="our reading of the abstract's 'simpler to compute ... represented more strongly': a "
+            f"bias of at least {float(cfg['min_variance_gap']):.0%} of the variance, a fraction of the 50-point "
+            f"gap (55 % - 5 %) of {SUMMARY}",
+            **common,
+        ),
+        Claim(
+            claim="easy_feature_learned_first",
+            statement=f"when {EASY} first reaches test accuracy {learned_accuracy}, {hard} is still near "
+            f"chance (test accuracy <= {chance})",
+            side="<=",
+            threshold=chance,
+            statistic=hard_accuracy_when_easy_learned(condition, EASY, hard, learned_accuracy),
+            source="our reading of the paper's learning-order account (Fig. 2: the easy feature's variance "
+            f"rises first): chance 0.5 plus a {float(cfg['chance_margin'])} margin (0.1 is > 6 sd of a chance "
+            "accuracy on 1024 test examples)",
+            **common,
+        ),
+        Claim(
+            claim="paper_anchor_easy_variance_at_least",
+            statement=f"{EASY} explains >= {share - tolerance:.2f} of the representation's variance "
+            f"(R2_weighted; the paper: {share:.0%}, within our band of +- {tolerance:.2f}: lower side)",
+            side=">=",
+            threshold=share - tolerance,
+            statistic=easy_share,
+            paper_value=share,
+            source=f"{SUMMARY}; +- {tolerance:.2f}: our reading (the port's optimizer and stopping differ "
+            "from the paper's)",
+            **common,
+        ),
+        Claim(
+            claim="paper_anchor_easy_variance_at_most",
+            statement=f"{EASY} explains <= {share + tolerance:.2f} of the representation's variance "
+            f"(R2_weighted; the paper: {share:.0%}, within our band of +- {tolerance:.2f}: upper side)",
+            side="<=",
+            threshold=share + tolerance,
+            statistic=easy_share,
+            paper_value=share,
+            source=f"{SUMMARY}; +- {tolerance:.2f}: our reading (as for the lower side)",
+            **common,
+        ),
+        Claim(
+            claim="paper_anchor_hard_variance",
+            statement=f"{hard} explains <= {hard_max:.2f} of the representation's variance (R2_weighted)",
+            side="<=",
+            threshold=hard_max,
+            statistic=variance_share(condition, hard),
+            paper_value=0.05,
+            source=f"{SUMMARY}; the 5 % plus 10 points: our reading (as for the easy feature)",
+            **common,
+        ),
+    ]
+
+
+def declare(cfg: Mapping[str, Any], conditions: list[str]) -> list[Claim]:
+    """Every claim of the study, for the configured pairs ``conditions``."""
+    return learned_claims(conditions, float(cfg["learned_accuracy"])) + reference_claims(cfg)
 
 
 def evaluate_claims(runs: pd.DataFrame, cfg: Mapping[str, Any]) -> pd.DataFrame:
-    """One row per claim of the paper: what was measured, the threshold, and whether it holds.
-
-    A claim holds for a configuration when it holds in at least ``ceil(min_fraction_of_seeds * n)``
-    of its n seeds (``4 of 5`` by default), plus any magnitude threshold on the mean. Every claim about
-    the reference pair's representation or learning order has the precondition "both features learned"
-    and counts only the seeds in which both were learned: a network that never learned the hard
-    feature trivially represents the easy one more (issue 12), and that must not count as evidence.
-    """
-    rows: list[dict[str, Any]] = []
-    acc_needed = float(cfg["learned_accuracy"])
-    fraction = float(cfg["min_fraction_of_seeds"])
-    finals = final_values(runs)
-
-    for condition in sorted(runs["condition"].unique()):
-        acc = _pivot(finals, condition, "test", "accuracy")
-        ok = learned_seeds(finals, condition, acc_needed)
-        rows.append(
-            claim_row(
-                "both_features_learned",
-                condition,
-                f"every feature reaches test accuracy >= {acc_needed} by the end of training",
-                measured=float(acc.min(axis=1).mean()),
-                measured_what="mean over seeds of the worse feature's final test accuracy",
-                threshold=acc_needed,
-                seeds_passing=int(ok.sum()),
-                n_seeds=len(ok),
-                holds=ok.sum() >= seeds_needed(fraction, len(ok)),
-                missed_reason=f"both features learned in {int(ok.sum())} of {len(ok)} seeds, "
-                f"{seeds_needed(fraction, len(ok))} needed",
-            )
-        )
-
-    reference = "-vs-".join(cfg["reference_pair"])
-    easy = "linear"
-    hard = next(f for f in cfg["reference_pair"] if f != easy)
-    learned = learned_seeds(finals, reference, acc_needed)
-    n = len(learned)
-    needed = seeds_needed(fraction, n)
-    counted = learned[learned].index  # the seeds every precondition-bearing claim counts
-    precondition = f"both features learned (final test accuracy >= {acc_needed}) in >= {needed} of {n} seeds"
-    precondition_met = len(counted) >= needed
-    unmet = f"both features learned in only {len(counted)} of {n} seeds"
-    common = dict(n_seeds=n, precondition=precondition, precondition_met=precondition_met, unmet_reason=unmet)
-
-    r2 = _pivot(finals, reference, "test", "r2_weighted").droplevel("epoch").loc[counted]
-    gap = (r2[easy] - r2[hard]).to_numpy()
-    min_gap = float(cfg["min_variance_gap"])
-    seeds_with_gap = int(above(gap, 0.0).sum())
-    rows.append(
-        claim_row(
-            "easy_feature_dominates_variance",
-            reference,
-            f"{easy} explains more of the representation's variance than {hard} "
-            f"(variance-weighted R^2), mean gap >= {min_gap}",
-            measured=_mean(gap),
-            measured_what="mean over the learned seeds of R2_weighted(easy) - R2_weighted(hard)",
-            threshold=min_gap,
-            seeds_passing=seeds_with_gap,
-            holds=seeds_with_gap >= needed and bool(at_least(_mean(gap), min_gap)),
-            **common,
-        )
-    )
-
-    acc_curve = _pivot(runs, reference, "test", "accuracy").reset_index()
-    chance = 0.5 + float(cfg["chance_margin"])
-    hard_at_easy = []
-    for seed in counted:
-        curve = acc_curve[acc_curve["seed"] == seed].sort_values("epoch")
-        first = curve[at_least(curve[easy], acc_needed)]
-        hard_at_easy.append(float(first[hard].iloc[0]) if not first.empty else np.nan)
-    hard_at_easy = np.asarray(hard_at_easy, dtype=float)
-    first_passing = int(at_most(hard_at_easy[~np.isnan(hard_at_easy)], chance).sum())
-    rows.append(
-        claim_row(
-            "easy_feature_learned_first",
-            reference,
-            f"when {easy} first reaches test accuracy {acc_needed}, {hard} is still at chance (<= {chance})",
-            measured=_mean(hard_at_easy[~np.isnan(hard_at_easy)]),
-            measured_what=f"mean over the learned seeds of {hard}'s test accuracy at that epoch",
-            threshold=chance,
-            seeds_passing=first_passing,
-            holds=first_passing >= needed,
-            **common,
-        )
-    )
-
-    anchor = cfg["paper_anchor"]
-    share, tolerance, hard_max = (
-        float(anchor["easy_share"]),
-        float(anchor["easy_tolerance"]),
-        float(anchor["hard_max_share"]),
-    )
-    low, high = share - tolerance, share + tolerance
-
-    def anchor_row(claim: str, feature: str, statement: str, threshold: float, ok: pd.Series, band: str) -> dict:
-        passing = int(ok.sum())
-        return claim_row(
-            claim,
-            reference,
-            f"{statement} (variance-weighted R^2; the authors' summary of the paper)",
-            measured=_mean(r2[feature].to_numpy()),
-            measured_what=f"mean over the learned seeds of R2_weighted({feature})",
-            threshold=threshold,
-            seeds_passing=passing,
-            holds=passing >= needed,
-            missed_reason=f"{passing} of {n} seeds {band}, {needed} needed",
-            **common,
-        )
-
-    rows.append(
-        anchor_row(
-            "paper_anchor_easy_variance",
-            easy,
-            f"{easy} explains {share:.0%} +- {tolerance:.0%} of the representation's variance (paper: 55 %)",
-            share,
-            at_least(r2[easy], low) & at_most(r2[easy], high),
-            f"within [{low:.2f}, {high:.2f}]",
-        )
-    )
-    rows.append(
-        anchor_row(
-            "paper_anchor_hard_variance",
-            hard,
-            f"{hard} explains <= {hard_max:.0%} of the representation's variance (paper: 5 %)",
-            hard_max,
-            at_most(r2[hard], hard_max),
-            f"<= {hard_max:.2f}",
-        )
-    )
-    return claims_frame(rows)
-
-
-TITLE = "complexity: claims of Lampinen, Chan & Hermann (2024)"
+    """The claims table of ``runs`` (the aggregated runs table) under the config's ``claims`` section."""
+    conditions = sorted(runs["condition"].unique())
+    seeds = sorted(runs["seed"].unique())
+    claims = declare(cfg, conditions)
+    return judge_claims(claims, {"runs": runs}, seeds, min_share=float(cfg["min_fraction_of_seeds"]))
 
 
 def evaluate(tables: Mapping[str, pd.DataFrame], params: Mapping[str, Any]) -> pd.DataFrame:

@@ -61,9 +61,9 @@ def make_splits(pair: list[str], seed: int, dataset_cfg: Mapping[str, Any]) -> d
     return arrays
 
 
-#: How close to a threshold a measured value counts as meeting it, in the stopping rule and in every
-#: claims verdict. Accuracies are k/n in float32 and R^2 values come from float32 activations, so a value
-#: that sits on a threshold (990/1000 against 0.99) would otherwise pass or fail by its last bits. 1e-5
+#: How close to a threshold an accuracy counts as meeting it, in the stopping rule and in the claims'
+#: "learned" precondition (which uses the same test). Accuracies are k/n in float32, so a value that
+#: sits on a threshold (990/1000 against 0.99) would otherwise pass or fail by its last bits. 1e-5
 #: is far above float32 rounding (~1e-7 relative) and below one example of accuracy up to 10^5 test
 #: examples, so it moves no real count across a threshold.
 VERDICT_TOLERANCE = 1e-5

@@ -1,273 +1,385 @@
-"""The claims of notebook 004 (and the issues' readings of it), measured on the hierarchy study's runs."""
+"""The claims of notebook 004 (and our readings of it) and of the superposition paper's sparsity sweep,
+declared as data and judged over seeds by :func:`featurelab.claims.judge_claims`.
+
+The tree runs (``runs``) and the TMS sweep (``tms_features``) have seeds of their own; each group of claims
+is judged on its own table's seeds. Intervals (docs/hierarchy.md says why): the generator's invariants are
+``exact`` checks of our code; a loss that must be near 0 is ``log_t``; the width-needed slope is one number
+per seed (``t``); loss monotonicity is a property of the curve of the statistic over seeds (the figures'
+minimum), so its interval comes from resampling seeds (``jackknife``); the TMS feature counts are ``t``.
+
+"The model trained" (``claims.trained_loss_fraction``): a seed's final loss is at most that fraction of
+both the loss of the best input-ignoring model (W = 0, b = E[x]) and its own initial loss. An untrained or
+bias-only model fails it, so no claim about trained models passes on one.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from functools import partial
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
-from featurelab.claims import claim_row, claims_frame, seeds_needed
+from featurelab.claims import Claim, NotRun, Precondition, Tables, judge_claims
 from featurelab.seeding import numpy_rng
 from featurelab.studies.hierarchy.analysis import STUDY, constant_output_loss, final_losses, tms_constant_output_loss
-from featurelab.studies.hierarchy.data import expected_marginals, feature_parents, sample_tree
+from featurelab.studies.hierarchy.data import expected_marginals, feature_parents, n_features, sample_tree
+
+TITLE = "hierarchy: superposition of tree-structured features (notebook 004)"
+#: Losses at or below this are exact reconstructions up to float32 rounding (the figures' grey floor band):
+#: the floor of the log-scale interval, so that a loss of exactly 0 has a logarithm.
+LOSS_FLOOR = 1e-12
+NOTEBOOK = "notebook 004"
+PAPER = "Elhage et al. 2022, Toy Models of Superposition"
+
+# ------------------------------------------------------------------------------------------- the generator
 
 
 def generator_checks(depth: int, mode: str, seed: int, n: int) -> dict[str, float]:
-    """Sample the generator and measure its invariants (used by the claims).
-
-    ``min_node_count``: how often the least-active node was active - the structural checks mean nothing
-    for a node (or sibling pair) that never occurs in the samples.
-    """
+    """One seed's sample of the generator and its invariants: the largest |z| of a node's activation rate
+    against its law, co-active sibling pairs, active children without their parent, and how often the
+    least-active node was active (a structural check means nothing for a node that never occurs)."""
     x = sample_tree(n, depth, mode, numpy_rng(STUDY, f"depth{depth}", seed, "generator-check")).astype(bool)
     expected = expected_marginals(depth, mode)
-    p_hat = x.mean(0)
-    se = np.sqrt(expected * (1 - expected) / n)
+    z = np.abs(x.mean(0) - expected) / np.sqrt(expected * (1 - expected) / n)
     parents = feature_parents(depth)
-    child_rows = parents >= 0
-    orphan = (x[:, child_rows] & ~x[:, parents[child_rows]]).sum()
-    co_active = (x[:, 0::2] & x[:, 1::2]).sum()  # features 2k, 2k+1 are siblings (heap nodes 2k+1, 2k+2)
+    child = parents >= 0
     return dict(
-        max_marginal_z=float(np.max(np.abs(p_hat - expected) / se)),
-        co_active=int(co_active),
-        orphans=int(orphan),
+        max_marginal_z=float(z.max()),
+        co_active=int((x[:, 0::2] & x[:, 1::2]).sum()),  # features 2k, 2k+1 are siblings
+        orphans=int((x[:, child] & ~x[:, parents[child]]).sum()),
         min_node_count=int(x.sum(0).min()),
+        rarest_expected=float(n * expected.min()),
     )
 
 
-def trained_ratios(runs: pd.DataFrame, metric: str, statistic: str, mode: str) -> pd.DataFrame:
-    """Per (depth, n_hidden): ``statistic`` over seeds of final loss / reference, the reference being the
-    smaller of the input-ignoring model's loss (:func:`constant_output_loss`) and the seed's own initial
-    expected loss (``loss_exact`` at step 0: an init that already beats the baseline - large random
-    weights on sparse features do - must still be improved on)."""
-    finals = final_losses(runs)
-    finals = finals[finals["metric"] == metric].set_index(["depth", "n_hidden", "seed"])["value"]
-    init = runs[(runs["step"] == 0) & (runs["metric"] == "loss_exact")].set_index(["depth", "n_hidden", "seed"])
-    ref = np.minimum(init["value"], [constant_output_loss(int(d), mode) for d in init.index.get_level_values(0)])
-    ratio = (finals / ref.reindex(finals.index)).rename("ratio").reset_index()
-    return ratio.groupby(["depth", "n_hidden"], sort=True)["ratio"].agg(statistic).reset_index()
+def generator_table(seeds: Sequence, depth: int, mode: str, n: int) -> pd.DataFrame:
+    """:func:`generator_checks` of every seed, one row per seed."""
+    return pd.DataFrame([dict(seed=seed, **generator_checks(depth, mode, int(seed), n)) for seed in seeds])
 
 
-def evaluate_claims(
-    runs: pd.DataFrame,
-    summary: pd.DataFrame,
-    widths: pd.DataFrame,
-    tms_features: pd.DataFrame,
-    cfg: Mapping[str, Any],
-    tree: Mapping[str, Any],
-    analysis: Mapping[str, Any],
-    tms: Mapping[str, Any],
-) -> pd.DataFrame:
-    """One row per claim (notebook 004 and the issues), each with its precondition (see docs/hierarchy.md).
+def generator_value(tables: Tables, column: str) -> pd.Series:
+    """One column of the generator table, per seed."""
+    return tables["generator"].set_index("seed")[column]
 
-    "The model trained" (``claims.trained_loss_fraction``): the final loss is at most that fraction of
-    both the loss of the best input-ignoring model (W = 0, b = E[x]) and the model's own initial loss;
-    an untrained or bias-only model fails it, so no claim about trained models passes on one.
-    """
-    rows: list[dict[str, Any]] = []
-    fraction = float(cfg["min_fraction_of_seeds"])
-    trained_frac = float(cfg["trained_loss_fraction"])
-    metric, statistic, thr = analysis["metric"], analysis["statistic"], float(analysis["loss_threshold"])
-    seeds = sorted(runs["seed"].unique())
-    depth_max = int(runs["depth"].max())
-    mode = tree["sampling"]
-    trained_text = (
-        f"the models trained: at every compared (depth, width), the {statistic} over seeds of final "
-        f"{metric} / min(initial loss, loss of the best input-ignoring model W = 0, b = E[x]) <= "
-        f"{trained_frac:g}"
+
+# ------------------------------------------------------------------------------------------ the tree runs
+
+
+def seed_finals(tables: Tables, metric: str) -> pd.DataFrame:
+    """Every seed's final ``metric`` per (depth, n_hidden) (from the derived table ``finals``)."""
+    finals = tables["finals"]
+    return finals[finals["metric"] == metric][["depth", "n_features", "n_hidden", "seed", "value"]]
+
+
+def trained_ratios(tables: Tables, metric: str, mode: str) -> pd.DataFrame:
+    """Per (depth, n_hidden, seed): final loss / min(initial expected loss, input-ignoring loss). The init
+    counts because large random weights on sparse features already beat the input-ignoring model."""
+    runs = tables["runs"]
+    finals = seed_finals(tables, metric).set_index(["depth", "n_hidden", "seed"])["value"]
+    first = runs[(runs["step"] == 0) & (runs["metric"] == "loss_exact")]
+    init = first.set_index(["depth", "n_hidden", "seed"])["value"]
+    baseline = [constant_output_loss(int(d), mode) for d in init.index.get_level_values("depth")]
+    reference = np.minimum(init, baseline).reindex(finals.index)
+    return (finals / reference).rename("ratio").reset_index()
+
+
+def trained_everywhere(tables: Tables, metric: str, mode: str, fraction: float) -> pd.Series:
+    """Per seed: its models trained at every (depth, n_hidden)."""
+    worst = trained_ratios(tables, metric, mode).groupby("seed")["ratio"].max()
+    return worst <= fraction
+
+
+def depth1_loss(tables: Tables, metric: str) -> pd.Series:
+    """Per seed: the final loss of depth 1 at n_hidden 2."""
+    finals = seed_finals(tables, metric)
+    cell = finals[(finals["depth"] == 1) & (finals["n_hidden"] == 2)]
+    if cell.empty:
+        raise NotRun("depth 1 with n_hidden 2 is not in the config")
+    return cell.set_index("seed")["value"]
+
+
+def worst_rise(tables: Tables, seeds: list, metric: str, statistic: str, abs_tol: float) -> float:
+    """The largest rise of the loss curve (``statistic`` over ``seeds`` per (depth, n_hidden)) from one
+    width to the next, relative to max(loss, ``abs_tol``): > 0 where the loss increases with width."""
+    finals = seed_finals(tables, metric)
+    curve = finals[finals["seed"].isin(seeds)].groupby(["depth", "n_hidden"], sort=True)["value"].agg(statistic)
+    rises = []
+    for _, loss in curve.groupby(level="depth"):
+        v = loss.to_numpy()
+        rises.extend((v[1:] - v[:-1]) / np.maximum(v[:-1], abs_tol))
+    if not rises:
+        raise NotRun("no depth with two widths is in the config")
+    return float(max(rises))
+
+
+def seed_widths(tables: Tables, metric: str, threshold: float) -> pd.DataFrame:
+    """Per (seed, depth): the smallest n_hidden whose final loss is below ``threshold`` (NaN: none is)."""
+    finals = seed_finals(tables, metric)
+    solved = finals[finals["value"] < threshold].groupby(["seed", "depth"])["n_hidden"].min()
+    cells = finals.groupby(["seed", "depth"])["n_features"].first()
+    return pd.DataFrame({"n_features": cells, "width": solved.reindex(cells.index)}).reset_index()
+
+
+def solved_every_depth(tables: Tables, metric: str, threshold: float) -> pd.Series:
+    """Per seed: some tested width solves every depth (a depth it leaves unsolved needs a width above the
+    largest tested, and a slope over the solved depths alone would read too low)."""
+    return seed_widths(tables, metric, threshold).groupby("seed")["width"].agg(lambda w: bool(w.notna().all()))
+
+
+def width_slope(tables: Tables, metric: str, threshold: float) -> pd.Series:
+    """Per seed: the least-squares slope of log(width needed) against log(n_features) over its solved
+    depths (1: width proportional to the number of features)."""
+    widths = seed_widths(tables, metric, threshold)
+    if widths["depth"].nunique() < 2:
+        raise NotRun("a second depth is not in the config (a slope needs two)")
+
+    def slope(g: pd.DataFrame) -> float:
+        g = g.dropna()
+        return float(np.polyfit(np.log(g["n_features"]), np.log(g["width"]), 1)[0]) if len(g) >= 2 else np.nan
+
+    return widths.groupby("seed")[["n_features", "width"]].apply(slope)
+
+
+# ------------------------------------------------------------------------------------- the TMS sparsity sweep
+
+
+def tms_runs(features: pd.DataFrame, norm: float) -> pd.DataFrame:
+    """Per (seed, sparsity) of the TMS features table: features with ||W_i|| > ``norm`` and the loss ratio
+    of "the model trained"."""
+    features = features.assign(on=lambda f: f["norm"] > norm)
+    runs = (
+        features.groupby(["seed", "sparsity"], sort=True)
+        .agg(
+            represented=("on", "sum"),
+            importance=("importance", list),
+            final_loss=("final_loss", "first"),
+            initial_loss=("initial_loss", "first"),
+        )
+        .reset_index()
     )
+    baseline = [tms_constant_output_loss(i, s) for i, s in zip(runs["importance"], runs["sparsity"], strict=True)]
+    runs["ratio"] = runs["final_loss"] / np.minimum(runs["initial_loss"], baseline)
+    return runs[["seed", "sparsity", "represented", "ratio"]]
 
-    n_gen, min_count = int(cfg["generator_samples"]), float(cfg["min_expected_count"])
-    checks = [generator_checks(depth_max, mode, int(s), n_gen) for s in seeds]
-    z = np.array([c["max_marginal_z"] for c in checks])
-    ok = z <= float(cfg["max_marginal_z"])
+
+def tms_at(tables: Tables, which: str) -> pd.DataFrame:
+    """The derived table ``tms_runs`` at the dense (S = 0) or the sparsest configured sparsity, by seed."""
+    runs = tables["tms_runs"]
+    sparsity = 0.0 if which == "dense" else runs["sparsity"].max()
+    if which == "dense" and not (runs["sparsity"] == 0.0).any():
+        raise NotRun("sparsity 0 (dense features) is not in the config")
+    if which == "sparse" and sparsity <= 0.0:
+        raise NotRun("no sparsity above 0 is in the config")
+    return runs[runs["sparsity"] == sparsity].set_index("seed")
+
+
+def tms_represented(tables: Tables, which: str) -> pd.Series:
+    """Per seed: features represented at the dense or sparse end of the sweep."""
+    return tms_at(tables, which)["represented"]
+
+
+def tms_trained(tables: Tables, which: str, fraction: float) -> pd.Series:
+    """Per seed: the TMS model trained at that end of the sweep."""
+    return tms_at(tables, which)["ratio"] <= fraction
+
+
+# --------------------------------------------------------------------------------------------- the claims
+
+
+def generator_claims(params: Mapping[str, Any]) -> list[Claim]:
+    """The sampler's law and invariants: checks of our code, not evidence for the notebook."""
+    cfg, mode = params["claims"], params["tree"]["sampling"]
+    depth = max(int(d) for d in params["tree"]["depths"])
+    n, min_count = int(cfg["generator_samples"]), float(cfg["min_expected_count"])
     law = "4^-level" if mode == "exclusive" else "2^-level"
-    rarest = float(n_gen * expected_marginals(depth_max, mode).min())
-    rows.append(
-        claim_row(
+    condition = f"depth{depth} {mode}, {n} samples per seed"
+    z_max, nodes = float(cfg["max_marginal_z"]), n_features(depth)
+    tail = 2 * float(stats.norm.sf(z_max))  # P(|z| > z_max) of one node under a correct sampler
+    seen = Precondition(
+        "every node was active in at least one sample of the seed (otherwise nothing was tested)",
+        lambda tables: generator_value(tables, "min_node_count") >= 1,
+    )
+    return [
+        Claim(
             "generator_marginals",
-            f"depth{depth_max} {mode}",
-            f"a level-l node is active with probability {law} (max abs z-score over nodes <= {cfg['max_marginal_z']})",
-            measured=float(z.max()),
-            measured_what=f"max over seeds and nodes of abs(p_hat - {law}) / se ({n_gen} samples)",
-            threshold=float(cfg["max_marginal_z"]),
-            seeds_passing=int(ok.sum()),
-            n_seeds=len(ok),
-            holds=bool(ok.all()),
-            precondition=f"the rarest node's expected count per seed >= {min_count:g} (the z-score's normal "
-            "approximation; fewer samples give a test without power)",
-            precondition_met=rarest >= min_count,
-            unmet_reason=f"expected count of the rarest node {rarest:.3g} < {min_count:g}",
-        )
+            f"a level-l node is active with probability {law} (largest |z| over nodes)",
+            "<=",
+            z_max,
+            f"our reading (claims.max_marginal_z): a correct sampler exceeds |z| = {z_max:g} at one of its "
+            f"{nodes} nodes with probability <= {nodes} x {tail:.2g} = {nodes * tail:.2g} per seed (normal tails, "
+            "union bound); a wrong law (2^-l for 4^-l) gives z in the hundreds",
+            statistic=lambda tables: generator_value(tables, "max_marginal_z"),
+            interval="exact",
+            kind="check",
+            condition=condition,
+            precondition=Precondition(
+                f"the rarest node's expected count per seed >= {min_count:g} (claims.min_expected_count: "
+                "the z-score's normal approximation; fewer samples give a test without power)",
+                lambda tables: generator_value(tables, "rarest_expected") >= min_count,
+            ),
+            exact_reason="a deterministic test of the sampler with a stated false-alarm rate, not an estimate: "
+            "every seed must be within the bound",
+        ),
+        Claim(
+            "siblings_exclusive",
+            "two siblings are never active together (co-active sibling pairs over all samples)",
+            "<=",
+            0.0,
+            f"{NOTEBOOK}'s generator: left = (a - b == 1), right = (b - a == 1) for two coins a, b",
+            statistic=lambda tables: generator_value(tables, "co_active"),
+            interval="exact",
+            kind="check",
+            condition=condition,
+            precondition=seen,
+            exact_reason="the sampler draws each sibling pair from two coins whose two one-hot outcomes "
+            "exclude each other; an integer count, which rounding cannot change",
+        ),
+        Claim(
+            "child_implies_parent",
+            "an active child always has an active parent (active children without their parent)",
+            "<=",
+            0.0,
+            f"{NOTEBOOK}'s generator: children are multiplied by their parent",
+            statistic=lambda tables: generator_value(tables, "orphans"),
+            interval="exact",
+            kind="check",
+            condition=condition,
+            precondition=seen,
+            exact_reason="the sampler masks every child with its parent; an integer count",
+        ),
+    ]
+
+
+def tree_claims(params: Mapping[str, Any]) -> list[Claim]:
+    """The notebook's reading of its tree runs: depth 1 solved, loss falling with width, width needed
+    growing slowly."""
+    cfg, analysis, mode = params["claims"], params["analysis"], params["tree"]["sampling"]
+    metric, statistic, threshold = analysis["metric"], analysis["statistic"], float(analysis["loss_threshold"])
+    fraction, rel_tol, abs_tol = (
+        float(cfg["trained_loss_fraction"]),
+        float(cfg["monotone_rel_tol"]),
+        float(cfg["monotone_abs_tol"]),
     )
-    least = min(c["min_node_count"] for c in checks)
-    for key, claim, text in (
-        ("co_active", "siblings_exclusive", "two siblings are never active together"),
-        ("orphans", "child_implies_parent", "an active child always has an active parent"),
-    ):
-        counts = np.array([c[key] for c in checks])
-        rows.append(
-            claim_row(
-                claim,
-                f"depth{depth_max} {mode}",
-                text,
-                measured=float(counts.sum()),
-                measured_what="violations over all samples and seeds",
-                threshold=0.0,
-                seeds_passing=int((counts == 0).sum()),
-                n_seeds=len(counts),
-                holds=bool((counts == 0).all()),
-                precondition="every node was active in at least one sample of every seed",
-                precondition_met=least >= 1,
-                unmet_reason=f"a node was never active (least count {least})",
-            )
-        )
-
-    finals = final_losses(runs)
-    finals = finals[finals["metric"] == metric]
-    d1 = finals[(finals["depth"] == 1) & (finals["n_hidden"] == 2)]
-    if len(d1):
-        ok = d1["value"].to_numpy() < thr
-        # no precondition: an untrained or stuck model's loss is far above the threshold, so this cannot
-        # pass vacuously
-        rows.append(
-            claim_row(
-                "depth1_solved",
-                "depth1 n_hidden=2",
-                f"depth 1 (2 features) is solved exactly at n_hidden 2 ({metric} < {thr:g})",
-                measured=float(d1["value"].max()),
-                measured_what=f"max over seeds of {metric}",
-                threshold=thr,
-                seeds_passing=int(ok.sum()),
-                n_seeds=len(ok),
-                holds=bool(ok.sum() >= seeds_needed(fraction, len(ok))),
-            )
-        )
-
-    tol_rel, tol_abs = float(cfg["monotone_rel_tol"]), float(cfg["monotone_abs_tol"])
-    sel = summary[summary["metric"] == metric]
-    cells = trained_ratios(runs, metric, statistic, mode)
-    cells["trained"] = cells["ratio"] <= trained_frac
-    worst, where, depths_ok, n_depths, compared = 0.0, "", 0, 0, []
-    for depth, g in sel.groupby("depth", sort=True):
-        g = g.sort_values("n_hidden")
-        v, h = g[statistic].to_numpy(), g["n_hidden"].to_numpy()
-        if len(v) < 2:
-            continue
-        n_depths += 1
-        compared.append(int(depth))
-        # relative increase from width h to the next; losses at the float floor (< tol_abs) count as tol_abs,
-        # so rounding noise among solved widths (0 vs 1e-15) is no increase
-        rise = (v[1:] - v[:-1]) / np.maximum(v[:-1], tol_abs)
-        k = int(np.argmax(rise))
-        if rise[k] > worst:
-            worst, where = float(rise[k]), f"depth {depth}: n_hidden {h[k]} -> {h[k + 1]}"
-        depths_ok += bool((v[1:] <= v[:-1] * (1 + tol_rel) + tol_abs).all())
-    if n_depths:
-        c = cells[cells["depth"].isin(compared)]
-        untrained = c[~c["trained"]]
-        rows.append(
-            claim_row(
-                "loss_nonincreasing_in_width",
-                f"every depth (worst: {where or 'none'})",
-                f"the {statistic} over seeds of {metric} does not increase with n_hidden "
-                f"(tolerance {tol_rel:g} relative + {tol_abs:g} absolute)",
-                measured=worst,
-                measured_what="largest relative increase (L(h+1) - L(h)) / max(L(h), abs tol); "
-                "seeds columns count depths",
-                threshold=tol_rel,
-                seeds_passing=depths_ok,
-                n_seeds=n_depths,
-                holds=depths_ok == n_depths,
-                precondition=trained_text,
-                precondition_met=untrained.empty,
-                unmet_reason=f"{len(untrained)} of {len(c)} (depth, width) models did not train (worst loss ratio "
-                f"{c['ratio'].max():.3g} at depth {int(c.loc[c['ratio'].idxmax(), 'depth'])} n_hidden "
-                f"{int(c.loc[c['ratio'].idxmax(), 'n_hidden'])})"
-                if len(untrained)
-                else "",
-            )
-        )
-
-    solved = widths[widths["solved"]]
-    slope = np.nan
-    if solved["depth"].nunique() >= 2:
-        slope = float(np.polyfit(np.log(solved["n_features"]), np.log(solved["min_n_hidden"]), 1)[0])
-    max_slope = float(cfg["max_width_slope"])
-    rows.append(
-        claim_row(
+    trained = Precondition(
+        f"the seed's models trained at every (depth, n_hidden): final {metric} / min(initial loss, loss of "
+        f"the best input-ignoring model W = 0, b = E[x]) <= {fraction:g} (claims.trained_loss_fraction)",
+        partial(trained_everywhere, metric=metric, mode=mode, fraction=fraction),
+    )
+    return [
+        Claim(
+            "depth1_solved",
+            f"depth 1 (2 features) is solved exactly at n_hidden 2 ({metric}, geometric mean over seeds)",
+            "<=",
+            threshold,
+            f"{NOTEBOOK}: 'threshold = 1e-5  # Define your threshold for \"good\" loss here' "
+            "(analysis.loss_threshold), applied to one model's loss; that depth 1 meets it is our reading",
+            statistic=partial(depth1_loss, metric=metric),
+            interval="log_t",
+            floor=LOSS_FLOOR,
+            condition="depth1 n_hidden=2",
+        ),
+        Claim(
+            "loss_nonincreasing_in_width",
+            f"the {statistic} over seeds of {metric} does not rise with n_hidden at any depth (largest rise "
+            f"between neighbouring widths, relative to max(loss, {abs_tol:g}))",
+            "<=",
+            rel_tol,
+            "our reading of the notebook's loss-vs-n_hidden plot (it states no tolerance): 5 % "
+            "(claims.monotone_rel_tol) allows the sampling noise of loss_fresh between widths; "
+            f"{abs_tol:g} (claims.monotone_abs_tol), a tenth of the 'good' loss, makes rounding among solved "
+            "widths no rise",
+            across_seeds=partial(worst_rise, metric=metric, statistic=statistic, abs_tol=abs_tol),
+            interval="jackknife",
+            condition="every depth with two widths or more",
+            precondition=trained,
+        ),
+        Claim(
             "width_grows_slowly",
-            f"{len(solved)} of {len(widths)} depths solved",
-            f"the width needed for loss < {thr:g} grows far more slowly than the number of features "
-            f"(log-log slope <= {max_slope:g})",
-            measured=slope,
-            measured_what="slope of log(min n_hidden) vs log(n_features) over solved depths",
-            threshold=max_slope,
-            seeds_passing=int(len(solved)),
-            n_seeds=int(len(widths)),
-            holds=bool(np.isfinite(slope) and slope <= max_slope),
-            precondition="at least 2 depths solved (a slope needs two points; solved implies trained)",
-            precondition_met=solved["depth"].nunique() >= 2,
-            unmet_reason=f"{solved['depth'].nunique()} depth(s) solved",
-        )
-    )
+            f"the width needed for {metric} < {threshold:g} grows far more slowly than the number of "
+            "features (per seed: log-log slope of width needed against n_features)",
+            "<=",
+            float(cfg["max_width_slope"]),
+            "our reading of the notebook's 'Minimum n_hidden for Loss < threshold by Tree Depth' bar plot: "
+            "'far more slowly' = at most like the square root (claims.max_width_slope; slope 1 = proportional)",
+            statistic=partial(width_slope, metric=metric, threshold=threshold),
+            interval="t",
+            condition="every configured depth",
+            precondition=Precondition(
+                f"the seed solved every depth ({metric} < {threshold:g}) at some tested width; solved implies trained",
+                partial(solved_every_depth, metric=metric, threshold=threshold),
+            ),
+        ),
+    ]
 
-    n_hidden, norm_thr = int(tms["n_hidden"]), float(tms["represented_norm"])
-    per_run = pd.DataFrame(
-        [
-            dict(
-                sparsity=s,
-                seed=seed,
-                on=int((g["norm"] > norm_thr).sum()),
-                final_loss=float(g["final_loss"].iloc[0]),
-                initial_loss=float(g["initial_loss"].iloc[0]),
-                baseline=tms_constant_output_loss(g.sort_values("feature")["importance"], s),
-            )
-            for (s, seed), g in tms_features.groupby(["sparsity", "seed"], sort=True)
-        ]
+
+def tms_claims(params: Mapping[str, Any], sparsest: float) -> list[Claim]:
+    """The superposition paper's sparsity sweep: dense features get n_hidden dimensions, sparse ones more."""
+    cfg, tms = params["claims"], params["tms"]
+    n_hidden, norm, fraction = int(tms["n_hidden"]), float(tms["represented_norm"]), float(cfg["trained_loss_fraction"])
+    source = (
+        f"{PAPER}: 'With dense features, the model learns to represent an orthogonal basis of the most "
+        "important two features [...] and the other three features are not represented. But if we make the "
+        "features sparse, this changes'; threshold n_hidden + 1/2, the midpoint between n_hidden and the next "
+        f"count; a feature is represented when ||W_i|| > {norm:g} (tms.represented_norm, our reading: the "
+        "midpoint between represented, ~1, and dropped, ~0)"
     )
-    per_run["ratio"] = per_run["final_loss"] / np.minimum(per_run["initial_loss"], per_run["baseline"])
-    per_run["trained"] = per_run["ratio"] <= trained_frac
-    for which, s in (("dense", per_run["sparsity"].min()), ("sparse", per_run["sparsity"].max())):
-        g = per_run[per_run["sparsity"] == s]
-        counts, trained = g["on"].to_numpy(), g["trained"].to_numpy()
-        ok = (counts <= n_hidden if which == "dense" else counts > n_hidden) & trained
-        need = seeds_needed(fraction, len(g))
-        rows.append(
-            claim_row(
+    claims = []
+    for which, side, words, sparsity in (
+        ("dense", "<=", "at most", 0.0),
+        ("sparse", ">=", "more than", sparsest),
+    ):
+        claims.append(
+            Claim(
                 f"tms_{which}_features_represented",
-                f"tms sparsity={s:g}",
-                f"{which} features: {'at most' if which == 'dense' else 'more than'} n_hidden={n_hidden} features are "
-                f"represented (norm of W_i > {norm_thr:g})",
-                measured=float(counts.mean()),
-                measured_what=f"mean over seeds of features with norm of W_i > {norm_thr:g}",
-                threshold=float(n_hidden),
-                seeds_passing=int(ok.sum()),
-                n_seeds=len(ok),
-                holds=bool(ok.sum() >= need),
-                precondition=f"the model trained in >= {need} of {len(g)} seeds: final loss / min(initial loss, loss of "
-                f"the best input-ignoring model W = 0, b = E[x]) <= {trained_frac:g}; seeds count only "
-                "where it did",
-                precondition_met=int(trained.sum()) >= need,
-                unmet_reason=f"{int(trained.sum())} of {len(g)} seeds trained (loss ratio {g['ratio'].min():.3g} at best)",
+                f"{which} features: {words} n_hidden = {n_hidden} features are represented (||W_i|| > {norm:g}; "
+                "mean over seeds)",
+                side,
+                n_hidden + 0.5,
+                source,
+                statistic=partial(tms_represented, which=which),
+                interval="t",
+                condition=f"tms sparsity={sparsity:g}",
+                precondition=Precondition(
+                    f"the model trained: final loss / min(initial loss, loss of the best input-ignoring model "
+                    f"W = 0, b = E[x]) <= {fraction:g} (claims.trained_loss_fraction)",
+                    partial(tms_trained, which=which, fraction=fraction),
+                ),
             )
         )
-    return claims_frame(rows)
+    return claims
 
 
-TITLE = "hierarchy: superposition of tree-structured features (notebook 004)"
+def derived_tables(tables: Mapping[str, pd.DataFrame], params: Mapping[str, Any]) -> dict[str, pd.DataFrame]:
+    """The rule's tables plus what the claims read from them, computed once: ``generator`` (the sampler's
+    checks per seed of the tree runs), ``finals`` (each run's last step) and ``tms_runs`` (per TMS seed and
+    sparsity)."""
+    cfg, tree = params["claims"], params["tree"]
+    seeds = sorted(tables["runs"]["seed"].unique())
+    depth = max(int(d) for d in tree["depths"])
+    return {
+        **tables,
+        "generator": generator_table(seeds, depth, tree["sampling"], int(cfg["generator_samples"])),
+        "finals": final_losses(tables["runs"]),
+        "tms_runs": tms_runs(tables["tms_features"], float(params["tms"]["represented_norm"])),
+    }
 
 
 def evaluate(tables: Mapping[str, pd.DataFrame], params: Mapping[str, Any]) -> pd.DataFrame:
-    """The claims table from the rule's tables (its named inputs) and params (scripts/claims.py)."""
-    return evaluate_claims(
-        tables["runs"],
-        tables["summary"],
-        tables["width_needed"],
-        tables["tms_features"],
-        params["claims"],
-        params["tree"],
-        params["analysis"],
-        params["tms"],
+    """The claims table from the rule's tables (its named inputs) and params (scripts/claims.py): the
+    generator's checks and the tree claims on the tree runs' seeds, the TMS claims on the sweep's."""
+    tables = derived_tables(tables, params)
+    seeds = sorted(tables["runs"]["seed"].unique())
+    tms_seeds = sorted(tables["tms_features"]["seed"].unique())
+    sparsest = float(tables["tms_features"]["sparsity"].max())
+    share = float(params["claims"]["min_fraction_of_seeds"])
+    tree = [*generator_claims(params), *tree_claims(params)]
+    return pd.concat(
+        [
+            judge_claims(tree, tables, seeds, share),
+            judge_claims(tms_claims(params, sparsest), tables, tms_seeds, share),
+        ],
+        ignore_index=True,
     )

@@ -124,7 +124,7 @@ def test_editing_a_claims_function_reruns_only_the_claims_and_what_follows(built
     jobs, forced = rerun_after(
         built, "studies/complexity/claims.py", in_function("evaluate_claims", "_edited = None"), "complexity_claims"
     )
-    assert jobs == forced == {"complexity_claims": 1, "complexity_all": 1, "figures_all": 1}
+    assert jobs == forced == {"complexity_claims": 1, "claims_figure": 1, "complexity_all": 1, "figures_all": 1}
 
 
 def test_editing_one_step_of_a_module_reruns_only_that_steps_jobs(built):
@@ -154,14 +154,21 @@ def test_editing_a_modules_top_level_reruns_every_job_that_imports_it(built):
 
 
 def test_editing_the_shared_claims_job_reruns_every_studys_claims_only(built):
-    """``featurelab.claims.claims_job`` runs every claims rule (through scripts/claims.py): an edit inside it
-    reruns each study's claims job and the manifests, nothing upstream."""
+    """``featurelab.claims_report.claims_job`` runs every claims rule (through scripts/claims.py): an edit
+    inside it reruns each study's claims job, their claims figures and the manifests, nothing upstream."""
     jobs, forced = rerun_after(
-        built, "claims.py", in_function("claims_job", "_edited = None"), "complexity_claims", "hierarchy_claims"
+        built, "claims_report.py", in_function("claims_job", "_edited = None"), "complexity_claims", "hierarchy_claims"
     )
     assert jobs == forced
-    assert jobs["complexity_claims"] == jobs["hierarchy_claims"] == 1
-    assert set(jobs) == {"complexity_claims", "hierarchy_claims", "complexity_all", "hierarchy_all", "figures_all"}
+    assert jobs["complexity_claims"] == jobs["hierarchy_claims"] == 1 and jobs["claims_figure"] == 2
+    assert set(jobs) == {
+        "complexity_claims",
+        "hierarchy_claims",
+        "claims_figure",
+        "complexity_all",
+        "hierarchy_all",
+        "figures_all",
+    }
 
 
 def test_editing_training_reruns_every_training_job_and_their_descendants(built):
@@ -175,9 +182,18 @@ def test_editing_training_reruns_every_training_job_and_their_descendants(built)
 def test_editing_the_plotting_module_reruns_only_figures_and_manifests(built):
     with edited(built, "plotting.py", append("_EDITED = True")):
         summary = run(built, "--summary").stdout
-    jobs, forced = rerun_after(built, "plotting.py", append("_EDITED = True"), "complexity_figure", "hierarchy_figure")
+    jobs, forced = rerun_after(
+        built, "plotting.py", append("_EDITED = True"), "complexity_figure", "hierarchy_figure", "claims_figure"
+    )
     assert jobs == forced
-    assert set(jobs) <= {"complexity_figure", "hierarchy_figure", "complexity_all", "hierarchy_all", "figures_all"}
+    assert set(jobs) <= {
+        "complexity_figure",
+        "hierarchy_figure",
+        "claims_figure",
+        "complexity_all",
+        "hierarchy_all",
+        "figures_all",
+    }
     # what the README gives to see why: --summary marks exactly the figure files "params changed"
     rows = [line.split("\t") for line in summary.splitlines() if line.count("\t") >= 5]
     assert rows[0][:6] == ["output_file", "date", "rule", "log-file(s)", "status", "plan"]

@@ -18,6 +18,7 @@ config stays in the table as INCONCLUSIVE, "not run: ...". Rows that hold by con
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -151,7 +152,7 @@ def _evidence(claim: Claim, tables: Tables, seeds: list) -> tuple[Evidence, str]
     missing = [seed for seed in values.index if seed not in finite.index]
     if missing:
         note = f"no value in seed(s) {_format_seeds(missing)}"
-        evidence = Evidence(**{**evidence.__dict__, "reason": "; ".join(r for r in (evidence.reason, note) if r)})
+        evidence = dataclasses.replace(evidence, reason="; ".join(r for r in (evidence.reason, note) if r))
     return evidence, shown
 
 
@@ -180,31 +181,37 @@ def _row(claim: Claim, **fields: Any) -> dict[str, Any]:
     return {**base, **fields}
 
 
+def _counted_seeds(claim: Claim, tables: Tables, seeds: list, min_share: float) -> tuple[list, str]:
+    """The seeds that meet the claim's precondition, and why the precondition is unmet ("" when met)."""
+    if claim.precondition is None:
+        return seeds, ""
+    met = _per_seed(claim.precondition.met(tables), seeds).fillna(False).astype(bool)
+    counted = [seed for seed in seeds if met[seed]]
+    needed = max(1, math.ceil(min_share * len(seeds) - 1e-9))
+    if len(counted) >= needed:
+        return counted, ""
+    failing = _format_seeds(seed for seed in seeds if not met[seed])
+    return counted, (
+        f"precondition not met: {claim.precondition.text} fails in seed(s) {failing} "
+        f"({len(counted)} of {len(seeds)} hold, {needed} needed)"
+    )
+
+
 def judge(claim: Claim, tables: Tables, seeds: Sequence, min_share: float) -> dict[str, Any]:
     """One row of the claims table.
 
     ``seeds`` are the study's seeds; the claim's precondition must hold in at least
     ``ceil(min_share * len(seeds))`` of them (and in one at least), and only those seeds are evidence.
+    When it does not, the row is FAIL; its numbers are then those of every seed, for the reader to see
+    what the claim would have said.
     """
     seeds = list(seeds)
     try:
-        if claim.precondition is None:
-            counted, unmet = seeds, ""
-        else:
-            met = _per_seed(claim.precondition.met(tables), seeds).fillna(False).astype(bool)
-            counted = [seed for seed in seeds if met[seed]]
-            needed = max(1, math.ceil(min_share * len(seeds) - 1e-9))
-            failing = [seed for seed in seeds if not met[seed]]
-            unmet = (
-                f"precondition not met: {claim.precondition.text} fails in seed(s) {_format_seeds(failing)} "
-                f"({len(counted)} of {len(seeds)} hold, {needed} needed)"
-                if len(counted) < needed
-                else ""
-            )
-        evidence, shown = _evidence(claim, tables, counted if not unmet else seeds)
+        counted, unmet = _counted_seeds(claim, tables, seeds, min_share)
+        evidence, shown = _evidence(claim, tables, seeds if unmet else counted)
     except NotRun as missing:
         return _row(claim, reason=f"not run: {missing}")
-    fields = dict(
+    measured = dict(
         estimate=evidence.estimate,
         ci_low=evidence.ci_low,
         ci_high=evidence.ci_high,
@@ -213,8 +220,8 @@ def judge(claim: Claim, tables: Tables, seeds: Sequence, min_share: float) -> di
         seed_values=shown,
     )
     if unmet:
-        return _row(claim, **fields, precondition_met=False, verdict="FAIL", reason=unmet)
-    return _row(claim, **fields, verdict=evidence.verdict, reason=evidence.reason)
+        return _row(claim, **measured, precondition_met=False, verdict="FAIL", reason=unmet)
+    return _row(claim, **measured, verdict=evidence.verdict, reason=evidence.reason)
 
 
 def judge_claims(claims: Iterable[Claim], tables: Tables, seeds: Sequence, min_share: float) -> pd.DataFrame:
@@ -246,7 +253,9 @@ def counts_sentence(claims: pd.DataFrame) -> str:
     """ "Claims of the paper: 3 PASS, 1 FAIL, 2 INCONCLUSIVE. Checks of our code: 5 PASS, 0 FAIL." """
     counts = verdict_counts(claims)
     claim_part = ", ".join(f"{counts['claim'][v]} {v}" for v in VERDICTS)
-    check_part = ", ".join(f"{counts['check'][v]} {v}" for v in VERDICTS if v != "INCONCLUSIVE" or counts["check"][v])
+    checks = counts["check"]
+    check_part = ", ".join(f"{checks[v]} {v}" for v in VERDICTS if v != "INCONCLUSIVE" or checks[v])
+    check_part = check_part if sum(checks.values()) else "none"
     return f"Claims of the paper: {claim_part}. Checks of our code: {check_part}."
 
 

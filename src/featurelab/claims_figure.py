@@ -2,11 +2,13 @@
 
 One line per row of the claims table: the estimate and its one-sided 95 % bounds, every seed's value,
 and the paper's own value, all placed relative to the row's threshold so that claims of different units
-share one axis. The axis is the *margin on the claim's side*: right of 0 is where the claim holds, left
-where it is refuted. A ratio or loss (``log_t`` interval) is placed at log2(value / threshold); any other
-statistic at (value - threshold) / |threshold| (or value - threshold for a threshold of 0); for a "<="
-claim both are mirrored. Margins beyond ``CLIP`` are drawn at the edge with an arrow. Rows are coloured
-by verdict; the paper's claims come first and the checks of our code below them, apart.
+share one axis. The axis is the *margin on the claim's side*, in log2 units: right of 0 is where the claim
+holds, left where it is refuted. A ratio or loss (``log_t`` interval) is placed at log2(value /
+threshold); any other statistic at asinh(r) / ln 2 with r = (value - threshold) / |threshold| (or value -
+threshold for a threshold of 0). The two agree near the threshold (both are r / ln 2 to first order) and
+both grow like a log2 ratio far from it, so a claim 8x past a small threshold stays on the page. For a
+"<=" claim both are mirrored. Margins beyond ``CLIP`` are drawn at the edge with an arrow. Rows are
+coloured by verdict; the paper's claims come first and the checks of our code below them, apart.
 """
 
 from __future__ import annotations
@@ -19,8 +21,8 @@ import pandas as pd
 
 #: Verdict colours (Okabe-Ito, colour-blind safe): blue holds, vermillion refuted, grey undecided.
 VERDICT_COLOURS = {"PASS": "#0072B2", "FAIL": "#D55E00", "INCONCLUSIVE": "#7F7F7F"}
-#: The axis' half-width in margin units.
-CLIP = 3.0
+#: The axis' half-width in margin units (a loss 32x below its threshold is at 5).
+CLIP = 5.0
 ROW_HEIGHT = 0.34  # inches
 
 
@@ -31,7 +33,7 @@ def margin(value: float | np.ndarray, threshold: float, side: str, interval: str
         with np.errstate(divide="ignore", invalid="ignore"):
             shifted = np.log2(np.maximum(value, 1e-300) / threshold)
     else:
-        shifted = (value - threshold) / (abs(threshold) if threshold != 0 else 1.0)
+        shifted = np.arcsinh((value - threshold) / (abs(threshold) if threshold != 0 else 1.0)) / math.log(2)
     return shifted if side == ">=" else -shifted
 
 
@@ -84,26 +86,21 @@ def draw_claims(claims: pd.DataFrame, title: str):
     from matplotlib.lines import Line2D
 
     n_rows = len(claims) + len(_ordered(claims))
+    longest_label = max((len(_label(row)) for row in claims.itertuples()), default=10)
+    width = 6.0 + 0.065 * longest_label  # inches: the labels take their own room, the plot keeps its width
     fig, (ax, text_ax) = plt.subplots(
         1,
         2,
-        figsize=(7.2, 1.5 + ROW_HEIGHT * max(n_rows, 1)),
+        figsize=(width, 1.5 + ROW_HEIGHT * max(n_rows, 1)),
         layout="constrained",
         sharey=True,
-        gridspec_kw={"width_ratios": [3, 2]},
+        gridspec_kw={"width_ratios": [3, 2.3]},
     )
     text_ax.axis("off")
     labels, ticks, y = [], [], 0.0
     for kind, rows in _ordered(claims):
-        ax.text(
-            -CLIP,
-            y,
-            "claims of the paper" if kind == "claim" else "checks of our code (true by construction)",
-            fontsize=7.5,
-            fontweight="bold",
-            va="center",
-            ha="left",
-        )
+        labels.append("claims of the paper" if kind == "claim" else "checks of our code (true by construction)")
+        ticks.append(y)
         y -= 1
         for row in rows.itertuples():
             _draw_row(ax, text_ax, y, row)
@@ -113,11 +110,14 @@ def draw_claims(claims: pd.DataFrame, title: str):
     ax.axvline(0, color="black", lw=0.8, zorder=1)
     ax.axvspan(0, CLIP, color=VERDICT_COLOURS["PASS"], alpha=0.06, lw=0, zorder=0)
     ax.set_yticks(ticks, labels, fontsize=7)
+    for tick, label in zip(ax.get_yticklabels(), labels):
+        if label.startswith(("claims of the paper", "checks of our code")):
+            tick.set_fontweight("bold")
     ax.set_ylim(y + 0.4, 0.6)
     ax.set_xlim(-CLIP, CLIP)
     ax.set_xlabel(
         "margin on the claim's side of its threshold (0 = threshold; right: claim holds)\n"
-        "ratios and losses: log2(value / threshold); others: (value - threshold) / |threshold|",
+        "ratios and losses: log2(value / threshold); others: asinh((value - threshold) / |threshold|) / ln 2",
         fontsize=7.5,
     )
     fig.suptitle(title, fontsize=8.5, x=0.01, ha="left")

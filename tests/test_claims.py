@@ -109,3 +109,27 @@ def test_a_tampered_verdict_is_caught() -> None:
     table = judge_claims([_claim()], _tables([0.8, 0.82, 0.79, 0.81, 0.8], [True] * 5), SEEDS, 0.8)
     table.loc[0, "verdict"] = "FAIL"
     assert len(disagreeing_rows(table)) == 1
+
+
+def test_the_readme_summary_command_counts_claims_and_checks_apart(tmp_path, capsys) -> None:
+    """``python -m featurelab.claims_summary RESULTS`` (the README's table of verdict counts)."""
+    from featurelab.claims_summary import main
+
+    claims = [
+        _claim(),
+        _claim(
+            claim="identity",
+            kind="check",
+            interval="exact",
+            side="<=",
+            threshold=1e-6,
+            exact_reason="exact",
+            statistic=lambda tables: _value(tables) * 0,
+        ),
+    ]
+    (tmp_path / "toy").mkdir()
+    judge_claims(claims, _tables([0.8, 0.82, 0.79, 0.81, 0.8], [True] * 5), SEEDS, 0.8).to_parquet(
+        tmp_path / "toy" / "claims.parquet"
+    )
+    main([str(tmp_path)])
+    assert "| `toy` | 5 | 1 / 0 / 0 | 1 / 0 |" in capsys.readouterr().out

@@ -72,7 +72,7 @@ def test_an_outer_workflow_builds_a_study_through_the_module(tiny_trees, tmp_pat
     # the rules ran under the caller's names, in the caller's working directory
     assert "rule featurelab_complexity_train:" in run.log
     assert "rule outer_all:" in run.log
-    for name in ("variance_curves", "accuracy_curves", "final_variance"):
+    for name in ("variance_curves", "accuracy_curves", "final_variance", "claims"):
         for ext in ("pdf", "png"):
             assert (out / "figures" / "complexity" / f"{name}.{ext}").stat().st_size > 0
     # the same numbers as this repository's own Snakefile on the same config
@@ -84,7 +84,7 @@ def test_an_outer_workflow_builds_a_study_through_the_module(tiny_trees, tmp_pat
     # the manifest names tables relative to the caller's working directory, and they exist there
     rows = [line.split("\t") for line in (out / "figures" / "complexity" / "all").read_text().splitlines()]
     source = rows[0].index("source")
-    assert len(rows) == 1 + 6 and all((out / row[source]).is_file() for row in rows[1:])
+    assert len(rows) == 1 + 8 and all((out / row[source]).is_file() for row in rows[1:])
     # the workflow's own caches live under the caller's .snakemake/
     assert (out / ".snakemake" / "featurelab" / "code_closure.json").is_file()
     # the jobs imported featurelab from this repository's src/ (the run had no PYTHONPATH): their

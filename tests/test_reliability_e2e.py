@@ -176,7 +176,7 @@ def test_figure_manifest_lists_commit_version_and_config_hash(tiny_trees, tmp_pa
     header = lines[0].split("\t")
     assert {"git_commit", "git_dirty", "featurelab_version", "config_hash", "sha256", "source"} <= set(header)
     rows = [dict(zip(header, line.split("\t"))) for line in lines[1:]]
-    assert len(rows) == 6
+    assert len(rows) == 8  # three figures and the claims figure, PDF + PNG each
     source = read_provenance(work / rows[0]["source"])
     for row in rows:
         assert row["git_commit"] == source["git_commit"] and row["featurelab_version"] == source["featurelab_version"]

@@ -355,18 +355,18 @@ def test_a_legend_click_picks_lines_and_a_second_click_drops_them(page):
 
 
 def test_a_click_on_a_claims_header_sorts_the_table(page):
-    """The report's frame of hierarchy's claims: a click on the "measured" header orders the rows by it,
+    """The report's frame of hierarchy's claims: a click on the "estimate" header orders the rows by it,
     a second click the other way."""
     report, _ = page
     frame = report.open_result("hierarchy", "claims")
     tools = report.tools
-    column = "Array.from(document.querySelectorAll('th')).findIndex(h => h.textContent.startsWith('measured'))"
+    column = "Array.from(document.querySelectorAll('th')).findIndex(h => h.textContent.startsWith('estimate'))"
     values = f"Array.from(document.querySelectorAll('tbody tr')).map(r => Number(r.cells[{column}].dataset.sort))"
     tools.wait_for("document.querySelectorAll('tbody tr').length > 2", frame)
     unsorted = tools.evaluate(values, frame)
     finite = [v for v in unsorted if v == v]
     assert finite != sorted(finite), "the tiny claims are already in order: the test would show nothing"
-    header = "Array.from(document.querySelectorAll('th')).find(h => h.textContent.startsWith('measured'))"
+    header = "Array.from(document.querySelectorAll('th')).find(h => h.textContent.startsWith('estimate'))"
     x, y = report.centre(frame, header)
     tools.mouse("click", x, y)
     ascending = tools.evaluate(values, frame)

@@ -12,7 +12,7 @@ rule claims_figure:
             "figures/{study}/claims.png",
             caption="../report/claims_figure.rst",
             category="{study}",
-            labels={"figure": "claims"},
+            labels={"figure": "claims (forest plot)"},
         ),
     log:
         f"{LOGS}/{{study}}/claims_figure.log",

@@ -191,7 +191,7 @@ def figure_files(stems):
 
 
 def register_claims_figure(study, claims_config):
-    """Record the study's claims figure (rule claims_figure: the forest plot of its claims table) for the
+    """Record the study's claims figure (the forest plot of its claims table, made by claims_figure) for the
     manifests; its config hash is the study's `claims:` sub-tree, which sets every threshold.
     """
     return register_figures(

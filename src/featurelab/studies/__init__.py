@@ -12,8 +12,8 @@ place in each (a module is left out where the study has nothing of that kind):
   only (never pandas or matplotlib: start-up is a real share of these short jobs).
 - ``evaluate``: measurements that need the trained networks (torch), where a study has them.
 - ``analysis``: per-run analysis and the aggregation over seeds (NumPy, pandas; no torch).
-- ``claims``: ``TITLE`` and ``evaluate(tables, params)``: the paper's claims, one row each
-  (:func:`featurelab.claims.claim_row`).
+- ``claims``: ``TITLE`` and ``evaluate(tables, params)``: the paper's claims, each declared once as a
+  :class:`featurelab.claims.Claim` and judged over seeds by :func:`featurelab.claims.judge_claims`.
 - ``figures``: ``FIGURES`` (names) and ``draw(figure, tables, params)`` (matplotlib; no torch).
 
 The rules call these through three generic scripts (``scripts/step.py``, ``scripts/figure.py`` and

@@ -38,6 +38,20 @@ def _claim(**overrides) -> Claim:
     return Claim(**{**fields, "statistic": _value, **overrides})
 
 
+def _claim_and_check() -> list[Claim]:
+    """A claim of the paper and a check of our code that holds by construction (its statistic is 0)."""
+    identity = _claim(
+        claim="identity",
+        kind="check",
+        interval="exact",
+        side="<=",
+        threshold=1e-6,
+        exact_reason="by construction",
+        statistic=lambda tables: _value(tables) * 0,
+    )
+    return [_claim(), identity]
+
+
 def test_a_row_has_every_column_and_its_verdict_follows_from_the_interval() -> None:
     table = judge_claims([_claim()], _tables([0.8, 0.82, 0.79, 0.81, 0.8], [True] * 5), SEEDS, 0.8)
     assert list(table.columns) == list(CLAIM_COLUMNS)
@@ -73,19 +87,7 @@ def test_a_claim_not_run_stays_in_the_table() -> None:
 
 
 def test_checks_are_counted_apart_from_claims() -> None:
-    claims = [
-        _claim(),
-        _claim(
-            claim="identity",
-            kind="check",
-            interval="exact",
-            side="<=",
-            threshold=1e-6,
-            exact_reason="by construction",
-            statistic=lambda tables: _value(tables) * 0,
-        ),
-    ]
-    table = judge_claims(claims, _tables([0.8, 0.5, 0.2, 0.6, 0.7], [True] * 5), SEEDS, 0.8)
+    table = judge_claims(_claim_and_check(), _tables([0.8, 0.5, 0.2, 0.6, 0.7], [True] * 5), SEEDS, 0.8)
     assert verdict_counts(table) == {
         "claim": {"PASS": 0, "FAIL": 0, "INCONCLUSIVE": 1},
         "check": {"PASS": 1, "FAIL": 0, "INCONCLUSIVE": 0},
@@ -115,20 +117,8 @@ def test_the_readme_summary_command_counts_claims_and_checks_apart(tmp_path, cap
     """``python -m featurelab.claims_summary RESULTS`` (the README's table of verdict counts)."""
     from featurelab.claims_summary import main
 
-    claims = [
-        _claim(),
-        _claim(
-            claim="identity",
-            kind="check",
-            interval="exact",
-            side="<=",
-            threshold=1e-6,
-            exact_reason="exact",
-            statistic=lambda tables: _value(tables) * 0,
-        ),
-    ]
     (tmp_path / "toy").mkdir()
-    judge_claims(claims, _tables([0.8, 0.82, 0.79, 0.81, 0.8], [True] * 5), SEEDS, 0.8).to_parquet(
+    judge_claims(_claim_and_check(), _tables([0.8, 0.82, 0.79, 0.81, 0.8], [True] * 5), SEEDS, 0.8).to_parquet(
         tmp_path / "toy" / "claims.parquet"
     )
     main([str(tmp_path)])

@@ -17,7 +17,7 @@ role the runs do not have keeps its rows, INCONCLUSIVE "not run: ...".
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pandas as pd
@@ -281,40 +281,57 @@ def null_space_less_input_robust(names: Names, cfg: Mapping[str, Any]) -> Claim:
     )
 
 
-def less_parameter_robust(variant: Role, names: Names, cfg: Mapping[str, Any]) -> Claim:
+def _worse_than_control(
+    claim: str,
+    variant: Role,
+    control: Role,
+    evaluation: str,
+    metric: str,
+    what: str,
+    names: Names,
+    cfg: Mapping[str, Any],
+) -> Claim:
+    """A variant's mean error gap to the trained network under ``evaluation``, over the duplicated-units
+    control's gap in the same seed, at least ``min_error_gap``."""
     gap = float(cfg["min_error_gap"])
     return Claim(
-        claim="less_parameter_robust",
-        statement=f"{variant.shown(names)} is less robust to parameter noise than the duplicated control "
-        f"{DUPLICATED_NOISE.shown(names)}: its mean error gap to the trained network over the noise scales "
-        f"exceeds the control's by >= {gap:g}",
+        claim=claim,
+        statement=f"{variant.shown(names)} {what} than the duplicated control {control.shown(names)}: its mean "
+        f"error gap to the trained network exceeds the control's by >= {gap:g}",
         condition=variant.shown(names),
         side=">=",
         threshold=gap,
         source=f"`min_error_gap`: {GAP_SOURCE}.",
-        statistic=_of_runs(
-            lambda runs, a, b: mean_gap(runs, "parameter_noise", "test_error", a, b), names, variant, DUPLICATED_NOISE
-        ),
+        statistic=_of_runs(lambda runs, a, b: mean_gap(runs, evaluation, metric, a, b), names, variant, control),
         precondition=_all_of(trained(cfg), *_non_vacuous(variant, names)),
     )
 
 
-def hurts_transfer(variant: Role, names: Names, cfg: Mapping[str, Any], probe: str) -> Claim:
-    gap = float(cfg["min_error_gap"])
-    return Claim(
-        claim="hurts_transfer",
-        statement=f"{variant.shown(names)} transfers worse than the duplicated control "
-        f"{DUPLICATED_TRANSFER.shown(names)}: its mean rotation-probe error gap to the trained network over the "
-        f"budgets exceeds the control's by >= {gap:g} ({probe})",
-        condition=variant.shown(names),
-        side=">=",
-        threshold=gap,
-        source=f"`min_error_gap`: {GAP_SOURCE}.",
-        statistic=_of_runs(
-            lambda runs, a, b: mean_gap(runs, "transfer", "transfer_error", a, b), names, variant, DUPLICATED_TRANSFER
-        ),
-        precondition=_all_of(trained(cfg), *_non_vacuous(variant, names), probe_learns(cfg, names)),
+def less_parameter_robust(variant: Role, names: Names, cfg: Mapping[str, Any]) -> Claim:
+    return _worse_than_control(
+        "less_parameter_robust",
+        variant,
+        DUPLICATED_NOISE,
+        "parameter_noise",
+        "test_error",
+        "is less robust to parameter noise (over the noise scales)",
+        names,
+        cfg,
     )
+
+
+def hurts_transfer(variant: Role, names: Names, cfg: Mapping[str, Any], probe: str) -> Claim:
+    base = _worse_than_control(
+        "hurts_transfer",
+        variant,
+        DUPLICATED_TRANSFER,
+        "transfer",
+        "transfer_error",
+        f"transfers worse (rotation probe, {probe}, over the sample budgets)",
+        names,
+        cfg,
+    )
+    return replace(base, precondition=_all_of(base.precondition, probe_learns(cfg, names)))
 
 
 def _distinct(roles: tuple[Role, ...], names: Names) -> list[Role]:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -150,19 +151,32 @@ def reference_reached(family: str, reference: str, loss_threshold: float) -> Pre
 # --- the kinds of claim ----------------------------------------------------------------------------
 
 
-def converges(claim: str, family: str, condition: str, quote: str, cfg: Mapping[str, Any]) -> Claim:
-    """Final held-out MSE below ``converged_mse`` (no precondition: an untrained model does not pass)."""
-    limit = float(cfg["converged_mse"])
+def _final_mse(claim: str, family: str, condition: str, statement: str, side: Side, limit: float, source: str) -> Claim:
+    """A claim on the task's final held-out MSE (a loss spanning decades: ``log_t``)."""
     return Claim(
         claim=claim,
         condition=f"{family}/{condition}",
-        statement=f"{quote}: converges (final held-out MSE <= {limit:g}, var y = 1)",
+        statement=statement,
         statistic=lambda tables: final(tables, "final_eval_mse", family, condition),
-        side="<=",
+        side=side,
         threshold=limit,
         interval="log_t",
         floor=LOG_FLOOR,
-        source=f"our reading ({NOTEBOOK} states no number): 1% of var y unexplained (R^2 > 0.99), "
+        source=source,
+    )
+
+
+def converges(claim: str, family: str, condition: str, quote: str, cfg: Mapping[str, Any]) -> Claim:
+    """Final held-out MSE below ``converged_mse`` (no precondition: an untrained model does not pass)."""
+    limit = float(cfg["converged_mse"])
+    return _final_mse(
+        claim,
+        family,
+        condition,
+        f"{quote}: converges (final held-out MSE <= {limit:g}, var y = 1)",
+        "<=",
+        limit,
+        f"our reading ({NOTEBOOK} states no number): 1% of var y unexplained (R^2 > 0.99), "
         "learnability.claims.converged_mse",
     )
 
@@ -170,21 +184,19 @@ def converges(claim: str, family: str, condition: str, quote: str, cfg: Mapping[
 def does_not_converge(claim: str, family: str, condition: str, quote: str, cfg: Mapping[str, Any]) -> Claim:
     """Final held-out MSE at least ``not_converged_mse`` (a decade above ``converged_mse``), in seeds
     where the family's control task converged."""
-    limit = float(cfg["not_converged_mse"])
-    return Claim(
-        claim=claim,
-        condition=f"{family}/{condition}",
-        statement=f"{quote}: does not converge (final held-out MSE >= {limit:g}; between "
-        f"{float(cfg['converged_mse']):g} and {limit:g} neither this nor 'converges' holds)",
-        statistic=lambda tables: final(tables, "final_eval_mse", family, condition),
-        side=">=",
-        threshold=limit,
-        interval="log_t",
-        floor=LOG_FLOOR,
-        precondition=control_converged(family, float(cfg["converged_mse"])),
-        source=f"our reading ({NOTEBOOK} states no number): 10x converged_mse, a decade apart on the "
+    limit, converged = float(cfg["not_converged_mse"]), float(cfg["converged_mse"])
+    declared = _final_mse(
+        claim,
+        family,
+        condition,
+        f"{quote}: does not converge (final held-out MSE >= {limit:g}; between {converged:g} and {limit:g} "
+        "neither this nor 'converges' holds)",
+        ">=",
+        limit,
+        f"our reading ({NOTEBOOK} states no number): 10x converged_mse, a decade apart on the "
         "notebook's log axis (R^2 < 0.9), learnability.claims.not_converged_mse",
     )
+    return replace(declared, precondition=control_converged(family, converged))
 
 
 def spike(claim: str, family: str, condition: str, quote: str, loss_threshold: float) -> Claim:

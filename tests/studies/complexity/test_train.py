@@ -98,6 +98,31 @@ def test_real_run_stops_once_both_features_are_learned():
     assert last < 200
     learned = [e for e in sorted(acc) if min(acc[e]) >= 0.99]
     assert learned[-3:] == [last - 2, last - 1, last]
+    # the train split is evaluated at the run's last evaluation only: the stop, here
+    assert {epoch for epoch, split, *_ in rows if split == "train"} == {last}
+
+
+def test_the_train_split_is_evaluated_at_the_last_epoch_only():
+    """Without early stopping: test metrics every epoch (0 = before any update), train loss and accuracy
+    only at the last one, which the claims and the final-epoch summaries read."""
+    pair = ["linear", "and_and_and"]
+    data = complexity.make_splits(
+        pair, 0, {"units_per_feature": 8, "linear_copies": 4, "n_train": 256, "n_rep_fit": 128, "n_test": 128}
+    )
+    training = {
+        "optimizer": "adam",
+        "learning_rate": 0.01,
+        "batch_size": 64,
+        "epochs": 3,
+        "early_stopping": {"enabled": False},
+    }
+    columns, _ = complexity.train_run(
+        pair, 0, data, {"hidden_widths": [16, 8], "leaky_relu_slope": 0.01}, training, "cpu"
+    )
+    epochs = {
+        split: {e for e, s in zip(columns["epoch"], columns["split"]) if s == split} for split in ("train", "test")
+    }
+    assert epochs == {"train": {3}, "test": {0, 1, 2, 3}}
 
 
 @pytest.mark.parametrize("name", ["paper.yaml", "full.yaml"])

@@ -33,7 +33,9 @@ from featurelab.evidence import (
     Evidence,
     Interval,
     Side,
+    decide,
     exact_evidence,
+    exact_holds,
     jackknife_evidence,
     log_t_evidence,
     t_evidence,
@@ -123,6 +125,17 @@ class Claim:
             problems.append("no source for the threshold")
         if problems:
             raise ValueError(f"claim {self.claim!r}: " + "; ".join(problems))
+
+
+def all_of(*parts: Precondition, joiner: str = "; ") -> Precondition:
+    """One precondition, met in a seed where every part is (a seed a part does not list does not meet it);
+    its text joins the parts' texts."""
+
+    def met(tables: Tables) -> pd.Series:
+        frames = [pd.Series(part.met(tables)).astype("boolean") for part in parts]
+        return pd.concat(frames, axis=1).fillna(False).all(axis=1)
+
+    return Precondition(joiner.join(part.text for part in parts), met)
 
 
 def _per_seed(series: pd.Series, seeds: Sequence) -> pd.Series:
@@ -262,8 +275,6 @@ def counts_sentence(claims: pd.DataFrame) -> str:
 def verdict_agrees(row: Any) -> bool:
     """Whether a row's verdict is the one its interval, side, threshold and precondition give: the
     invariant every claims table keeps (a test checks it on real runs)."""
-    from featurelab.evidence import decide
-
     if not row.precondition_met:
         return row.verdict == "FAIL"
     if row.reason.startswith("not run:"):
@@ -271,8 +282,7 @@ def verdict_agrees(row: Any) -> bool:
     if row.interval == "exact":
         if not math.isfinite(row.estimate):
             return row.verdict == "INCONCLUSIVE"
-        holds = row.estimate >= row.threshold if row.side == ">=" else row.estimate <= row.threshold
-        return row.verdict == ("PASS" if holds else "FAIL")
+        return row.verdict == ("PASS" if exact_holds(row.estimate, row.side, row.threshold) else "FAIL")
     return row.verdict == decide(row.ci_low, row.ci_high, row.side, row.threshold)
 
 

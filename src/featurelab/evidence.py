@@ -113,7 +113,14 @@ def _t_evidence(values: np.ndarray, side: Side, threshold: float, back: Callable
     center = float(np.mean(values))
     if n < 2:
         return Evidence(back(center), math.nan, math.nan, n, "INCONCLUSIVE", math.nan, "one seed: no interval")
-    spread = float(np.std(values, ddof=1))
+    return _bounded(center, float(np.std(values, ddof=1)), n, side, threshold, back)
+
+
+def _bounded(
+    center: float, spread: float, n: int, side: Side, threshold: float, back: Callable[[float], float] = float
+) -> Evidence:
+    """The evidence of an estimate ``center`` with standard deviation ``spread`` over ``n`` seeds (both on
+    the working scale, ``threshold`` too): center +- t(0.95, n-1) spread / sqrt(n), mapped back by ``back``."""
     half = t_quantile(n) * spread / math.sqrt(n)
     return _evidence(
         back(center),
@@ -165,11 +172,13 @@ def jackknife_evidence(statistic: Callable[[list], float], seeds: Sequence, side
         )
     left_out = np.array([statistic(seeds[:i] + seeds[i + 1 :]) for i in range(n)], dtype=np.float64)
     pseudo = n * estimate - (n - 1) * left_out
-    spread = float(np.std(pseudo, ddof=1))
-    half = t_quantile(n) * spread / math.sqrt(n)
-    return _evidence(
-        estimate, estimate - half, estimate + half, n, side, threshold, seeds_needed(estimate, spread, threshold)
-    )
+    return _bounded(estimate, float(np.std(pseudo, ddof=1)), n, side, threshold)
+
+
+def exact_holds(worst: float, side: Side, threshold: float) -> bool:
+    """An ``exact`` property holds when its worst seed's value is on the threshold's side (the threshold
+    is itself the float-rounding tolerance)."""
+    return worst >= threshold if side == ">=" else worst <= threshold
 
 
 def exact_evidence(values: Sequence[float], side: Side, threshold: float) -> Evidence:
@@ -179,7 +188,7 @@ def exact_evidence(values: Sequence[float], side: Side, threshold: float) -> Evi
     if len(values) == 0:
         return Evidence(math.nan, math.nan, math.nan, 0, "INCONCLUSIVE", math.nan, "no seed has a value")
     worst = float(values.min() if side == ">=" else values.max())
-    holds = worst >= threshold if side == ">=" else worst <= threshold
+    holds = exact_holds(worst, side, threshold)
     n = len(values)
     reason = "" if holds else f"the worst seed's value {worst:.4g} is not {side} {threshold:.4g}"
     return Evidence(worst, float(values.min()), float(values.max()), n, "PASS" if holds else "FAIL", float(n), reason)

@@ -72,9 +72,8 @@ def test_stopper_state_round_trips():
     ]
 
 
-def test_real_run_stops_once_both_features_are_learned():
-    """A small network with a learnable pair: it stops hold_epochs after both features are learned,
-    well before its budget, and the last recorded epoch is that stop."""
+def _small_run(epochs: int, early_stopping: dict) -> dict[str, list]:
+    """The metric columns of a small network trained on a learnable pair (linear, and_and_and)."""
     pair = ["linear", "and_and_and"]
     data = complexity.make_splits(
         pair, 0, {"units_per_feature": 8, "linear_copies": 4, "n_train": 512, "n_rep_fit": 128, "n_test": 128}
@@ -83,12 +82,19 @@ def test_real_run_stops_once_both_features_are_learned():
         "optimizer": "adam",
         "learning_rate": 0.01,
         "batch_size": 64,
-        "epochs": 200,
-        "early_stopping": {**LEARNED, "hold_epochs": 3},
+        "epochs": epochs,
+        "early_stopping": early_stopping,
     }
     columns, _ = complexity.train_run(
         pair, 0, data, {"hidden_widths": [32, 16], "leaky_relu_slope": 0.01}, training, "cpu"
     )
+    return columns
+
+
+def test_real_run_stops_once_both_features_are_learned():
+    """A small network with a learnable pair: it stops hold_epochs after both features are learned,
+    well before its budget, and the last recorded epoch is that stop."""
+    columns = _small_run(200, {**LEARNED, "hold_epochs": 3})
     rows = list(zip(columns["epoch"], columns["split"], columns["metric"], columns["feature_index"], columns["value"]))
     acc = {}
     for epoch, split, metric, _index, value in rows:
@@ -105,20 +111,7 @@ def test_real_run_stops_once_both_features_are_learned():
 def test_the_train_split_is_evaluated_at_the_last_epoch_only():
     """Without early stopping: test metrics every epoch (0 = before any update), train loss and accuracy
     only at the last one, which the claims and the final-epoch summaries read."""
-    pair = ["linear", "and_and_and"]
-    data = complexity.make_splits(
-        pair, 0, {"units_per_feature": 8, "linear_copies": 4, "n_train": 256, "n_rep_fit": 128, "n_test": 128}
-    )
-    training = {
-        "optimizer": "adam",
-        "learning_rate": 0.01,
-        "batch_size": 64,
-        "epochs": 3,
-        "early_stopping": {"enabled": False},
-    }
-    columns, _ = complexity.train_run(
-        pair, 0, data, {"hidden_widths": [16, 8], "leaky_relu_slope": 0.01}, training, "cpu"
-    )
+    columns = _small_run(3, {"enabled": False})
     epochs = {
         split: {e for e, s in zip(columns["epoch"], columns["split"]) if s == split} for split in ("train", "test")
     }

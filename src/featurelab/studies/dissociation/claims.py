@@ -22,7 +22,7 @@ from typing import Any
 
 import pandas as pd
 
-from featurelab.claims import Claim, NotRun, Precondition, Tables, judge_claims
+from featurelab.claims import Claim, NotRun, Precondition, Tables, all_of, judge_claims
 from featurelab.studies.dissociation.analysis import probe_label
 
 TITLE = "dissociation: claims of Braun, Grant & Saxe (ICML 2025)"
@@ -143,15 +143,6 @@ def _of_runs(statistic: Callable[..., pd.Series], names: Names, *roles: Role) ->
 # --------------------------------------------------------------------------------------- preconditions
 
 
-def _all_of(*parts: Precondition) -> Precondition:
-    """Met in a seed where every part is."""
-
-    def met(tables: Tables) -> pd.Series:
-        return pd.concat([part.met(tables) for part in parts], axis=1).eq(True).all(axis=1)
-
-    return Precondition("; ".join(part.text for part in parts), met)
-
-
 def trained(cfg: Mapping[str, Any]) -> Precondition:
     """The network learned MNIST: every claim is about the paper's task-optimised network (the notebook
     ran its trainer with zero epochs)."""
@@ -204,7 +195,7 @@ def _non_vacuous(role: Role, names: Names) -> list[Precondition]:
 
 
 def _precondition(parts: list[Precondition]) -> Precondition | None:
-    return _all_of(*parts) if parts else None
+    return all_of(*parts) if parts else None
 
 
 # ----------------------------------------------------------------------------------------------- claims
@@ -277,7 +268,7 @@ def null_space_less_input_robust(names: Names, cfg: Mapping[str, Any]) -> Claim:
         statistic=_of_runs(
             lambda runs, a, b: mean_gap(runs, "input_noise", "test_error", a, b), names, NULL_SPACE, TRAINED_NOISE
         ),
-        precondition=_all_of(trained(cfg), null_space_moved(names)),
+        precondition=all_of(trained(cfg), null_space_moved(names)),
     )
 
 
@@ -303,7 +294,7 @@ def _worse_than_control(
         threshold=gap,
         source=f"`min_error_gap`: {GAP_SOURCE}.",
         statistic=_of_runs(lambda runs, a, b: mean_gap(runs, evaluation, metric, a, b), names, variant, control),
-        precondition=_all_of(trained(cfg), *_non_vacuous(variant, names)),
+        precondition=all_of(trained(cfg), *_non_vacuous(variant, names)),
     )
 
 
@@ -331,7 +322,7 @@ def hurts_transfer(variant: Role, names: Names, cfg: Mapping[str, Any], probe: s
         names,
         cfg,
     )
-    return replace(base, precondition=_all_of(base.precondition, probe_learns(cfg, names)))
+    return replace(base, precondition=all_of(base.precondition, probe_learns(cfg, names)))
 
 
 def _distinct(roles: tuple[Role, ...], names: Names) -> list[Role]:

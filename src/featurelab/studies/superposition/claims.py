@@ -8,18 +8,14 @@ says why each interval kind was chosen).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
 
-from featurelab.claims import Claim, NotRun, Precondition, Tables, judge_claims
+from featurelab.claims import Claim, NotRun, Precondition, Tables, all_of, judge_claims
 
 TITLE = "superposition: claims of notebook 001 (Elhage et al. 2022 on MNIST)"
-
-#: One part of a precondition: its text and its per-seed test.
-Part = tuple[str, Callable[[Tables], pd.Series]]
-
 
 # --------------------------------------------------------------------------------------------------------
 # Per-seed statistics (a Series indexed by seed)
@@ -75,33 +71,23 @@ def features_for_mass(tables: Tables) -> pd.Series:
 # Preconditions
 
 
-def classifier_trained(cfg: Mapping[str, Any]) -> Part:
+def classifier_trained(cfg: Mapping[str, Any]) -> Precondition:
     """Without a trained classifier the 49 "features" are a random projection of the pixels, and
     compressing them says nothing about a classifier's features."""
     least = float(cfg["trained_min_accuracy"])
-    return (
+    return Precondition(
         f"classifier trained (test accuracy >= {least:g}; chance 0.1)",
         lambda tables: final_test_accuracy(tables) >= least,
     )
 
 
-def autoencoder_trained(cfg: Mapping[str, Any]) -> Part:
+def autoencoder_trained(cfg: Mapping[str, Any]) -> Precondition:
     """Without a trained autoencoder importance and ||W_i|| are those of the random initialisation."""
     least = float(cfg["trained_min_loss_drop"])
-    return (
+    return Precondition(
         f"autoencoder trained (train MSE fell >= {least:.0%})",
         lambda tables: remaining_loss(tables) <= 1.0 - least,
     )
-
-
-def all_of(*parts: Part) -> Precondition:
-    """One precondition that holds in a seed when every part does (its text joins theirs)."""
-
-    def met(tables: Tables) -> pd.Series:
-        frames = [pd.Series(test(tables)).astype("boolean") for _, test in parts]
-        return pd.concat(frames, axis=1).fillna(False).all(axis=1)
-
-    return Precondition(" and ".join(text for text, _ in parts), met)
 
 
 def some_importance(tables: Tables) -> pd.Series:
@@ -144,7 +130,7 @@ def declare(cfg: Mapping[str, Any], importance_mass: float) -> list[Claim]:
             statistic=remaining_loss,
             interval="log_t",
             paper_value=0.1584 / 0.2728,
-            precondition=all_of(clf),
+            precondition=clf,
         ),
         Claim(
             "importance_tracks_w_norm",
@@ -156,7 +142,7 @@ def declare(cfg: Mapping[str, Any], importance_mass: float) -> list[Claim]:
             f"reading of 'higher': the null SD of Spearman's rho for 49 ranks is 1/sqrt(48) = 0.144, so {rho:g} "
             "is about two null SDs.",
             statistic=spearman_last,
-            precondition=all_of(*both),
+            precondition=all_of(*both, joiner=" and "),
         ),
         Claim(
             "importance_tracks_w_norm_vs_init",
@@ -167,7 +153,7 @@ def declare(cfg: Mapping[str, Any], importance_mass: float) -> list[Claim]:
             "Our reading: the control of importance_tracks_w_norm. The notebook shows the trained model only; "
             "the gain asked of training is the size asked of the correlation itself.",
             statistic=spearman_gain,
-            precondition=all_of(*both),
+            precondition=all_of(*both, joiner=" and "),
         ),
         Claim(
             "about_two_features",
@@ -180,7 +166,9 @@ def declare(cfg: Mapping[str, Any], importance_mass: float) -> list[Claim]:
             f"{importance_mass:.0%} of the positive importance (analysis.importance_mass).",
             statistic=features_for_mass,
             paper_value=float(around),
-            precondition=all_of(*both, ("some unit carries positive importance", some_importance)),
+            precondition=all_of(
+                *both, Precondition("some unit carries positive importance", some_importance), joiner=" and "
+            ),
         ),
     ]
 

@@ -19,17 +19,15 @@ three pairs at 150 steps take about three and a half minutes. The reported ratio
   pair, children multiplied by the parent, the root column shaved off); the forward pass
   ``ReLU(W^T W x + b)`` by einsum; ``calculate_loss`` (mean over batch and features, summed over instances);
   ``loss.item()`` every 100 steps (the progress bar); after training, the loss on 500 fresh samples.
-* **pipeline** - what the workflow's 25 ``hierarchy_train`` jobs run (one per (depth, seed)), here in one
+* **pipeline** - what the workflow's 5 ``hierarchy_train`` jobs run (one per seed, every depth), here in one
   process: ``gc.freeze`` and :func:`featurelab.devices.configure_torch` (as ``scripting.run`` and
-  ``TorchJob``), then per (depth, seed) :func:`featurelab.studies.hierarchy.train.train_depth` on the
-  default config (every width of the depth as one padded, masked ``BatchedTMS``; the ``patterns`` estimator:
-  the depth's 2^(d+1) - 1 distinct patterns weighted by multinomial counts of a 1024-sample batch; exact
-  expected loss at step 0 and at the end; loss on 10,000 fresh samples) and ``write_table`` of its metrics
-  and weights. Not counted: each of the workflow's 25 jobs is its own process and pays a start-up
-  (importing torch, pyarrow and the study modules and configuring torch: ~2.8 CPU-s each, measured with
-  ``/usr/bin/time`` under load, ~70 CPU-s for 25 jobs), which this side pays once. At 10,000 steps that is
-  about a sixth of the pipeline's ~25 x 14 CPU-s of training; it does not scale with ``--steps``, so counted
-  25 times it would swamp a reduced-step ratio.
+  ``TorchJob``), then per seed :func:`featurelab.studies.hierarchy.train.train_seed` on the default config
+  (every (depth, width) as one instance of a padded, masked ``BatchedTMS``; the ``patterns`` estimator: each
+  depth's 2^(d+1) - 1 distinct patterns weighted by multinomial counts of a 1024-sample batch; exact
+  expected loss every ``log_every`` steps and at the end; loss on 10,000 fresh samples) and ``write_table``
+  of its metrics and weights. Not counted: each of the workflow's 5 jobs is its own process and pays a
+  start-up (importing torch, pyarrow and the study modules and configuring torch: ~2-3 CPU-s), which this
+  side pays once.
 
 Agreement. The two sides train with different estimators by design (sampled batches vs pattern counts: the
 same distribution of every loss and gradient, different random draws), so their trained weights are not
@@ -38,7 +36,7 @@ the per-instance loss and the gradients of ``W`` and ``b`` of the *same* weights
 weights are fixed check weights (``W`` normal with the notebook's Xavier std, ``b`` normal with std 0.1, from
 a NumPy seed per configuration), the batch is 1024 x 5 samples from the notebook's generator under a fixed
 torch seed. The notebook side evaluates them as its training step does (einsum forward, ``calculate_loss``,
-autograd); the pipeline side as ``train_depth`` does: the batch reduced to pattern counts per instance, and
+autograd); the pipeline side as ``train_seed`` does: the batch reduced to pattern counts per instance, and
 every width of the depth in one padded ``BatchedTMS`` whose ``loss(patterns, counts / 1024)`` is
 backpropagated. So the check covers the pattern estimator (count-weighted patterns = the mean over the
 expanded batch) and the width batching (padding, mask). Tolerance ``rtol 1e-4, atol 1e-6``: the sides sum
@@ -173,21 +171,17 @@ def pipeline(args: argparse.Namespace) -> dict[str, np.ndarray]:
     from featurelab.io import table_from_columns, write_table
     from featurelab.studies.hierarchy.data import tree_patterns
     from featurelab.studies.hierarchy.model import BatchedTMS
-    from featurelab.studies.hierarchy.train import train_depth, widths_for
+    from featurelab.studies.hierarchy.train import train_seed, widths_for
 
     gc.freeze()  # scripting.run, before the study function
     configure_torch(1)  # TorchJob, at the config's hierarchy training threads (1)
     cfg = study_config()
     training = {**cfg["training"], "steps": int(args.steps)}
-    tree = {k: v for k, v in cfg["tree"].items() if k != "depths"}  # the rule's params
     with tempfile.TemporaryDirectory(prefix="hierarchy-bench-") as tmp:
-        for depth in cfg["tree"]["depths"]:
-            for seed in cfg["seeds"]:
-                metrics, weights = train_depth(
-                    int(depth), int(seed), tree, cfg["model"], training, cfg["evaluation"], "cpu"
-                )
-                write_table(table_from_columns(metrics), Path(tmp) / f"m{depth}_{seed}.parquet", {"benchmark": 1})
-                write_table(table_from_columns(weights), Path(tmp) / f"w{depth}_{seed}.parquet", {"benchmark": 1})
+        for seed in cfg["seeds"]:
+            metrics, weights = train_seed(int(seed), cfg["tree"], cfg["model"], training, cfg["evaluation"], "cpu")
+            write_table(table_from_columns(metrics), Path(tmp) / f"m{seed}.parquet", {"benchmark": 1})
+            write_table(table_from_columns(weights), Path(tmp) / f"w{seed}.parquet", {"benchmark": 1})
 
     out = {}
     for depth in cfg["tree"]["depths"]:
@@ -208,7 +202,7 @@ def pipeline(args: argparse.Namespace) -> dict[str, np.ndarray]:
                     model.W[j].zero_()
                     model.W[j, :h] = checks[h][0][i]
                     model.b[j] = checks[h][1][i]
-            losses = model.loss(x_p, counts / x.shape[0])  # (widths,), as train_depth's compute_loss
+            losses = model.loss(x_p, counts / x.shape[0])  # (widths,), as train_seed's compute_loss
             losses.sum().backward()
             for j, h in enumerate(widths):
                 results[h][0].append(float(losses[j]))

@@ -1,25 +1,17 @@
 """hierarchy - superposition of tree-structured features (reference notebook 004, the ARENA
 toy-models-of-superposition exercise extended to hierarchical features).
 
-Method: for each tree depth and seed, train the TMS model x' = ReLU(W^T W x + b) on the tree's binary
-features for every hidden width at once (one batched model with a width dimension); measure each
-width's loss on fresh samples and exactly; aggregate over seeds; find the smallest width that solves
+Method: for each seed, train the TMS model x' = ReLU(W^T W x + b) on the tree's binary features for
+every tree depth and hidden width at once (one batched model, an instance per (depth, width)); measure
+each instance's loss on fresh samples and exactly; aggregate over seeds; find the smallest width that solves
 each depth. Companion: the classic TMS sparsity sweep (20 features, 5 hidden, importance 0.7^i), one
 batched run per seed. Test the claims; plot.
 """
 
-from featurelab.studies.hierarchy.train import (
-    FIGURE_TABLES,
-    TMS_CONDITION,
-    depth_condition,
-)
+from featurelab.studies.hierarchy.train import FIGURE_TABLES
 
 HI = sorted_config(config["hierarchy"])
-HI_RUNS = expand(
-    "results/hierarchy/depth{depth}/seed{seed}",
-    depth=HI["tree"]["depths"],
-    seed=HI["seeds"],
-)
+HI_RUNS = expand("results/hierarchy/seed{seed}", seed=HI["seeds"])
 HI_TMS_RUNS = expand("results/hierarchy/tms/seed{seed}", seed=HI["tms"]["seeds"])
 HI_TABLES = {
     "summary": "results/hierarchy/summary.parquet",
@@ -35,14 +27,14 @@ HI_FIGURES += register_claims_figure("hierarchy", HI["claims"])
 
 
 rule hierarchy_train:
-    """Train every n_hidden of one tree depth as one batched model (one seed = one notebook instance)."""
+    """Train every n_hidden of every tree depth as one batched model (one seed = one notebook instance)."""
     output:
-        metrics="results/hierarchy/depth{depth}/seed{seed}/metrics.parquet",
-        weights="results/hierarchy/depth{depth}/seed{seed}/weights.parquet",
+        metrics="results/hierarchy/seed{seed}/metrics.parquet",
+        weights="results/hierarchy/seed{seed}/weights.parquet",
     log:
-        f"{LOGS}/hierarchy/train/depth{{depth}}_seed{{seed}}.log",
+        f"{LOGS}/hierarchy/train/seed{{seed}}.log",
     wildcard_constraints:
-        depth=r"\d+",
+        seed=r"\d+",
     cache: OUTPUT_CACHE
     conda:
         CONDA_ENV
@@ -51,8 +43,7 @@ rule hierarchy_train:
         **training_resources("hierarchy"),
     params:
         step=step("hierarchy.train:train_job"),
-        # the tree's shape settings, not the list of depths: adding a depth trains only the new depth
-        tree={k: v for k, v in HI["tree"].items() if k != "depths"},
+        tree=HI["tree"],
         model=HI["model"],
         training=HI["training"],
         evaluation=HI["evaluation"],

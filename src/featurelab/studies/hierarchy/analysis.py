@@ -143,7 +143,7 @@ def tms_tables(weights: pd.DataFrame, metrics: pd.DataFrame) -> tuple[pd.DataFra
 
 
 def aggregate_job(smk: Any) -> None:
-    """All (depth, seed) runs in one table; every seed's final loss; loss summaries
+    """All runs (one per seed, every depth) in one table; every seed's final loss; loss summaries
     over seeds; the width each depth needs; the 2-D feature directions for figure (e).
 
     The job of rule ``hierarchy_aggregate``.
@@ -156,15 +156,12 @@ def aggregate_job(smk: Any) -> None:
     runs = pd.concat([read_frame(path) for path in smk.input.metrics], ignore_index=True)
     weights = pd.concat([read_frame(path) for path in smk.input.weights], ignore_index=True)
     inputs = [read_provenance(path) for path in smk.input.metrics]
-    shared = {k: v for k, v in inputs[0]["config"].items() if k not in ("depth", "seed")}
+    shared = {k: v for k, v in inputs[0]["config"].items() if k != "seed"}
     analysis = dict(smk.params.analysis)
     record = provenance(
         {**shared, "analysis": analysis},
         rule=smk.rule,
-        runs=[
-            {"depth": p["config"]["depth"], "seed": p["config"]["seed"], "config_hash": p["config_hash"]}
-            for p in inputs
-        ],
+        runs=[{"seed": p["config"]["seed"], "config_hash": p["config_hash"]} for p in inputs],
     )
     summary = summarize(runs)
     write_table(runs, smk.output.runs, record)

@@ -45,7 +45,7 @@ def train_targets(seeds: Iterable[int]) -> list[str]:
 
 
 def train_log(workdir: Path, seed: int) -> Path:
-    return workdir / "results" / "logs" / "complexity" / "train" / f"{PAIR}_seed{seed}.log"
+    return workdir / "results" / "logs" / "complexity" / "train" / f"seed{seed}.log"
 
 
 def checkpoint_file(workdir: Path, seed: int) -> Path:

@@ -99,19 +99,19 @@ def test_tiny_complexity_through_sbatch_equals_local_run(cluster, tiny_trees, tm
     logs = _slurm_logs(on_slurm)
     assert sorted(logs) == sorted(_slurm_id(j) for j in jobs)
     kinds = sorted(logs.values())
-    # 4 training jobs (2 pairs x 2 seeds); the tiny steps grouped: datasets, summary
-    assert kinds.count("rule_complexity_train") == 4, kinds
+    # 2 training jobs (one per seed, each holding both pairs); the tiny steps grouped: datasets, summary
+    assert kinds.count("rule_complexity_train") == 2, kinds
     assert "group_complexity_datasets_complexity_dataset" in kinds, kinds
     assert any(k.startswith("group_complexity_summary") for k in kinds), kinds
-    assert len(kinds) == 6, kinds
-    # the training jobs went out as one job array of 4 tasks (one sbatch), everything else as plain jobs
+    assert len(kinds) == 4, kinds
+    # the training jobs went out as one job array of 2 tasks (one sbatch), everything else as plain jobs
     train = [j for j in jobs if logs[_slurm_id(j)] == "rule_complexity_train"]
     assert len({j.get("ArrayJobId") for j in train}) == 1 and None not in {j.get("ArrayJobId") for j in train}
-    assert sorted(j["ArrayTaskId"] for j in train) == ["1", "2", "3", "4"], train
+    assert sorted(j["ArrayTaskId"] for j in train) == ["1", "2"], train
     assert not any("ArrayJobId" in j for j in jobs if j not in train), jobs
     out = proc.stdout + proc.stderr
     assert out.count("Submitted array job with Snakemake IDs") == 1
-    assert f"SLURM job ID {train[0]['ArrayJobId']}. The individual task IDs are 1-4" in out
+    assert f"SLURM job ID {train[0]['ArrayJobId']}. The individual task IDs are 1-2" in out
 
     # same data as the local run, table by table (provenance metadata aside)
     local_tables, slurm_tables = _tables(local), _tables(on_slurm)
@@ -224,7 +224,7 @@ def test_training_jobs_request_a_gpu_only_for_cuda(tmp_path, device, gpus):
         "figures/all",
     )
     train = _train_resources(proc.stdout)
-    assert len(train) == 4
+    assert len(train) == 2  # one per seed of the tiny config
     for line in train:
         assert ("gpu=1" in line) is gpus, line
         assert "mem_mb=2000" in line and "runtime=20" in line and "cpus_per_task=1" in line, line

@@ -90,6 +90,17 @@ def entry_of(mapping, wildcard):
     return lambda wildcards: mapping[wildcards[wildcard]]
 
 
+def outputs_per(wildcard, values, **templates):
+    """Named outputs ``<kind>_<value>`` of a job that holds several conditions (e.g. every pair of one seed):
+    each template with ``{<wildcard>}`` filled in and other wildcards kept. Snakemake's output cache stores
+    a job with several outputs only when every output is named."""
+    return {
+        f"{kind}_{value}": template.format(**{wildcard: value})
+        for kind, template in templates.items()
+        for value in values
+    }
+
+
 def named_inputs(tables, by_figure):
     """Input function for a figure rule: the `tables` (name -> path) that `{figure}` reads
     (`by_figure`: figure -> table names), named so that the figure's `draw` gets them by name.

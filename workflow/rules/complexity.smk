@@ -2,10 +2,11 @@
 complexity, learning order, position, and more".
 
 Method: for each pair of binary features (an easy, linear one and a hard one) and each seed, generate
-train / representation-fit / test splits; train an MLP on both features; after every epoch measure each
-feature's accuracy and the share of the penultimate layer's variance its label explains; normalise the
-variance curves by the final total variance and aggregate over seeds (one job for every run: the
-normalisation is a table join, far cheaper than a process per run); test the paper's claims; plot.
+train / representation-fit / test splits; train an MLP on both features (one job per seed holds every
+pair, so torch starts once per seed); after every epoch measure each feature's accuracy and the share
+of the penultimate layer's variance its label explains; normalise the variance curves by the final
+total variance and aggregate over seeds (one job for every run: the normalisation is a table join, far
+cheaper than a process per run); test the paper's claims; plot.
 """
 
 from featurelab.studies.complexity.train import pair_names
@@ -26,11 +27,17 @@ CX_FIGURES += register_claims_figure("complexity", CX["claims"])
 
 
 rule complexity_dataset:
-    """Binary-feature splits of one (pair, seed): train, representation-fit and test."""
+    """Binary-feature splits of every pair for one seed: train, representation-fit and test."""
     output:
-        "results/complexity/{pair}/seed{seed}/dataset.npz",
+        **outputs_per(
+            "pair",
+            CX_PAIRS,
+            dataset="results/complexity/{pair}/seed{{seed}}/dataset.npz",
+        ),
     log:
-        f"{LOGS}/complexity/dataset/{{pair}}_seed{{seed}}.log",
+        f"{LOGS}/complexity/dataset/seed{{seed}}.log",
+    wildcard_constraints:
+        seed=r"\d+",
     cache: OUTPUT_CACHE
     group:
         "complexity_datasets"
@@ -38,6 +45,7 @@ rule complexity_dataset:
         CONDA_ENV
     params:
         step=step("complexity.train:dataset_job"),
+        pairs=CX_PAIRS,
         dataset=CX["dataset"],
         cache_key=cache_key(),
     script:
@@ -45,14 +53,20 @@ rule complexity_dataset:
 
 
 rule complexity_train:
-    """Train the MLP on both features, evaluating after every epoch."""
+    """Train the MLP on both features of every pair, one after another, evaluating after every epoch."""
     input:
         rules.complexity_dataset.output,
     output:
-        model="results/complexity/{pair}/seed{seed}/model.pt",
-        metrics="results/complexity/{pair}/seed{seed}/metrics.parquet",
+        **outputs_per(
+            "pair",
+            CX_PAIRS,
+            model="results/complexity/{pair}/seed{{seed}}/model.pt",
+            metrics="results/complexity/{pair}/seed{{seed}}/metrics.parquet",
+        ),
     log:
-        f"{LOGS}/complexity/train/{{pair}}_seed{{seed}}.log",
+        f"{LOGS}/complexity/train/seed{{seed}}.log",
+    wildcard_constraints:
+        seed=r"\d+",
     cache: OUTPUT_CACHE
     conda:
         CONDA_ENV
@@ -61,6 +75,7 @@ rule complexity_train:
         **training_resources("complexity"),
     params:
         step=step("complexity.train:train_job"),
+        pairs=CX_PAIRS,
         model=CX["model"],
         training=CX["training"],
         device=config["device"],

@@ -128,7 +128,7 @@ def test_epoch_edit_retrains_but_keeps_datasets(tiny_run, tmp_path):
     out = snakemake(workdir, "figures/all", "-n", configfile=changed)
     jobs = scheduled_rules(out.stdout)
     assert "complexity_dataset" not in jobs
-    assert jobs["complexity_train"] == 4 and jobs["complexity_aggregate"] == 1
+    assert jobs["complexity_train"] == 2 and jobs["complexity_aggregate"] == 1  # one per seed
 
 
 def test_single_figure_builds_by_path(tiny_run):
@@ -161,4 +161,4 @@ def test_command_line_override_reruns_only_what_it_touches(tiny_run):
     assert scheduled_rules(same.stdout) == {}
     other = snakemake(workdir, "figures/all", "-n", "--config", "device=auto", configfile=configfile)
     jobs = scheduled_rules(other.stdout)
-    assert jobs["complexity_train"] == 4 and "complexity_dataset" not in jobs
+    assert jobs["complexity_train"] == 2 and "complexity_dataset" not in jobs  # one per seed

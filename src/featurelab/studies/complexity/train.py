@@ -258,24 +258,27 @@ def train_run(
 
 
 def dataset_job(smk: Any) -> None:
-    """Write the three binary-feature splits of one (pair, seed).
+    """Write the three binary-feature splits of every pair for one seed (one file per pair).
 
     The job of rule ``complexity_dataset``.
     """
     from featurelab.io import save_arrays
     from featurelab.provenance import provenance
 
-    pair, seed = parse_pair(smk.wildcards.pair), int(smk.wildcards.seed)
-    arrays = make_splits(pair, seed, smk.params.dataset)
-    config = {"dataset": dict(smk.params.dataset), "pair": pair, "seed": seed}
-    save_arrays(smk.output[0], provenance(config, rule=smk.rule), **arrays)
+    seed = int(smk.wildcards.seed)
+    for name in smk.params.pairs:
+        pair, path = parse_pair(name), getattr(smk.output, f"dataset_{name}")
+        config = {"dataset": dict(smk.params.dataset), "pair": pair, "seed": seed}
+        save_arrays(path, provenance(config, rule=smk.rule), **make_splits(pair, seed, smk.params.dataset))
 
 
 def train_job(smk: Any) -> None:
-    """Train one (pair, seed) and record per-epoch metrics.
+    """Train every pair of one seed, one after another, and record per-epoch metrics.
 
-    Imports only torch, NumPy and pyarrow (no pandas, scikit-learn or matplotlib): start-up is a real share
-    of a job this short.
+    One process per seed, not per (pair, seed): torch's start-up is a real share of a run this short. Each
+    pair's outputs are written when it finishes and each pair checkpoints on its own, so a preempted job
+    resumes the pair it was in. Imports only torch, NumPy and pyarrow (no pandas, scikit-learn or
+    matplotlib).
 
     The job of rule ``complexity_train``.
     """
@@ -284,20 +287,23 @@ def train_job(smk: Any) -> None:
     from featurelab.training import checkpoint_every, checkpoint_path
 
     job = TorchJob(smk)
-    pair, seed = parse_pair(smk.wildcards.pair), int(smk.wildcards.seed)
-    columns, state = train_run(
-        pair,
-        seed,
-        load_arrays(smk.input[0]),
-        smk.params.model,
-        smk.params.training,
-        job.device,
-        checkpoint_to=checkpoint_path(smk.output.metrics),
-        checkpoint_every=checkpoint_every(smk.config),
-    )
-    record = job.provenance(
-        {"model": dict(smk.params.model), "training": dict(smk.params.training), "pair": pair, "seed": seed}
-    )
-    save_torch({"state_dict": state, "provenance": record}, smk.output.model)
-    write_table(table_from_columns(columns), smk.output.metrics, record)
-    job.done(f"trained {smk.wildcards.pair} seed {seed}")
+    seed = int(smk.wildcards.seed)
+    for name, dataset in zip(smk.params.pairs, smk.input, strict=True):  # the datasets, in pair order
+        pair = parse_pair(name)
+        model_path, metrics_path = getattr(smk.output, f"model_{name}"), getattr(smk.output, f"metrics_{name}")
+        columns, state = train_run(
+            pair,
+            seed,
+            load_arrays(dataset),
+            smk.params.model,
+            smk.params.training,
+            job.device,
+            checkpoint_to=checkpoint_path(metrics_path),
+            checkpoint_every=checkpoint_every(smk.config),
+        )
+        record = job.provenance(
+            {"model": dict(smk.params.model), "training": dict(smk.params.training), "pair": pair, "seed": seed}
+        )
+        save_torch({"state_dict": state, "provenance": record}, model_path)
+        write_table(table_from_columns(columns), metrics_path, record)
+    job.done(f"trained {len(smk.params.pairs)} pairs, seed {seed}")

@@ -1,6 +1,6 @@
-"""The geometry study's training: sparse inputs, the hand-written backward against autograd, the colab
-init, AdamW against torch's, batched against one-instance training, determinism, checkpoint resume, and
-what the training job imports."""
+"""The geometry study's training: the hand-written backward against autograd, the colab init, AdamW against
+torch's, batched against one-instance training, determinism, checkpoint resume, and what the training job
+imports. (The inputs' distribution: test_sampler.py.)"""
 
 from __future__ import annotations
 
@@ -14,20 +14,8 @@ import pytest
 import torch
 
 from featurelab.studies.geometry import train
+from featurelab.studies.geometry.sampler import SparseUniform
 from tests.helpers import REPO, study_section, tiny
-
-
-def test_inputs_are_sparse_uniform():
-    g = torch.Generator().manual_seed(0)
-    p = torch.tensor([1.0, 0.2, 0.01])
-    x = train.sample_features(p, 20_000, 50, g)
-    assert x.shape == (3, 20_000, 50) and x.min() >= 0 and x.max() < 1
-    on = (x > 0).float().mean(dim=(1, 2))
-    np.testing.assert_allclose(on.numpy(), p.numpy(), rtol=0.03)
-    for i in range(3):
-        vals = x[i][x[i] > 0]
-        assert abs(vals.mean().item() - 0.5) < 0.01 and abs(vals.var().item() - 1 / 12) < 0.003
-    assert (x[1:] == 0).float().mean() > 0.5  # exact zeros, not tiny values
 
 
 @pytest.mark.parametrize("reduction", ["mean", "sum"])
@@ -36,7 +24,7 @@ def test_hand_written_backward_equals_autograd(reduction):
     model = train.SweepModel.initialised(3, 5, 20, "per_instance", g).double()
     with torch.no_grad():
         model.b.normal_(0.0, 0.3, generator=g)
-    x = train.sample_features(torch.tensor([1.0, 0.3, 0.05], dtype=torch.float64), 64, 20, g)
+    x = SparseUniform([1.0, 0.3, 0.05], 20, seed=1).draw(64).double()
     weights = torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64)
     fast = model.loss(x, reduction)
     (fast * weights).sum().backward()
@@ -101,8 +89,8 @@ def test_batched_training_equals_one_instance_training():
     """An instance of the batched sweep trains exactly as the same model trained alone on its data."""
     g = torch.Generator().manual_seed(3)
     W0 = train.SweepModel.initialised(3, 4, 12, "per_instance", g).W.detach()
-    p = torch.tensor([1.0, 0.3, 0.05])
-    data = [train.sample_features(p, 32, 12, g) for _ in range(30)]
+    sampler = SparseUniform([1.0, 0.3, 0.05], 12, seed=3)
+    data = [sampler.draw(32).clone() for _ in range(30)]
     batched, single = train.SweepModel(W0), train.SweepModel(W0[1:2])
     train.fit(batched, train.AdamW(batched.parameters(), lr=0.01), lambda s: data[s], small_training(), seed=0)
     train.fit(single, train.AdamW(single.parameters(), lr=0.01), lambda s: data[s][1:2], small_training(), seed=0)
@@ -137,21 +125,21 @@ def test_checkpoint_resume_is_bit_identical(tmp_path, monkeypatch):
     section["training"]["log_every"] = 40
     ckpt = tmp_path / "weights.npz.ckpt"
     reference = tiny_run(section)
-    real = train.sample_features
+    real = SparseUniform.draw
     calls = {"n": 0}
 
-    def dies_after_80_steps(p, batch, n, generator):
-        if batch == section["training"]["batch_size"] and generator is not None:
+    def dies_after_80_steps(self, batch):
+        if batch == section["training"]["batch_size"]:
             calls["n"] += 1
             if calls["n"] > 80 + 4 * 3:  # 80 training draws, 4 evaluation chunks at steps 0, 40, 80
                 raise KeyboardInterrupt("killed")
-        return real(p, batch, n, generator)
+        return real(self, batch)
 
-    monkeypatch.setattr(train, "sample_features", dies_after_80_steps)
+    monkeypatch.setattr(SparseUniform, "draw", dies_after_80_steps)
     with pytest.raises(KeyboardInterrupt):
         tiny_run(section, checkpoint_to=str(ckpt), checkpoint_every=40)
     assert ckpt.exists()
-    monkeypatch.setattr(train, "sample_features", real)
+    monkeypatch.setattr(SparseUniform, "draw", real)
     resumed = tiny_run(section, checkpoint_to=str(ckpt), checkpoint_every=40)
     assert not ckpt.exists()  # removed once training finished
     assert resumed[0] == reference[0]
@@ -172,6 +160,7 @@ from types import SimpleNamespace
 sys.path.insert(0, {str(REPO / "src")!r})
 heavy = lambda: sorted(m for m in ("pandas", "matplotlib", "sklearn", "scipy", "seaborn") if m in sys.modules)
 from featurelab.studies.geometry import train
+from featurelab.studies.geometry.sampler import SparseUniform
 print("import", heavy())
 section = json.loads({json.dumps(json.dumps(section))})
 train.train_sweep(0, section["model"], section["sweep"], section["training"], section["evaluation"], "cpu")

@@ -3,7 +3,6 @@ shaped as the tables expect."""
 
 from __future__ import annotations
 
-
 TREE = {"depths": [1, 2, 3], "branching_factor": 2, "sampling": "exclusive"}
 TRAINING = {
     "steps": 300,

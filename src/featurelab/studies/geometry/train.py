@@ -8,7 +8,8 @@ would alone (tested against one-instance training on the same initial weights an
 Faithful to the TMS colab's ``Model``/``optimize`` (Elhage et al. 2022):
 
 * x' = ReLU(W^T W x + b), W of shape (m, n) per instance (the colab stores its transpose), b = 0 at start;
-* each feature U[0, 1) with probability p = 1 - S, else 0, a fresh batch every step;
+* each feature U[0, 1) with probability p = 1 - S, else 0, a fresh batch every step (:mod:`.sampler`: one
+  random integer per entry, NumPy's generator on the CPU, torch's on an accelerator);
 * loss = importance-weighted squared error, mean over batch and features per instance (the colab's
   ``einops.reduce(error, 'b i f -> i', 'mean')``), summed over instances for the backward pass. Importance
   is 1 for every feature in this experiment, so it is left out. ``training.feature_reduction: sum`` sums
@@ -36,8 +37,9 @@ from torch import nn
 
 from featurelab.init import xavier_normal_std
 from featurelab.optim import Adam
-from featurelab.seeding import torch_generator
+from featurelab.seeding import derive_seed, torch_generator
 from featurelab.studies.geometry import STUDY
+from featurelab.studies.geometry.sampler import SparseUniform
 
 #: The run's condition in random-stream names and error messages (one sweep per seed).
 CONDITION = "sweep"
@@ -82,33 +84,44 @@ class _SweepLoss(torch.autograd.Function):
     """Per-instance squared error of ReLU(W^T W x + b) with a hand-written backward.
 
     Autograd keeps and revisits more (instances, batch, n) temporaries, and at these sizes element-wise
-    passes are a large share of a step. The forward computes the residual once, masks it where the ReLU is
-    off (that is d loss / d pre-activation up to a scale) and keeps it; the backward is three batched
-    matrix products: faster than autograd and with less peak memory, most at the paper's shape (the
-    side-by-side speed is measured by benchmarks/geometry_benchmark.py). Tested against autograd and with
-    gradcheck.
+    passes are a large share of a step. The forward computes the residual once and zeroes it where the ReLU
+    is off (that is d loss / d pre-activation up to a scale) in place, with the ReLU's own backward kernel
+    (one pass; a boolean mask and ``masked_fill_`` take two passes, the second slow on a mask of mixed
+    values); the backward is three batched matrix products: faster than autograd and with less peak memory
+    (the side-by-side speed is measured by benchmarks/geometry_benchmark.py). Tested against autograd and
+    with gradcheck.
+
+    The hidden activations are computed transposed, h^T = W x^T of shape (I, m, B), and so is the
+    backward's d h^T = W dpre^T: with m = 30 the product as (m, n) x (n, B) takes about 60 % of the time of
+    x W^T, (B, n) x (n, m), on the CPU (measured by the benchmark's ``--pieces``).
     """
 
     @staticmethod
     def forward(ctx, W: torch.Tensor, b: torch.Tensor, x: torch.Tensor, scale: float) -> torch.Tensor:
-        h = torch.bmm(x, W.transpose(1, 2))  # (I, B, m)
-        out = torch.baddbmm(b[:, None, :], h, W).clamp_min_(0.0)  # (I, B, n)
-        resid = out.sub(x)
+        hT = torch.bmm(W, x.transpose(1, 2))  # (I, m, B)
+        out = torch.baddbmm(b[:, None, :], hT.transpose(1, 2), W).clamp_min_(0.0)  # (I, B, n)
+        resid = torch.sub(out, x)
         flat = resid.view(resid.shape[0], 1, -1)
         loss = torch.bmm(flat, flat.transpose(1, 2)).view(-1) * scale  # sum of squares per instance
-        resid.masked_fill_(out <= 0, 0.0)  # no gradient where the ReLU is off
-        ctx.save_for_backward(W, x, h, resid)
+        dpre = _relu_backward_(resid, out)  # no gradient where the ReLU is off
+        ctx.save_for_backward(W, x, hT, dpre)
         ctx.scale = scale
         return loss
 
     @staticmethod
     def backward(ctx, grad_loss: torch.Tensor):
-        W, x, h, dpre = ctx.saved_tensors
+        W, x, hT, dpre = ctx.saved_tensors
         coef = (grad_loss * (2.0 * ctx.scale))[:, None, None]
-        dh = torch.bmm(dpre, W.transpose(1, 2))  # (I, B, m)
-        gW = torch.baddbmm(torch.bmm(h.transpose(1, 2), dpre), dh.transpose(1, 2), x) * coef
-        gb = dpre.sum(dim=1) * coef[:, :, 0]
+        dhT = torch.bmm(W, dpre.transpose(1, 2))  # (I, m, B)
+        gW = torch.bmm(hT, dpre).baddbmm_(dhT, x).mul_(coef)
+        gb = dpre.sum(dim=1).mul_(coef[:, :, 0])
         return gW, gb, None, None
+
+
+def _relu_backward_(grad: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+    """``grad`` where ``out`` > 0, else 0, written into ``grad``: the kernel of ReLU's own backward, which
+    reads both tensors once (in place is safe: each element is read before it is written)."""
+    return torch.ops.aten.threshold_backward.grad_input(grad, out, 0.0, grad_input=grad)
 
 
 class SweepModel(nn.Module):
@@ -170,15 +183,9 @@ class AdamW(Adam):
         super().step()
 
 
-def sample_features(p: torch.Tensor, batch: int, n_features: int, generator: torch.Generator) -> torch.Tensor:
-    """(I, batch, n) inputs: feature j of instance i is U[0, 1) with probability p[i], else exactly 0.
-
-    One uniform u per entry gives both (the colab draws two): u > 1 - p has probability p, and
-    (u - (1 - p)) / p given that is U(0, 1); below, ReLU gives 0. Two passes over the batch, in place.
-    """
-    u = torch.rand((p.shape[0], batch, n_features), generator=generator, device=p.device, dtype=p.dtype)
-    inv = (1.0 / p)[:, None, None]
-    return torch.addcmul((1.0 - 1.0 / p)[:, None, None], u, inv, out=u).clamp_min_(0.0)
+def input_sampler(p: np.ndarray, n_features: int, seed: int, purpose: str, device: str) -> SparseUniform:
+    """The run's sparse-input stream for ``purpose`` ("batches", "evaluation"), seeded from what it is."""
+    return SparseUniform(p, n_features, derive_seed(STUDY, CONDITION, seed, purpose), device)
 
 
 def make_lr(training: Mapping[str, Any]) -> Callable[[int], float]:
@@ -233,20 +240,19 @@ def train_sweep(seed: int, model_cfg: Mapping[str, Any], sweep: Mapping[str, Any
     optimizer = AdamW(
         model.parameters(), lr=float(training["learning_rate"]), weight_decay=float(training["weight_decay"])
     )
-    p = torch.as_tensor(p_np, dtype=torch.float32, device=device)
-    gen = torch_generator(STUDY, CONDITION, seed, "batches", device=device)
+    batches = input_sampler(p_np, n, seed, "batches", device)
     batch_size = int(training["batch_size"])
-    eval_gen = torch_generator(STUDY, CONDITION, seed, "evaluation", device=device)
-    eval_start = eval_gen.get_state()
+    eval_inputs = input_sampler(p_np, n, seed, "evaluation", device)
+    eval_start = eval_inputs.state()
     columns: dict[str, list] = {c: [] for c in LOSS_COLUMNS}
 
     @torch.no_grad()
     def evaluate(step: int) -> bool:
-        eval_gen.set_state(eval_start)
+        eval_inputs.set_state(eval_start)
         total, left = torch.zeros(n_inst, device=device, dtype=torch.float64), int(evaluation["n_samples"])
         while left > 0:
             rows = min(left, batch_size)
-            total += model.loss(sample_features(p, rows, n, eval_gen), reduction).double() * rows
+            total += model.loss(eval_inputs.draw(rows), reduction).double() * rows
             left -= rows
         for i, value in enumerate((total / int(evaluation["n_samples"])).cpu().tolist()):
             for k, v in zip(
@@ -262,14 +268,14 @@ def train_sweep(seed: int, model_cfg: Mapping[str, Any], sweep: Mapping[str, Any
             return {
                 "model": model.state_dict(),
                 "optimizer": optimizer.state_dict(),
-                "batches": gen.get_state(),
+                "batches": batches.state(),
                 "columns": {k: list(v) for k, v in columns.items()},
             }
 
         def restore(saved: dict) -> None:
             model.load_state_dict(saved["model"])
             optimizer.load_state_dict(saved["optimizer"])
-            gen.set_state(saved["batches"])
+            batches.set_state(saved["batches"])
             for k in columns:
                 columns[k][:] = saved["columns"][k]
 
@@ -278,7 +284,7 @@ def train_sweep(seed: int, model_cfg: Mapping[str, Any], sweep: Mapping[str, Any
     steps = fit(
         model,
         optimizer,
-        lambda step: sample_features(p, batch_size, n, gen),
+        lambda step: batches.draw(batch_size),
         training,
         seed,
         evaluate=evaluate,

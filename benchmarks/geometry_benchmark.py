@@ -23,7 +23,7 @@ the per-step ratio of the full run up to the evaluations, which the pipeline run
 * **pipeline**: ``train_sweep`` of ``featurelab.studies.geometry.train``, the function the
   ``geometry_train`` job calls, on the default config's sections (read from config.yaml) with
   ``training.steps`` = ``--steps``: the batched bmm model with its hand-written backward, one random
-  integer per input entry (``featurelab.studies.geometry.sampler``: NumPy's SFC64 words), featurelab's AdamW, the loss on the 4,096-sample evaluation set at step 0 and every
+  integer per input entry (``featurelab.sparse_uniform``: NumPy's SFC64 words), featurelab's AdamW, the loss on the 4,096-sample evaluation set at step 0 and every
   ``log_every`` steps (work the colab does not do).
 
 Same start and same data on both sides: after the colab's ``xavier_normal_`` (same std, the colab's 3-D
@@ -268,7 +268,7 @@ def draws(args: argparse.Namespace) -> None:
     generator through the same integer construction (``TorchBits``) and as the one-uniform float
     construction (``rand``, then (u - (1 - p)) / p and the clamp)."""
     torch, cfg = setup(args)
-    from featurelab.studies.geometry.sampler import SparseUniform, TorchBits
+    from featurelab.sparse_uniform import SparseUniform, TorchBits
     from featurelab.studies.geometry.train import feature_probabilities
 
     p, n, batch = (

@@ -1,6 +1,6 @@
 """The geometry study's training: the hand-written backward against autograd, the colab init, AdamW against
 torch's, batched against one-instance training, determinism, checkpoint resume, and what the training job
-imports. (The inputs' distribution: test_sampler.py.)"""
+imports. (The inputs' distribution: tests/test_sparse_uniform.py.)"""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 import torch
 
+from featurelab.sparse_uniform import SparseUniform
 from featurelab.studies.geometry import train
-from featurelab.studies.geometry.sampler import SparseUniform
+from featurelab.tms import relu_output_loss
 from tests.helpers import REPO, study_section, tiny
 
 
@@ -36,7 +37,7 @@ def test_hand_written_backward_equals_autograd(reduction):
     torch.testing.assert_close(grads[0], model.W.grad, rtol=1e-10, atol=1e-13)
     torch.testing.assert_close(grads[1], model.b.grad, rtol=1e-10, atol=1e-13)
     assert torch.autograd.gradcheck(
-        lambda W, b: train._SweepLoss.apply(W, b, x, 1.0 / 64),
+        lambda W, b: relu_output_loss(W, b, x, 1.0 / 64),
         (model.W.detach().clone().requires_grad_(), model.b.detach().clone().requires_grad_()),
     )
 
@@ -160,7 +161,8 @@ from types import SimpleNamespace
 sys.path.insert(0, {str(REPO / "src")!r})
 heavy = lambda: sorted(m for m in ("pandas", "matplotlib", "sklearn", "scipy", "seaborn") if m in sys.modules)
 from featurelab.studies.geometry import train
-from featurelab.studies.geometry.sampler import SparseUniform
+from featurelab.sparse_uniform import SparseUniform
+from featurelab.tms import relu_output_loss
 print("import", heavy())
 section = json.loads({json.dumps(json.dumps(section))})
 train.train_sweep(0, section["model"], section["sweep"], section["training"], section["evaluation"], "cpu")

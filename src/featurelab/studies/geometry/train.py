@@ -8,7 +8,7 @@ would alone (tested against one-instance training on the same initial weights an
 Faithful to the TMS colab's ``Model``/``optimize`` (Elhage et al. 2022):
 
 * x' = ReLU(W^T W x + b), W of shape (m, n) per instance (the colab stores its transpose), b = 0 at start;
-* each feature U[0, 1) with probability p = 1 - S, else 0, a fresh batch every step (:mod:`.sampler`: one
+* each feature U[0, 1) with probability p = 1 - S, else 0, a fresh batch every step (:mod:`featurelab.sparse_uniform`: one
   random integer per entry, NumPy's generator on the CPU, torch's on an accelerator);
 * loss = importance-weighted squared error, mean over batch and features per instance (the colab's
   ``einops.reduce(error, 'b i f -> i', 'mean')``), summed over instances for the backward pass. Importance
@@ -38,8 +38,9 @@ from torch import nn
 from featurelab.init import xavier_normal_std
 from featurelab.optim import Adam
 from featurelab.seeding import derive_seed, torch_generator
+from featurelab.sparse_uniform import SparseUniform
 from featurelab.studies.geometry import STUDY
-from featurelab.studies.geometry.sampler import SparseUniform
+from featurelab.tms import relu_output_loss
 
 #: The run's condition in random-stream names and error messages (one sweep per seed).
 CONDITION = "sweep"
@@ -80,50 +81,6 @@ def init_std(init: str, n_hidden: int, n_features: int, n_instances: int) -> flo
     raise ValueError(f"config key 'geometry.model.init': expected one of {INIT_MODES}, got {init!r}")
 
 
-class _SweepLoss(torch.autograd.Function):
-    """Per-instance squared error of ReLU(W^T W x + b) with a hand-written backward.
-
-    Autograd keeps and revisits more (instances, batch, n) temporaries, and at these sizes element-wise
-    passes are a large share of a step. The forward computes the residual once and zeroes it where the ReLU
-    is off (that is d loss / d pre-activation up to a scale) in place, with the ReLU's own backward kernel
-    (one pass; a boolean mask and ``masked_fill_`` take two passes, the second slow on a mask of mixed
-    values); the backward is three batched matrix products: faster than autograd and with less peak memory
-    (the side-by-side speed is measured by benchmarks/geometry_benchmark.py). Tested against autograd and
-    with gradcheck.
-
-    The hidden activations are computed transposed, h^T = W x^T of shape (I, m, B), and so is the
-    backward's d h^T = W dpre^T: with m = 30 the product as (m, n) x (n, B) takes about 60 % of the time of
-    x W^T, (B, n) x (n, m), on the CPU (measured by the benchmark's ``--pieces``).
-    """
-
-    @staticmethod
-    def forward(ctx, W: torch.Tensor, b: torch.Tensor, x: torch.Tensor, scale: float) -> torch.Tensor:
-        hT = torch.bmm(W, x.transpose(1, 2))  # (I, m, B)
-        out = torch.baddbmm(b[:, None, :], hT.transpose(1, 2), W).clamp_min_(0.0)  # (I, B, n)
-        resid = torch.sub(out, x)
-        flat = resid.view(resid.shape[0], 1, -1)
-        loss = torch.bmm(flat, flat.transpose(1, 2)).view(-1) * scale  # sum of squares per instance
-        dpre = _relu_backward_(resid, out)  # no gradient where the ReLU is off
-        ctx.save_for_backward(W, x, hT, dpre)
-        ctx.scale = scale
-        return loss
-
-    @staticmethod
-    def backward(ctx, grad_loss: torch.Tensor):
-        W, x, hT, dpre = ctx.saved_tensors
-        coef = (grad_loss * (2.0 * ctx.scale))[:, None, None]
-        dhT = torch.bmm(W, dpre.transpose(1, 2))  # (I, m, B)
-        gW = torch.bmm(hT, dpre).baddbmm_(dhT, x).mul_(coef)
-        gb = dpre.sum(dim=1).mul_(coef[:, :, 0])
-        return gW, gb, None, None
-
-
-def _relu_backward_(grad: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
-    """``grad`` where ``out`` > 0, else 0, written into ``grad``: the kernel of ReLU's own backward, which
-    reads both tensors once (in place is safe: each element is read before it is written)."""
-    return torch.ops.aten.threshold_backward.grad_input(grad, out, 0.0, grad_input=grad)
-
-
 class SweepModel(nn.Module):
     """``I`` ReLU output models x' = ReLU(W^T W x + b), W: (I, m, n), b: (I, n), inputs (I, batch, n)."""
 
@@ -153,7 +110,7 @@ class SweepModel(nn.Module):
                 f"config key 'geometry.training.feature_reduction': expected one of {REDUCTIONS}, got {reduction!r}"
             )
         scale = 1.0 / (x.shape[1] * (x.shape[2] if reduction == "mean" else 1))
-        return _SweepLoss.apply(self.W, self.b, x, scale)
+        return relu_output_loss(self.W, self.b, x, scale)
 
     def loss_autograd(self, x: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
         """The same loss through autograd (the reference the tests compare :meth:`loss` with)."""

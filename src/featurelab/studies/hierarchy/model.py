@@ -126,16 +126,22 @@ class BatchedTMS(nn.Module):
 
         Mean over the instance's own features; over rows a plain mean, or ``sum_r row_weights[r] * err_r``
         with weights that sum to 1 (pattern counts / batch size) - the same number as the mean over the
-        expanded batch. ``row_weights`` is (rows,) shared by all instances or (I, rows).
+        expanded batch. ``row_weights`` is (rows,) shared by all instances or (I, rows). Computed by the
+        TMS kernel with its hand-written backward (:func:`featurelab.tms.relu_output_loss`).
         """
-        out = self(x)
-        per_feature = (self.importance / self.feature_count[:, None])[:, None, :]  # (I, 1, F)
-        err = ((out - x) ** 2 * per_feature).sum(-1)  # (I, rows)
+        from featurelab.tms import relu_output_loss
+
+        if x.dim() == 2:
+            x = x.expand(len(self.widths), *x.shape)
+        weight = (self.importance / self.feature_count[:, None])[:, None, :]  # (I, 1, F)
+        scale = 1.0
         if row_weights is None:
-            return err.mean(1)
-        if row_weights.dim() == 2:  # (I, rows): each instance its own weights (e.g. its depth's patterns)
-            return (row_weights * err).sum(1)
-        return err @ row_weights
+            scale = 1.0 / x.shape[1]
+        elif row_weights.dim() == 2:  # (I, rows): each instance its own weights (e.g. its depth's patterns)
+            weight = weight * row_weights[:, :, None]
+        else:
+            weight = weight * row_weights[None, :, None]
+        return relu_output_loss(self.masked_weight(), self.b, x, scale, weight)
 
 
 def _mask(widths: Sequence[int], feature_counts: Sequence[int]) -> torch.Tensor:

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from featurelab.io import MetricRows
-from featurelab.seeding import numpy_rng, torch_generator
+from featurelab.seeding import derive_seed, numpy_rng, torch_generator
 from featurelab.studies.hierarchy.data import (
     check_branching_factor,
     feature_levels,
@@ -273,10 +273,14 @@ def _weight_rows(model, columns: tuple[str, ...], instances: list[tuple[int, tup
 
 
 def train_tms(seed: int, tms: Mapping[str, Any], device: str) -> tuple[dict[str, list], dict[str, list]]:
-    """The classic TMS sparsity sweep for one seed: one instance per sparsity, trained together."""
+    """The classic TMS sparsity sweep for one seed: one instance per sparsity, trained together.
+
+    Inputs come from :class:`featurelab.sparse_uniform.SparseUniform` (one random integer per entry gives
+    whether a feature is on and its value; the geometry study draws the same way)."""
     import torch
 
     from featurelab.optim import Adam
+    from featurelab.sparse_uniform import SparseUniform
     from featurelab.studies.hierarchy.model import BatchedTMS
     from featurelab.training import RunId
 
@@ -292,22 +296,16 @@ def train_tms(seed: int, tms: Mapping[str, Any], device: str) -> tuple[dict[str,
         init="per_instance",
     ).to(device)
     optimizer = Adam(model.parameters(), lr=float(training["learning_rate"]))
-    prob = torch.tensor([1.0 - s for s in sparsities], device=device)[:, None, None]
-    gen = torch_generator(STUDY, TMS_CONDITION, seed, "batches", device=device)
-    shape = (len(sparsities), int(training["batch_size"]), nf)  # instances lead: batched products, no copies
+    p = [1.0 - s for s in sparsities]
+    batches = SparseUniform(p, nf, derive_seed(STUDY, TMS_CONDITION, seed, "batches"), device)
+    batch_size = int(training["batch_size"])
     metrics = MetricRows(TMS_METRIC_COLUMNS, study=STUDY, condition=TMS_CONDITION, seed=seed, n_hidden=nh)
 
-    def draw(generator) -> torch.Tensor:
-        # a feature is on with probability p and then U[0, 1): one uniform u gives both, since u < p has
-        # probability p and u / p given u < p is U[0, 1) - half the random numbers of two draws
-        u = torch.rand(shape, generator=generator, device=device)
-        return torch.where(u < prob, u / prob, torch.zeros((), device=device))
-
     def compute_loss(step: int) -> torch.Tensor:
-        return model.loss(draw(gen))
+        return model.loss(batches.draw(batch_size))
 
-    eval_gen = torch_generator(STUDY, TMS_CONDITION, seed, "evaluation", device=device)
-    x_eval = draw(eval_gen)
+    evaluation = SparseUniform(p, nf, derive_seed(STUDY, TMS_CONDITION, seed, "evaluation"), device)
+    x_eval = evaluation.draw(batch_size).clone()  # the sampler's buffer is reused by its next draw
 
     @torch.no_grad()
     def evaluate(step: int) -> bool:

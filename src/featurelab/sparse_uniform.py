@@ -1,8 +1,9 @@
-"""The geometry study's inputs: every step a fresh (instances, batch, n) batch of sparse uniform features.
+"""Sparse uniform features, the inputs of the toy models of superposition: every step a fresh (instances,
+batch, n) batch.
 
 Feature j of instance i is U[0, 1) with probability p_i, else exactly 0 (the TMS colab's ``generate_batch``).
-At the default shape a step needs 819,200 such numbers, and drawing them is a large share of the step, so
-the draw is built for speed while staying exact:
+At the geometry study's default shape a step needs 819,200 such numbers, and drawing them is a large share
+of the step, so the draw is built for speed while staying exact:
 
 * **One random integer per entry gives both the on/off and the value.** With k uniform on {0, ..., 2^24 - 1}
   and K = round(p 2^24): the entry is on iff j = k - (2^24 - K) >= 0, which has probability K / 2^24 (p to

@@ -1,4 +1,4 @@
-"""The geometry study's input sampler: the distribution (fraction on, values uniform given on), exactness of
+"""The sparse uniform input sampler of the TMS models: the distribution (fraction on, values uniform given on), exactness of
 the integer construction, the NumPy source against NumPy's own words, and the stream's state round trip."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import pytest
 import torch
 from scipy import stats
 
-from featurelab.studies.geometry.sampler import GRID, NumpyBits, SparseUniform, TorchBits, thresholds
+from featurelab.sparse_uniform import GRID, NumpyBits, SparseUniform, TorchBits, thresholds
 
 P = [1.0, 0.3, 0.05]
 

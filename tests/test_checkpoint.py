@@ -16,6 +16,7 @@ import torch
 from featurelab import training
 from featurelab.studies.complexity import train as complexity
 from featurelab.studies.dissociation import train as dissociation
+from featurelab.studies.learnability import train as learnability
 from featurelab.training import Checkpoint, checkpoint_path, epoch_batches
 from tests import preemption
 from tests.helpers import finish, start_snakemake, write_yaml
@@ -155,6 +156,63 @@ def test_dissociation_resume_is_bit_identical(tmp_path, monkeypatch):
     cols, state = dissociation.train_run(0, data, model, train, "cpu", checkpoint_to=ckpt, checkpoint_every=4)
     assert cols == ref_cols
     assert_same_state(state, ref_state)
+    assert not ckpt.exists()
+
+
+#: Two learnability families sharing ``constant``, budgets 30 and 90 steps (snapshot at 30), two width
+#: groups, training data drawn 30 steps at a time.
+LEARNABILITY = {
+    "short": {"epochs": 1, "tasks": [{"generator": "constant"}, {"generator": "distractors", "k": 6}]},
+    "long": {"epochs": 3, "tasks": [{"generator": "constant"}, {"generator": "distractors", "k": 2000}]},
+}
+LEARNABILITY_TRAINING = {
+    "learning_rate": 1e-2, "batch_size": 2, "steps_per_epoch": 30, "eval_every": 20, "n_eval": 16, "n_attribution": 8,
+}  # fmt: skip
+
+
+def learnability_run(**checkpoint) -> dict:
+    return learnability.train_seed(LEARNABILITY, 0, {"hidden": 8}, LEARNABILITY_TRAINING, "cpu", **checkpoint)
+
+
+def assert_same_learnability_runs(a: dict, b: dict) -> None:
+    assert list(a) == list(b)
+    for family in a:
+        assert a[family][0] == b[family][0]
+        for name, params in a[family][1]["instances"].items():
+            assert_same_state(params, b[family][1]["instances"][name])
+        for key, value in a[family][2].items():
+            np.testing.assert_array_equal(value, b[family][2][key])
+
+
+@pytest.mark.parametrize("kill_at", [2, 5])  # before the snapshot at step 30; after it, in a data chunk
+def test_learnability_resume_is_bit_identical(tmp_path, monkeypatch, kill_at):
+    """The per-seed learnability run resumed from a checkpoint: the same rows, snapshots (the short family's
+    networks and attribution), per-step losses and networks as a run never interrupted."""
+    reference = learnability_run()
+    ckpt = checkpoint_path(tmp_path / "metrics.parquet")
+    saved = kill_after_saves(monkeypatch, kill_at)
+    with pytest.raises(Killed):
+        learnability_run(checkpoint_to=ckpt, checkpoint_every=7)
+    assert saved == [7 * (i + 1) for i in range(kill_at)]
+    monkeypatch.undo()
+    resumed_from = []
+    original_load = Checkpoint.load
+    monkeypatch.setattr(
+        Checkpoint, "load", lambda self, n: resumed_from.append(original_load(self, n)) or resumed_from[-1]
+    )
+    assert_same_learnability_runs(learnability_run(checkpoint_to=ckpt, checkpoint_every=7), reference)
+    assert resumed_from == [saved[-1]] and not ckpt.exists()
+
+
+def test_learnability_sigterm_saves_and_resume_is_bit_identical(tmp_path, monkeypatch):
+    reference = learnability_run()
+    ckpt = checkpoint_path(tmp_path / "metrics.parquet")
+    sigterm_at(monkeypatch, 40)
+    with pytest.raises(training.Preempted) as stop:
+        learnability_run(checkpoint_to=ckpt, checkpoint_every=1000)
+    monkeypatch.undo()
+    assert stop.value.step == 41 and "condition 'short+long', seed 0" in str(stop.value)
+    assert_same_learnability_runs(learnability_run(checkpoint_to=ckpt, checkpoint_every=1000), reference)
     assert not ckpt.exists()
 
 

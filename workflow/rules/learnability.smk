@@ -1,11 +1,12 @@
 """learnability - notebook 002: which input features a small MLP (8 ReLU units, MSE, Adam 1e-3) picks up
 from inputs built from a target y ~ N(0, 1), and how fast.
 
-Method: for each task family (the notebook's cells: 'run all', the scale x shift loop, simplicity,
-distractors, easier-but-worse features) and each seed, train every task of the family as one batched
-model on fresh samples (batch size 1 by default), recording the training loss, a held-out MSE, the steps
-until the running loss falls below a threshold, and the final input-gradient attribution of every input;
-aggregate over seeds; turn the notebook's comments into a claims table; plot.
+Method: for each seed, train every distinct task of the task families (the notebook's cells: 'run all',
+the scale x shift loop, simplicity, distractors, easier-but-worse features) once, as instances of a few
+batched models, on fresh samples (batch size 1 by default), for the largest step budget any family gives
+it; read each family's numbers at its own budget: the training loss, a held-out MSE, the steps until the
+running loss falls below a threshold, and the input-gradient attribution of every input; aggregate over
+seeds; turn the notebook's comments into a claims table; plot.
 """
 
 from featurelab.studies.learnability import figure_names
@@ -21,22 +22,28 @@ LN_FIGURES = register_figures(
     "learnability", LN_FIGURE_NAMES, "results/learnability/summary.parquet", LN
 )
 LN_FIGURES += register_claims_figure("learnability", LN["claims"])
-#: Rule-level (not global) so that other studies' wildcards of the same name are unaffected.
-LN_FAMILY_REGEX = one_of(LN_FAMILIES)
 
 
 rule learnability_train:
-    """Train every task of one family as one batched model for one seed; record the loss curves, the
-    held-out MSE, the per-step training losses and the input-gradient attribution of every input.
+    """Train, for one seed, every distinct task of all families once: each task is an instance of a
+    batched MLP (instances grouped by input width, every group stepped by one Adam), trained on fresh
+    samples for the largest step budget any family gives the task. A task's initial weights and samples
+    depend only on the task and the seed, so a family with a shorter budget reads its numbers off that
+    run at its own budget: the per-step training losses up to it, the held-out MSE curve up to it and at
+    it, and the input-gradient attribution of every input from a snapshot of the networks taken when
+    training passes it. Writes each family's loss curves, held-out MSE, per-step training losses and
+    attribution.
     """
     output:
-        model="results/learnability/{family}/seed{seed}/model.pt",
-        metrics="results/learnability/{family}/seed{seed}/metrics.parquet",
-        losses="results/learnability/{family}/seed{seed}/losses.npz",
+        **outputs_per(
+            "family",
+            LN_FAMILIES,
+            model="results/learnability/{family}/seed{{seed}}/model.pt",
+            metrics="results/learnability/{family}/seed{{seed}}/metrics.parquet",
+            losses="results/learnability/{family}/seed{{seed}}/losses.npz",
+        ),
     log:
-        f"{LOGS}/learnability/train/{{family}}_seed{{seed}}.log",
-    wildcard_constraints:
-        family=LN_FAMILY_REGEX,
+        f"{LOGS}/learnability/train/seed{{seed}}.log",
     cache: OUTPUT_CACHE
     conda:
         CONDA_ENV
@@ -45,7 +52,7 @@ rule learnability_train:
         **training_resources("learnability"),
     params:
         step=step("learnability.train:train_job"),
-        family=entry_of(LN["families"], "family"),
+        families=LN["families"],
         model=LN["model"],
         training=LN["training"],
         device=config["device"],

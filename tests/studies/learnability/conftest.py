@@ -11,10 +11,10 @@ from tests.helpers import default_config
 
 
 def _train_default_families(lr: float, seeds=(0, 1, 2)) -> pd.DataFrame:
-    """Every family and task of the default config, trained for a short budget (40 steps an epoch, the
-    config's epochs) at learning rate ``lr``; ``lr = 0`` is an untrained run (the losses stay at their
-    initial values). Returns the analyze rule's runs table."""
-    from featurelab.studies.learnability.train import threshold_columns, train_family
+    """Every family and task of the default config, trained as the per-seed job trains them (one run per
+    seed) for a short budget (40 steps an epoch, the config's epochs) at learning rate ``lr``; ``lr = 0``
+    is an untrained run (the losses stay at their initial values). Returns the analyze rule's runs table."""
+    from featurelab.studies.learnability.train import threshold_columns, train_seed
 
     ln = default_config()["learnability"]
     tr = {
@@ -27,9 +27,8 @@ def _train_default_families(lr: float, seeds=(0, 1, 2)) -> pd.DataFrame:
         "n_attribution": 100,
     }
     frames = []
-    for family, fcfg in ln["families"].items():
-        for seed in seeds:
-            cols, _, per_step = train_family(family, fcfg, seed, ln["model"], tr, "cpu")
+    for seed in seeds:
+        for cols, _, per_step in train_seed(ln["families"], seed, ln["model"], tr, "cpu").values():
             extra = threshold_columns(cols, per_step, {"running_window": 20, "loss_threshold": 0.05})
             frames += [pd.DataFrame(cols), pd.DataFrame(extra)]
     return pd.concat(frames, ignore_index=True)

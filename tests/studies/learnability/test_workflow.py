@@ -1,11 +1,11 @@
-"""The real workflow for figures/learnability/all on the tiny config: figures, manifest, tables, and what a
-loss-threshold edit reruns."""
+"""The real workflow for figures/learnability/all on the tiny config: one training job per seed writing
+every family's run, figures, manifest, tables, and what a loss-threshold edit reruns."""
 
 from __future__ import annotations
 
 import pytest
 
-from tests.helpers import assert_claims_table, scheduled_rules, snakemake, write_yaml
+from tests.helpers import assert_claims_table, scheduled_rules, snakemake, tiny_study_config, write_yaml
 
 pytestmark = pytest.mark.e2e
 
@@ -51,3 +51,22 @@ def test_workflow_tiny_end_to_end(tiny_trees, tmp_path):
     edited = write_yaml(tmp_path / "edited.yaml", config)  # in the tiny config's key order: part of params
     jobs = scheduled_rules(snakemake(workdir, "-n", "figures/learnability/all", configfile=edited).stdout)
     assert jobs.get("learnability_analyze") == 1 and "learnability_train" not in jobs
+
+
+def test_one_training_job_per_seed_writes_every_family(tmp_path):
+    """The dry run plans one learnability_train job per seed (2 in the tiny config), each writing the model,
+    metrics and per-step losses of all five families for its seed."""
+    import re
+
+    configfile, config = tiny_study_config(tmp_path, "learnability")
+    proc = snakemake(tmp_path / "work", "-n", "figures/learnability/all", configfile=configfile)
+    seeds, families = config["learnability"]["seeds"], list(config["learnability"]["families"])
+    assert scheduled_rules(proc.stdout)["learnability_train"] == len(seeds) == 2
+    blocks = re.findall(r"rule learnability_train:\n\s+output: (.+)\n(?:.*\n)*?\s+wildcards: seed=(\d+)", proc.stdout)
+    assert sorted(int(seed) for _, seed in blocks) == seeds
+    for outputs, seed in blocks:
+        assert sorted(outputs.split(", ")) == sorted(
+            f"results/learnability/{f}/seed{seed}/{name}"
+            for f in families
+            for name in ("model.pt", "metrics.parquet", "losses.npz")
+        )

@@ -1,11 +1,12 @@
 """The notebook's one-hidden-layer ReLU MLP, batched over instances.
 
 ``BatchedMLP`` holds ``I`` independent networks ``Linear(d_i, H) -> ReLU -> Linear(H, 1)`` as
-parameters with a leading instance dimension, so one optimizer step trains every grid point and seed of a
-task family. Instances may have different input sizes ``d_i``: inputs are zero-padded to ``max d_i`` and
-the padded weight columns start at zero. Their gradient is then exactly zero, so Adam never moves them
-(its update is ``m / (sqrt(v) + eps)`` with ``m = v = 0``), and each instance is *exactly* the
-unbatched network of its own size (``tests/test_learnability.py`` checks this against ``torch.nn``).
+parameters with a leading instance dimension, so one optimizer step trains many tasks (one width group of
+a seed's tasks, :mod:`featurelab.studies.learnability.plan`). Instances may have different input sizes
+``d_i``: inputs are zero-padded to ``max d_i`` and the padded weight columns start at zero. Their gradient
+is then exactly zero, so Adam never moves them (its update is ``m / (sqrt(v) + eps)`` with ``m = v = 0``),
+and each instance is *exactly* the unbatched network of its own size
+(``tests/studies/learnability/test_model.py`` checks this against ``torch.nn``).
 
 Initialisation matches ``torch.nn.Linear``: weights and biases ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with
 the instance's own fan-in, each instance drawn from its own generator (so a task's initial weights do not

@@ -1,7 +1,7 @@
 """Benchmark: the whole workflow, as a user waits for it: ``figures/all`` from an empty ``results/``.
 
     .venv/bin/python benchmarks/workflow_benchmark.py [--runs 2] [--cores 2] [--configfile FILE] [--keep DIR]
-                                                      [--reference RESULTS]
+                                                      [--reference RESULTS] [--baseline REV]
 
 Each run copies the workflow's tracked files (what a fresh clone has: ``git ls-files``) into a scratch
 folder and runs ``python -m snakemake --cores N figures/all --benchmark-extended`` there, from nothing.
@@ -18,6 +18,11 @@ It reports, per run and as the median over runs:
   "start-up X CPU-s"; a torch job once more when torch is configured, and the last line counts), summed
   and set against the kind's CPU seconds. CPU, not wall seconds: on a loaded machine a job's wall time
   includes its wait for a core.
+
+With ``--baseline REV`` (a commit, e.g. the code before a speed change) the tracked files of that commit
+(``git archive``) run too, interleaved with this clone's (baseline, current, baseline, current, ...:
+drift in the machine's speed falls on both alike), and the report gives both side by side, per rule, with
+the ratio. Each tree's jobs import the ``src/`` beside its own Snakefile, so the baseline runs its own code.
 
 With ``--keep DIR`` the scratch trees are kept under DIR (``run1/``, ``run2/``), e.g. to compare their
 outputs with ``benchmarks/compare_outputs.py`` (``--reference DIR`` does it after every run). The table it prints is the one in the README. Not a test:
@@ -77,6 +82,14 @@ def scratch_copy(where: Path) -> Path:
     return where
 
 
+def archive_copy(where: Path, rev: str) -> Path:
+    """The tracked files of commit ``rev``, as a fresh clone of it would have them."""
+    where.mkdir(parents=True)
+    archive = subprocess.run(["git", "archive", rev], cwd=REPO, capture_output=True, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(where)], input=archive, check=True)
+    return where
+
+
 def run_once(workdir: Path, cores: int, extra: list[str]) -> dict:
     proc, wall, cpu = run_timed(
         [sys.executable, "-m", "snakemake", "figures/all", "--cores", str(cores), "--benchmark-extended", *extra],
@@ -133,27 +146,53 @@ def main() -> None:
         help="a results/ folder of an earlier run (e.g. of the code before a speed change): every run's "
         "parquet and npz outputs are compared with it (benchmarks/compare_outputs.py)",
     )
+    parser.add_argument("--baseline", help="a commit whose tracked files run too, interleaved (e.g. HEAD~3)")
     args = parser.parse_args()
     extra = [f"--configfile={Path(args.configfile).resolve()}"] if args.configfile else []
+    sides = {"baseline": lambda w: archive_copy(w, args.baseline)} if args.baseline else {}
+    sides["current"] = scratch_copy
 
-    results = []
+    results: dict[str, list[dict]] = {side: [] for side in sides}
     with tempfile.TemporaryDirectory(prefix="featurelab-workflow-") as tmp:
         base = args.keep or Path(tmp)
         for run in range(1, args.runs + 1):
-            workdir = base / f"run{run}"
-            if workdir.exists():
-                shutil.rmtree(workdir)
-            scratch_copy(workdir)
-            result = run_once(workdir, args.cores, extra)
-            results.append(result)
-            print(
-                f"run {run}: wall {result['wall_s']:.0f} s, CPU {result['cpu_s']:.0f} s, {result['jobs']} jobs, "
-                f"start-up {result['startup_total_s']:.0f} s over {sum(result['startup_jobs'].values())} jobs",
-                flush=True,
-            )
-            if args.reference:
-                identical_to(args.reference, workdir / "results")
-    report(results, args.cores)
+            for side, copy in sides.items():
+                workdir = base / (f"run{run}" if len(sides) == 1 else f"{side}{run}")
+                if workdir.exists():
+                    shutil.rmtree(workdir)
+                copy(workdir)
+                result = run_once(workdir, args.cores, extra)
+                results[side].append(result)
+                print(
+                    f"{side} run {run}: wall {result['wall_s']:.0f} s, CPU {result['cpu_s']:.0f} s, "
+                    f"{result['jobs']} jobs, start-up {result['startup_total_s']:.0f} s over "
+                    f"{sum(result['startup_jobs'].values())} jobs",
+                    flush=True,
+                )
+                if args.reference:
+                    identical_to(args.reference, workdir / "results")
+    for side, side_results in results.items():
+        if len(sides) > 1:
+            print(f"\n## {side}" + (f" ({args.baseline})" if side == "baseline" else ""))
+        report(side_results, args.cores)
+    if len(sides) > 1:
+        side_by_side(results["baseline"], results["current"])
+
+
+def side_by_side(baseline: list[dict], current: list[dict]) -> None:
+    """Medians of both sides per rule, and current / baseline."""
+    med = lambda results, key: statistics.median(r[key] for r in results)  # noqa: E731
+    rule_med = lambda results, rule: statistics.median(r["rule_cpu"].get(rule, 0.0) for r in results)  # noqa: E731
+    print("\n## side by side (medians)\n\n| | baseline | current | current / baseline |\n|---|---|---|---|")
+    for key in ("wall_s", "cpu_s", "jobs", "startup_total_s"):
+        old, new = med(baseline, key), med(current, key)
+        print(f"| {key} | {old:.0f} | {new:.0f} | {new / old if old else float('nan'):.2f} |")
+    rules = sorted({rule for r in baseline + current for rule in r["rule_cpu"]}, key=lambda k: -rule_med(baseline, k))
+    print("\n| rule | jobs (baseline / current) | CPU s baseline | CPU s current | ratio |\n|---|---|---|---|---|")
+    for rule in rules:
+        old, new = rule_med(baseline, rule), rule_med(current, rule)
+        jobs = f"{baseline[0]['rule_jobs'].get(rule, 0)} / {current[0]['rule_jobs'].get(rule, 0)}"
+        print(f"| {rule} | {jobs} | {old:.1f} | {new:.1f} | {new / old if old else float('nan'):.2f} |")
 
 
 def identical_to(reference: Path, results: Path) -> None:

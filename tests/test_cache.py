@@ -27,6 +27,10 @@ TINY_STUDIES = ["complexity"]
 RUNS = [f"linear-vs-{hard}/seed{seed}" for hard in ("xor_xor_xor", "and_and_and") for seed in (0, 1)]
 MODELS = {f"results/complexity/{run}/model.pt" for run in RUNS}
 DATASETS = {f"results/complexity/{run}/dataset.npz" for run in RUNS}
+#: A dry run names a cached job by its first output; a job holds every pair of its seed, the first pair's
+#: files name it.
+JOB_MODELS = {path for path in MODELS if "xor_xor_xor" in path}
+JOB_DATASETS = {path for path in DATASETS if "xor_xor_xor" in path}
 
 
 def start_in(clone: Path, workdir: Path, cache: Path, config: dict, *args: str) -> Run:
@@ -84,9 +88,10 @@ def test_the_cache_key_covers_training_config_and_code_but_not_the_analysis(seco
         for name, config in (("analysis_only", analysis_only), ("learning_rate", lr))
     }
     plans = {name: cache_plan(log_of(run)) for name, run in runs.items()}
-    seed2 = {p.replace("seed1", "seed2") for p in MODELS | DATASETS if "seed1" in p}
-    assert plans["analysis_only"] == {**dict.fromkeys(MODELS | DATASETS, "hit"), **dict.fromkeys(seed2, "miss")}
-    assert plans["learning_rate"] == {**dict.fromkeys(MODELS, "miss"), **dict.fromkeys(DATASETS, "hit")}
+    seed2 = {p.replace("seed1", "seed2") for p in JOB_MODELS | JOB_DATASETS if "seed1" in p}
+    jobs = JOB_MODELS | JOB_DATASETS
+    assert plans["analysis_only"] == {**dict.fromkeys(jobs, "hit"), **dict.fromkeys(seed2, "miss")}
+    assert plans["learning_rate"] == {**dict.fromkeys(JOB_MODELS, "miss"), **dict.fromkeys(JOB_DATASETS, "hit")}
     # an edit of the training code (in the clone: its own src/) misses for every model, not for the datasets
     training = clone / "src" / "featurelab" / "training.py"
     original = training.read_bytes()
@@ -95,7 +100,7 @@ def test_the_cache_key_covers_training_config_and_code_but_not_the_analysis(seco
         edited = log_of(start_in(clone, tmp_path / "code_edit", first.cache, featurelab_config(), target, "-n"))
     finally:
         training.write_bytes(original)
-    assert cache_plan(edited) == {**dict.fromkeys(MODELS, "miss"), **dict.fromkeys(DATASETS, "hit")}
+    assert cache_plan(edited) == {**dict.fromkeys(JOB_MODELS, "miss"), **dict.fromkeys(JOB_DATASETS, "hit")}
 
 
 def test_cache_without_its_folder_stops_with_one_line_saying_what_to_set(tmp_path):

@@ -146,6 +146,19 @@ def tms_products(instances: int, hidden: int, features: int, rows: int) -> list[
     ]
 
 
+def sweep_rule(name: str, jobs: int, steps: int, instances: int, hidden: int, features: int, batch: int) -> Rule:
+    """A TMS sparsity sweep (geometry's, hierarchy's companion): one instance per sparsity, fresh sparse
+    inputs every step (one random integer per entry)."""
+    return Rule(
+        name,
+        jobs,
+        steps,
+        tms_products(instances, hidden, features, batch),
+        instances * (hidden * features + features),
+        draws=instances * batch * features,
+    )
+
+
 def batched_mlp_products(instances: int, width: int, hidden: int) -> list[Product]:
     """One step of learnability's batched one-hidden-layer MLP at batch size 1."""
     return [
@@ -184,16 +197,15 @@ def rules(config: dict) -> list[Rule]:
         )
     )
     geo = config["geometry"]
-    inst, n, m = int(geo["sweep"]["n_instances"]), int(geo["model"]["n_features"]), int(geo["model"]["n_hidden"])
-    b = int(geo["training"]["batch_size"])
     out.append(
-        Rule(
+        sweep_rule(
             "geometry_train",
             len(geo["seeds"]),
             int(geo["training"]["steps"]),
-            tms_products(inst, m, n, b),
-            inst * (m * n + n),
-            draws=inst * b * n,
+            int(geo["sweep"]["n_instances"]),
+            int(geo["model"]["n_hidden"]),
+            int(geo["model"]["n_features"]),
+            int(geo["training"]["batch_size"]),
         )
     )
     hi = config["hierarchy"]
@@ -211,20 +223,15 @@ def rules(config: dict) -> list[Rule]:
         )
     )
     tms = hi["tms"]
-    n_sp, tf, th, tb = (
-        len(tms["sparsities"]),
-        int(tms["n_features"]),
-        int(tms["n_hidden"]),
-        int(tms["training"]["batch_size"]),
-    )
     out.append(
-        Rule(
+        sweep_rule(
             "hierarchy_train_tms",
             len(tms["seeds"]),
             int(tms["training"]["steps"]),
-            tms_products(n_sp, th, tf, tb),
-            n_sp * (th * tf + tf),
-            draws=n_sp * tb * tf,
+            len(tms["sparsities"]),
+            int(tms["n_hidden"]),
+            int(tms["n_features"]),
+            int(tms["training"]["batch_size"]),
         )
     )
     ln = config["learnability"]

@@ -143,11 +143,11 @@ def depth_batches(
     mode, steps, batch = tree["sampling"], int(training["steps"]), int(training["batch_size"])
     rngs = {d: numpy_rng(STUDY, depth_condition(d), seed, "batches", training["estimator"]) for d in instances.depths}
     if training["estimator"] == "patterns":
-        patterns = {d: tree_patterns(d, mode)[0] for d in instances.depths}
-        x = torch.as_tensor(padded_rows(patterns, instances), device=device)
+        tables = {d: tree_patterns(d, mode) for d in instances.depths}
+        x = torch.as_tensor(padded_rows({d: rows for d, (rows, _) in tables.items()}, instances), device=device)
         weights = np.zeros((steps, len(instances.depths), x.shape[1]), dtype=np.float32)  # (steps, depths, rows)
         for k, depth in enumerate(instances.depths):
-            counts = pattern_counts(steps, batch, tree_patterns(depth, mode)[1], rngs[depth])
+            counts = pattern_counts(steps, batch, tables[depth][1], rngs[depth])
             weights[:, k, : counts.shape[1]] = counts / batch
         w = torch.as_tensor(weights, device=device)
         depth_of = torch.as_tensor(instances.column(instances.depths.index), device=device)
@@ -165,8 +165,9 @@ def exact_inputs(instances: TreeInstances, mode: str, device: str):
     expected loss, exactly, is the probability-weighted loss over them."""
     import torch
 
-    patterns = {d: tree_patterns(d, mode)[0] for d in instances.depths}
-    probs = {d: tree_patterns(d, mode)[1][:, None] for d in instances.depths}
+    tables = {d: tree_patterns(d, mode) for d in instances.depths}
+    patterns = {d: rows for d, (rows, _) in tables.items()}
+    probs = {d: p[:, None] for d, (_, p) in tables.items()}
     x = torch.as_tensor(padded_rows(patterns, instances), device=device)
     p = torch.as_tensor(padded_rows(probs, instances)[..., 0], device=device)
     return x, p

@@ -172,6 +172,7 @@ def batched_mlp_products(instances: int, width: int, hidden: int) -> list[Produc
 
 def rules(config: dict) -> list[Rule]:
     from featurelab.studies.complexity.train import make_splits
+    from featurelab.studies.geometry.train import inverse_densities
     from featurelab.studies.hierarchy.data import n_features
     from featurelab.studies.hierarchy.train import tree_instances
     from featurelab.studies.learnability.plan import plan_seed
@@ -202,7 +203,7 @@ def rules(config: dict) -> list[Rule]:
             "geometry_train",
             len(geo["seeds"]),
             int(geo["training"]["steps"]),
-            int(geo["sweep"]["n_instances"]),
+            len(inverse_densities(geo["sweep"])),
             int(geo["model"]["n_hidden"]),
             int(geo["model"]["n_features"]),
             int(geo["training"]["batch_size"]),

@@ -38,6 +38,7 @@ def test_full_scale_section_is_valid():
         (("model", "n_hiddn"), 30, "model.*unknown keys"),
         (("training", "steps"), 0, "training.steps"),
         (("sweep", "inverse_density_min"), 0.5, "sweep.inverse_density_min"),
+        (("sweep", "inverse_densities"), [0.5, 2.0], r"sweep.inverse_densities\[0\]"),
         (("analysis", "fractions"), ["1/2", "half"], r"analysis.fractions\[1\]"),
         (("model", "init"), "xavier", "model.init"),
     ],
@@ -54,6 +55,7 @@ def test_schema_rejects_bad_values_naming_the_key(path, value, message):
     [
         (("model", "n_hidden"), 400, "geometry.model.n_hidden"),
         (("sweep", "inverse_density_max"), 0.9, "geometry.sweep.inverse_density_max"),
+        (("sweep", "inverse_densities"), [1.0, 3.0, 2.0], "geometry.sweep.inverse_densities"),
         (("training", "log_every"), 20000, "geometry.training.log_every"),
         (("analysis", "fractions"), ["1/2", "3/0"], "geometry.analysis.fractions[1]"),
         (("analysis", "fractions"), ["1/2", "3/2"], "geometry.analysis.fractions[1]"),
@@ -77,3 +79,21 @@ def test_fraction_labels_follow_the_paper():
         1 / train.feature_probabilities({"n_instances": 3, "inverse_density_min": 1, "inverse_density_max": 100}),
         [1, 10, 100],
     )
+
+
+def test_a_listed_sweep_replaces_the_grid_and_an_empty_list_selects_it():
+    grid = {"n_instances": 3, "inverse_density_min": 1, "inverse_density_max": 100}
+    np.testing.assert_allclose(train.inverse_densities({**grid, "inverse_densities": [1.5, 4.0]}), [1.5, 4.0])
+    np.testing.assert_allclose(train.inverse_densities({**grid, "inverse_densities": []}), [1, 10, 100])
+    with pytest.raises(ValueError, match="geometry.sweep.inverse_densities"):
+        train.inverse_densities({**grid, "inverse_densities": [2.0, 2.0]})
+
+
+def test_the_default_sweep_samples_both_drops_from_the_colab_grid():
+    """Where m/||W||_F^2 drops (1/(1-S) ~ 1.5-2.4 and 3.6-5.6) the default has at least 3 and 2 instances,
+    each a point of the colab's 20-point grid (to its 4 decimals)."""
+    sweep = study_section("geometry")["sweep"]
+    listed = train.inverse_densities(sweep)
+    grid = train.inverse_densities({**sweep, "inverse_densities": []})
+    assert ((listed >= 1.5) & (listed <= 2.4)).sum() >= 3 and ((listed >= 3.6) & (listed <= 5.6)).sum() >= 2
+    assert np.abs(listed[:, None] - grid[None, :]).min(axis=1).max() < 1e-4

@@ -61,6 +61,12 @@ def config_errors(config: dict) -> list[str]:
             f"config key 'geometry.model.n_hidden': {model['n_hidden']} must be below geometry.model."
             f"n_features = {model['n_features']} (superposition needs more features than dimensions)"
         )
+    if sweep.get("inverse_densities"):
+        listed = [float(v) for v in sweep["inverse_densities"]]
+        if any(b <= a for a, b in zip(listed, listed[1:])):
+            errors.append(
+                f"config key 'geometry.sweep.inverse_densities': {listed} must increase (one instance per value)"
+            )
     if sweep["inverse_density_max"] < sweep["inverse_density_min"]:
         errors.append(
             f"config key 'geometry.sweep.inverse_density_max': {sweep['inverse_density_max']} is below "

@@ -50,19 +50,33 @@ INIT_MODES = ("colab", "per_instance")
 REDUCTIONS = ("mean", "sum")
 
 
-def feature_probabilities(sweep: Mapping[str, Any]) -> np.ndarray:
-    """p = 1 - S per instance, with 1/p log-spaced from ``inverse_density_min`` to ``inverse_density_max``.
+def inverse_densities(sweep: Mapping[str, Any]) -> np.ndarray:
+    """1/(1 - S) per instance: ``sweep.inverse_densities`` as listed when the list is not empty, else
+    ``n_instances`` values log-spaced from ``inverse_density_min`` to ``inverse_density_max`` (min 1, max 20
+    is the colab's ``20 ** linspace(0, 1, n_instances)``).
 
-    With min 1 and max 20 this is the colab's ``20 ** -torch.linspace(0, 1, n_instances)``.
-    """
+    A list places the instances where the structure forms (the drops of m/||W||_F^2) without paying for the
+    whole grid; an empty list (what a config file can write over a list) selects the grid."""
+    if sweep.get("inverse_densities"):
+        listed = np.asarray(sweep["inverse_densities"], dtype=np.float64)
+        if listed.ndim != 1 or listed.size < 1 or (listed < 1).any() or (np.diff(listed) <= 0).any():
+            raise ValueError(
+                "config key 'geometry.sweep.inverse_densities': need an increasing list of values >= 1, "
+                f"got {list(sweep['inverse_densities'])}"
+            )
+        return listed
     lo, hi, k = float(sweep["inverse_density_min"]), float(sweep["inverse_density_max"]), int(sweep["n_instances"])
     if lo < 1 or hi < lo or k < 1:
         raise ValueError(
             f"config key 'geometry.sweep': need 1 <= inverse_density_min <= inverse_density_max and "
             f"n_instances >= 1, got {dict(sweep)}"
         )
-    inverse = np.exp(np.linspace(math.log(lo), math.log(hi), k)) if k > 1 else np.array([lo])
-    return 1.0 / inverse
+    return np.exp(np.linspace(math.log(lo), math.log(hi), k)) if k > 1 else np.array([lo])
+
+
+def feature_probabilities(sweep: Mapping[str, Any]) -> np.ndarray:
+    """p = 1 - S per instance: the reciprocals of :func:`inverse_densities`."""
+    return 1.0 / inverse_densities(sweep)
 
 
 def baseline_loss(p: np.ndarray, n_features: int, reduction: str) -> np.ndarray:

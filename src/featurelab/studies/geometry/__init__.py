@@ -101,4 +101,9 @@ def config_errors(config: dict) -> list[str]:
             f"smallest gap between geometry.analysis.fractions ({gaps[0] / 2:.4g}), so that no feature "
             "counts for two fractions"
         )
+    if claims["pileup_window"] <= claims["tolerance"]:
+        errors.append(
+            f"config key 'geometry.claims.pileup_window': {claims['pileup_window']} must exceed "
+            f"geometry.claims.tolerance = {claims['tolerance']} (the local range holds the window)"
+        )
     return errors

@@ -161,3 +161,48 @@ def aggregate_job(smk: Any) -> None:
     write_table(
         pd.concat(curves, ignore_index=True).sort_values([*order, "step"], kind="stable"), smk.output.curves, record
     )
+
+
+def band_length(u: np.ndarray, log_y: np.ndarray, low: float, high: float) -> float:
+    """How long (in u) a curve stays in the band low <= ln y <= high, with ln y linear in u between its
+    samples (u increasing). Two samples give a steady power-law fall; many give the measured curve."""
+    u, log_y = np.asarray(u, dtype=np.float64), np.asarray(log_y, dtype=np.float64)
+    total = 0.0
+    for u0, u1, a, b in zip(u[:-1], u[1:], log_y[:-1], log_y[1:]):
+        if a == b:
+            total += (u1 - u0) * float(low <= a <= high)
+            continue
+        t0, t1 = sorted(((low - a) / (b - a), (high - a) / (b - a)))
+        total += (u1 - u0) * max(0.0, min(t1, 1.0) - max(t0, 0.0))
+    return total
+
+
+def plateau_ratio(inverse_density: np.ndarray, dims: np.ndarray, value: float, tolerance: float) -> float:
+    """How much longer the curve of m/||W||_F^2 against ln 1/(1-S) stays within ``tolerance`` (relative)
+    of ``value`` than a steady fall through the same two end points would (a power law, the straight line
+    of the log-log plot). 1 for a curve with no plateau there, larger for a sticky value; NaN when the
+    steady fall never enters the band (nothing to compare with)."""
+    order = np.argsort(inverse_density)
+    u, log_y = np.log(np.asarray(inverse_density)[order]), np.log(np.asarray(dims)[order])
+    low, high = np.log(value * (1 - tolerance)), np.log(value * (1 + tolerance))
+    steady = band_length(u[[0, -1]], log_y[[0, -1]], low, high)
+    return band_length(u, log_y, low, high) / steady if steady > 0 else float("nan")
+
+
+def local_span(value: float, window: float, others: list[float], tolerance: float) -> float:
+    """Length of D's local range around ``value``: [value - window, value + window] within (0, 1], less the
+    +-tolerance windows of the ``others`` fractions (their features pile up at another line)."""
+    lo, hi = max(value - window, 0.0), min(value + window, 1.0)
+    removed = sum(max(0.0, min(hi, f + tolerance) - max(lo, f - tolerance)) for f in others if f != value)
+    return hi - lo - removed
+
+
+def local_pool(features: Any, value: float, window: float, others: list[float], tolerance: float) -> Any:
+    """The represented features whose D_i lies in the local range around ``value`` (|D_i - value| <=
+    ``window``), less those within ``tolerance`` of another fraction: the features at ``value`` and the
+    smooth spread around it that a pile-up is compared with."""
+    pool = features[features["represented"] & ((features["dimensionality"] - value).abs() <= window)]
+    for other in others:
+        if other != value:
+            pool = pool[(pool["dimensionality"] - other).abs() > tolerance]
+    return pool

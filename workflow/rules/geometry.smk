@@ -125,7 +125,10 @@ rule geometry_figure:
         step=step("geometry.figures:draw"),
         figures=config["figures"],
         analysis=GE["analysis"],
-        claims=subtree(GE["claims"], ("tolerance", "trained_min_effective_fraction")),
+        claims=subtree(
+            GE["claims"],
+            ("tolerance", "plateau_tolerance", "trained_min_effective_fraction"),
+        ),
     script:
         FIGURE_SCRIPT
 

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from featurelab.studies.geometry.claims import PAPER_FRACTIONS
+from featurelab.studies.geometry.claims import PAPER_FRACTIONS, PAPER_PLATEAUS
 from tests.helpers import assert_claims_table, scheduled_rules, snakemake
 
 pytestmark = pytest.mark.e2e
@@ -28,7 +28,8 @@ def test_the_study_writes_every_output(tiny_run):
     claims = pd.read_parquet(workdir / "results" / "geometry" / "claims.parquet")
     assert_claims_table(claims)  # every verdict follows from its interval, side and threshold
     assert claims["claim"].tolist() == [
-        *(f"sticky_{text.replace('/', '_')}" for text in PAPER_FRACTIONS),
+        *(f"plateau_{text.replace('/', '_')}" for text in PAPER_PLATEAUS),
+        *(f"pileup_{text.replace('/', '_')}" for text in PAPER_FRACTIONS),
         "dims_per_feature_fall",
     ]
     assert (workdir / "results" / "geometry" / "claims.md").read_text().startswith("# geometry:")
@@ -53,7 +54,7 @@ def test_a_config_edit_reruns_only_what_reads_it(tiny_run, tmp_path):
         other.write_text(yaml.safe_dump(config))
         return scheduled_rules(snakemake(workdir, "-n", "figures/all", configfile=other).stdout)
 
-    assert dry_run(lambda g: g["claims"].update(min_share=0.2)) == {
+    assert dry_run(lambda g: g["claims"].update(min_enrichment=2.5)) == {
         "geometry_claims": 1,
         "claims_figure": 1,
         "geometry_all": 1,

@@ -9,12 +9,14 @@ framework (:mod:`featurelab.claims`).
    at least ``claims.min_plateau_ratio``; a curve without one gives about 1.
 2. **A pile-up at each of the paper's lines** (``PAPER_FRACTIONS``, "distinct lines corresponding to
    dimensionality of: 3/4 (tetrahedron), 2/3 (triangle), 1/2 (antipodal pair), 2/5 (pentagon), 3/8 (square
-   antiprism)"), judged where it can form: per seed, the represented features of the instances whose
-   m/||W||_F^2 lies within ``claims.pileup_window`` of f, with D_i within that window of f, less those
-   within ``claims.tolerance`` of another line (:func:`~featurelab.studies.geometry.analysis.local_pool`).
-   The statistic is the share of them with |D_i - f| <= ``claims.tolerance`` divided by the share a smooth
-   spread of D_i over that local range would give (the window's width over the range's length): the
-   pile-up's *enrichment*, 1 under the null. The claim: at least ``claims.min_enrichment``.
+   antiprism)"), judged where it can form: per seed, the represented features (of every instance) whose D_i
+   lies in the local range |D_i - f| <= ``claims.pileup_window``, less those within ``claims.tolerance`` of
+   another line (:func:`~featurelab.studies.geometry.analysis.local_pool`). The statistic is the share of
+   them within ``claims.tolerance`` of f divided by the share a smooth spread of D_i over the local range
+   would put there (the window's width over the range's length): the pile-up's *enrichment*, 1 for D_i
+   spread evenly near f, the sidebands' density standing in for the smooth spread. The claim: at least
+   ``claims.min_enrichment``. A smooth cluster around f (a mode of D_i, not features at f) raises the
+   sidebands with the window and stays below it.
 3. **Dimensions per feature fall as sparsity rises** (our reading of the same figure): per seed, Spearman's
    rho between 1/(1-S) and m/||W||_F^2 over the sweep is at most ``claims.max_spearman``.
 
@@ -84,7 +86,9 @@ def plateau_ratios(instances: pd.DataFrame, value: float, tolerance: float) -> p
     """Per seed: :func:`plateau_ratio` of its curve at ``value``."""
     return pd.Series(
         {
-            seed: plateau_ratio(inst["inverse_density"].to_numpy(), inst["dims_per_feature"].to_numpy(), value, tolerance)
+            seed: plateau_ratio(
+                inst["inverse_density"].to_numpy(), inst["dims_per_feature"].to_numpy(), value, tolerance
+            )
             for seed, inst in instances.groupby("seed")
         },
         dtype=float,
@@ -183,7 +187,7 @@ def plateau_claim(text: str, params: Mapping[str, Any]) -> Claim:
         statistic=lambda tables: plateau_ratios(tables["instances"], value, tol),
         interval="t",
         source=(
-            f"the value: the paper, {PAPER_STICKY} (section \"Uniform Superposition\"). Band +-{tol:.0%} "
+            f'the value: the paper, {PAPER_STICKY} (section "Uniform Superposition"). Band +-{tol:.0%} '
             f"(claims.plateau_tolerance) and ratio {min_ratio:g} (claims.min_plateau_ratio): our reading, the paper "
             "gives no number; a curve with no plateau there gives about 1, so twice the steady fall's range is a "
             "plateau, not a slow stretch of a smooth fall"
@@ -221,9 +225,9 @@ def pileup_claim(text: str, params: Mapping[str, Any]) -> Claim:
         claim=f"pileup_{text.replace('/', '_')}",
         condition=fraction_label(text),
         statement=(
-            f"features pile up at D = {fraction_label(text)} where they can form: per seed, of the represented "
-            f"features with |D_i - {text}| <= {window:g} in the instances whose m/||W||_F^2 is within {window:g} "
-            f"of {text}, the share within +-{tol:g} of {text} is >= {min_enrichment:g}x a smooth spread's"
+            f"features pile up at D = {fraction_label(text)}: per seed, of the represented features with "
+            f"|D_i - {text}| <= {window:g} (less those at another line), the share within +-{tol:g} of {text} is "
+            f">= {min_enrichment:g}x what D_i spread evenly over that range would give"
         ),
         side=">=",
         threshold=min_enrichment,
@@ -237,7 +241,7 @@ def pileup_claim(text: str, params: Mapping[str, Any]) -> Claim:
             f"{chance_of_enrichment(null, min_enrichment, min_features):.2g} at {min_features} features (binomial)"
         ),
         precondition=Precondition(
-            f"{trained_text}; >= {min_features} features in the local pool",
+            f"{trained_text}; >= {min_features} represented features with |D_i - {text}| <= {window:g} (the local range)",
             _both(trained, enough),
         ),
     )

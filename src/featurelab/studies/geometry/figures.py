@@ -1,9 +1,10 @@
 """The geometry study's figures, drawn from the aggregated tables only.
 
 * ``dimensionality`` - the paper's feature-dimensionality plot: dimensions per feature m/||W||_F^2 against
-  1/(1-S) (a line per seed), every represented feature's D_i as a faint point, reference lines at the sticky
-  fractions with the paper's names; beside it the distribution of D_i per seed, the statistic the
-  sticky-fraction claims count (bins of twice the claims' tolerance).
+  1/(1-S) (a line per seed, a point per sparsity), every represented feature's D_i as a faint point,
+  reference lines at the sticky fractions with the paper's names, and the plateau claims' bands (+-
+  ``claims.plateau_tolerance`` around 1 and 1/2); beside it the distribution of D_i per seed with each line's
+  window (+- ``claims.tolerance``, shaded), what the pile-up claims compare with the sidebands around it.
 * ``training_loss`` - every instance's loss curve as features' worth of variance explained, the statistic of
   the "trained" precondition, with its threshold.
 
@@ -71,6 +72,23 @@ def _reference_lines(ax, fractions: list[str], label: bool, gap: float = 0.04) -
             )
 
 
+def _plateau_bands(ax, tolerance: float) -> None:
+    """The bands of the plateau claims (m/||W||_F^2 within +-``tolerance`` of 1 and of 1/2), shaded."""
+    for value in (1.0, 0.5):
+        ax.axhspan(value * (1 - tolerance), value * (1 + tolerance), color="0.93", lw=0, zorder=0)
+        ax.annotate(
+            f"plateau band {value:g} ± {tolerance:.0%}",
+            xy=(0.99, value * (1 - tolerance)),
+            xycoords=("axes fraction", "data"),
+            xytext=(0, 2),
+            textcoords="offset points",
+            ha="right",
+            va="bottom",
+            fontsize=6.5,
+            color="0.4",
+        )
+
+
 def _dimensionality(features: pd.DataFrame, instances: pd.DataFrame, params: Mapping[str, Any]) -> Figure:
     import matplotlib.pyplot as plt
     from matplotlib.ticker import NullFormatter
@@ -88,7 +106,7 @@ def _dimensionality(features: pd.DataFrame, instances: pd.DataFrame, params: Map
         1, 2, figsize=(7.4, 3.9), sharey=True, layout="constrained", gridspec_kw={"width_ratios": [3.2, 1.0]}
     )
     tol = float(claims["tolerance"])
-    bins = np.arange(0.0, 1.0 + 4 * tol, 2 * tol)
+    bins = np.arange(-tol, 1.0 + 4 * tol, 2 * tol)  # 1/2, 2/5 and 1 at bin centres: their windows are bins
     for k, seed in enumerate(seeds):
         color = PALETTE[k % len(PALETTE)]
         f = features[(features["seed"] == seed) & features["represented"]]
@@ -111,6 +129,10 @@ def _dimensionality(features: pd.DataFrame, instances: pd.DataFrame, params: Map
         hist.hist(f["dimensionality"], bins=bins, orientation="horizontal", histtype="step", color=color, lw=1.0)
     _reference_lines(ax, fractions, label=False)
     _reference_lines(hist, fractions, label=True)
+    _plateau_bands(ax, float(claims["plateau_tolerance"]))
+    for text in fractions:  # the window a pile-up claim counts
+        value = float(parse_fraction(text))
+        hist.axhspan(value - tol, value + tol, color="0.85", lw=0, zorder=0)
     ax.set_xscale("log")
     ticks = [t for t in (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000) if inverse[0] <= t <= inverse[-1] * 1.001]
     ax.set_xticks(ticks, [f"{t:g}" for t in ticks])

@@ -127,7 +127,7 @@ def schema_errors(config: dict, schema_path: str | Path, validator: Any = None) 
 
 
 #: Top-level config sections that are not studies; every other section names a study package.
-CORE_SECTIONS = ("studies", "device", "checkpoint", "figures", "mnist")
+CORE_SECTIONS = ("studies", "device", "checkpoint", "figures", "mnist", "robustness")
 
 
 def semantic_errors(config: dict) -> list[str]:

@@ -59,7 +59,7 @@ def _headline(ax, table: pd.DataFrame, knobs: list[str], headline: str) -> None:
     """The headline claim's estimate and 90 % interval against the first knob (a line per second-knob value)."""
     from featurelab.plotting import PALETTE
 
-    rows = table[table["claim"] == headline]
+    rows = table[table["row_label"] == headline]
     xs = list(dict.fromkeys(table[knobs[0]]))
     groups = [(None, rows)] if len(knobs) == 1 else list(rows.groupby(knobs[1], sort=False))
     for k, (value, group) in enumerate(groups):
@@ -87,14 +87,14 @@ def draw_regions(table: pd.DataFrame, knobs: list[str], headline: str, title: st
     from matplotlib.patches import Patch
 
     claims = table[table["kind"] == "claim"]
-    ids = list(dict.fromkeys(claims["claim"]))
+    ids = list(dict.fromkeys(claims["row_label"]))
     xs = list(dict.fromkeys(table[knobs[0]]))
     if len(knobs) == 1:
         fig, (grid, line) = plt.subplots(
             1, 2, figsize=(2.6 + 1.1 * len(xs) + 2.8, 1.4 + 0.42 * len(ids)), layout="constrained",
             gridspec_kw={"width_ratios": [1.1 * len(xs), 2.4]},
         )  # fmt: skip
-        _cells(grid, claims, xs, ids, lambda r: r.knob_0, lambda r: r.claim)
+        _cells(grid, claims, xs, ids, lambda r: r.knob_0, lambda r: r.row_label)
         grid.set_xlabel(knobs[0])
     else:
         ys = list(dict.fromkeys(table[knobs[1]]))
@@ -106,7 +106,7 @@ def draw_regions(table: pd.DataFrame, knobs: list[str], headline: str, title: st
         )  # fmt: skip
         flat = list(axes.ravel())
         for ax, claim in zip(flat, ids):
-            rows = claims[claims["claim"] == claim]
+            rows = claims[claims["row_label"] == claim]
             _cells(ax, rows, xs, ys, lambda r: r.knob_0, lambda r: r.knob_1)
             ax.set_title(claim, fontsize=7, loc="left")
             ax.set_xlabel(knobs[0], fontsize=6)
@@ -123,8 +123,11 @@ def draw_regions(table: pd.DataFrame, knobs: list[str], headline: str, title: st
 
 
 def with_knob_columns(table: pd.DataFrame, knobs: list[str]) -> pd.DataFrame:
-    """The table with its knob columns copied to ``knob_0``, ``knob_1`` (attribute names itertuples keeps)."""
+    """The table with its knob columns copied to ``knob_0``, ``knob_1`` (attribute names itertuples keeps)
+    and each row's label, ``claim [condition]`` (a claim id may be judged under several conditions)."""
     out = table.copy()
+    condition = out["condition"].fillna("").astype(str)
+    out["row_label"] = out["claim"].where(condition == "", out["claim"] + " [" + condition + "]")
     for k, knob in enumerate(knobs):
         out[f"knob_{k}"] = out[knob]
     return out
@@ -137,7 +140,9 @@ def figure_job(smk: Any) -> None:
     apply_style()
     knobs = list(smk.params.knobs)
     table = with_knob_columns(pd.read_parquet(smk.input.table), knobs)
-    headline = smk.params.headline or table.loc[table["kind"] == "claim", "claim"].iloc[0]
+    claims = table[table["kind"] == "claim"]
+    named = claims[(claims["claim"] == smk.params.headline) | (claims["row_label"] == smk.params.headline)]
+    headline = (named if len(named) else claims)["row_label"].iloc[0]
     title = f"{smk.wildcards.study}: every claim at every grid point (verdict; estimate [90 % interval])"
     fig = draw_regions(table, knobs, headline, title)
     save_figure(fig, smk.output.pdf, smk.output.png, dpi=smk.params.figures["dpi"])

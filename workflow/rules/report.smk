@@ -3,11 +3,14 @@ figures."""
 
 
 rule figures_all:
-    """One manifest over all studies (rows of each study's manifest, concatenated)."""
+    """One manifest over all studies (rows of each study's manifest, concatenated), and the run's summary:
+    every study's verdicts with their intervals and its jobs' logged CPU time (the report's front page)."""
     input:
-        expand("figures/{study}/all", study=config["studies"]),
+        manifests=expand("figures/{study}/all", study=config["studies"]),
+        claims=expand("results/{study}/claims.parquet", study=config["studies"]),
     output:
-        "figures/all",
+        manifest="figures/all",
+        summary="results/summary.md",
     log:
         f"{LOGS}/figures_all.log",
     # A second-long manifest: on a cluster it runs on the submitting host, not as a job of its own (the
@@ -17,6 +20,7 @@ rule figures_all:
         CONDA_ENV
     params:
         code=code_hash("scripts/manifest_all.py"),
+        logs=LOGS,
     script:
         "../../scripts/manifest_all.py"
 

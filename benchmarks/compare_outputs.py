@@ -3,9 +3,9 @@ names the code version and time) and every npz array (but ``_provenance``) of tr
 
     .venv/bin/python benchmarks/compare_outputs.py RESULTS_A RESULTS_B
 
-How a speed change shows that it changed no number (issue 16): run the default ``figures/all`` before and
-after it (``benchmarks/workflow_benchmark.py --keep DIR`` keeps the trees) and compare their ``results/``.
-Logs and benchmark files are skipped. A file only one tree has is reported (an output a change removed or
+How to show that a change meant to move no number (a speed-up, a refactoring) moved none: run the default
+``figures/all`` before and after it (``benchmarks/workflow_benchmark.py --keep DIR`` keeps the trees) and
+compare their ``results/``. Logs and benchmark files are skipped. A file only one tree has is reported (an output a change removed or
 added on purpose, e.g. a step folded into another, shows up here by name). Exit status 1 when a file
 present in both differs.
 """
@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
+
+from featurelab.io import NPZ_PROVENANCE
 
 SKIPPED_FOLDERS = {"logs", "benchmarks"}
 
@@ -43,7 +45,7 @@ def difference(a: Path, b: Path) -> str | None:
             return f"{ta.num_rows} vs {tb.num_rows} rows"
         return f"columns differ: {[c for c in ta.column_names if not ta[c].equals(tb[c])]}"
     with np.load(a, allow_pickle=False) as fa, np.load(b, allow_pickle=False) as fb:
-        ka, kb = (sorted(k for k in f.files if k != "_provenance") for f in (fa, fb))
+        ka, kb = (sorted(k for k in f.files if k != NPZ_PROVENANCE) for f in (fa, fb))
         if ka != kb:
             return f"arrays {ka} vs {kb}"
         differing = [k for k in ka if not np.array_equal(fa[k], fb[k])]

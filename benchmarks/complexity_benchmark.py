@@ -60,8 +60,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import sidebyside  # noqa: E402
-
-STUDY = "complexity"
+from featurelab.studies.complexity import STUDY  # noqa: E402
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

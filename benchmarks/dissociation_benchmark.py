@@ -86,7 +86,8 @@ def setup(args: argparse.Namespace):
     from featurelab.init import uniform_fan_in_weights
     from featurelab.mnist import prepare
     from featurelab.seeding import torch_generator
-    from featurelab.studies.dissociation.train import N_CLASSES, STUDY
+    from featurelab.studies.dissociation import STUDY
+    from featurelab.studies.dissociation.train import N_CLASSES
 
     configure_torch(1)
     config = yaml.safe_load((REPO / "config.yaml").read_text())
@@ -109,7 +110,8 @@ def notebook(args: argparse.Namespace) -> dict[str, np.ndarray]:
     from tests.studies.dissociation.reference import repo_probe_error_reference
 
     from featurelab.seeding import numpy_rng, torch_generator
-    from featurelab.studies.dissociation.train import STUDY, log_grid, transfer_budgets, variants
+    from featurelab.studies.dissociation import STUDY
+    from featurelab.studies.dissociation.train import log_grid, transfer_budgets, variants
 
     seed = args.seed
     x, y = torch.as_tensor(data["x_test"]), torch.as_tensor(data["y_test"])

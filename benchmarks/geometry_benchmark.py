@@ -131,7 +131,8 @@ def notebook(args: argparse.Namespace) -> dict[str, np.ndarray]:
     from torch.nn import functional as F
 
     from featurelab.seeding import torch_generator
-    from featurelab.studies.geometry.train import CONDITION, STUDY, feature_probabilities, init_std, input_sampler
+    from featurelab.studies.geometry import STUDY
+    from featurelab.studies.geometry.train import CONDITION, feature_probabilities, init_std, input_sampler
 
     n, m = int(cfg["model"]["n_features"]), int(cfg["model"]["n_hidden"])
     probability = torch.as_tensor(feature_probabilities(cfg["sweep"]), dtype=torch.float32)
@@ -312,13 +313,9 @@ def pieces(args: argparse.Namespace) -> None:
     batched matrix products (and x W^T in the untransposed layout, for comparison), the forward's
     element-wise passes, the backward, AdamW, and the whole step."""
     torch, cfg = setup(args)
-    from featurelab.studies.geometry.train import (
-        AdamW,
-        SweepModel,
-        _relu_backward_,
-        feature_probabilities,
-        input_sampler,
-    )
+    from featurelab.optim import AdamW
+    from featurelab.studies.geometry.train import SweepModel, feature_probabilities, input_sampler
+    from featurelab.tms import _relu_backward_
 
     p, n, m = feature_probabilities(cfg["sweep"]), int(cfg["model"]["n_features"]), int(cfg["model"]["n_hidden"])
     batch = int(cfg["training"]["batch_size"])

@@ -60,8 +60,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import sidebyside  # noqa: E402
+from featurelab.studies.hierarchy import STUDY  # noqa: E402
 
-STUDY = "hierarchy"
 N_INSTANCES = 5  # the notebook's N_INSTANCES; the pipeline's 5 seeds
 CHECK_BATCH = 1024
 

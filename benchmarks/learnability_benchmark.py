@@ -52,9 +52,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import sidebyside  # noqa: E402
+from featurelab.studies.learnability import STUDY  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-STUDY = "learnability"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

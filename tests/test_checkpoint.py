@@ -17,7 +17,7 @@ from featurelab import training
 from featurelab.studies.complexity import train as complexity
 from featurelab.studies.dissociation import train as dissociation
 from featurelab.studies.learnability import train as learnability
-from featurelab.training import Checkpoint, checkpoint_path, epoch_batches
+from featurelab.training import Checkpoint, EpochBatches, checkpoint_path
 from tests import preemption
 from tests.helpers import finish, start_snakemake, write_yaml
 
@@ -219,7 +219,7 @@ def test_learnability_sigterm_saves_and_resume_is_bit_identical(tmp_path, monkey
 def test_epoch_batches_state_roundtrip_mid_epoch():
     def fresh():
         gen = torch.Generator().manual_seed(7)
-        return epoch_batches(10, 3, gen, "cpu")  # 4 steps per epoch
+        return EpochBatches(10, 3, gen, "cpu")  # 4 steps per epoch
 
     ref = fresh()
     ref_batches = [ref(s) for s in range(12)]

@@ -1,7 +1,7 @@
 """The verdict framework's intervals: calibrated on simulated seeds, and the three verdicts where the
 truth is known from the construction.
 
-Calibration (the issue's bar, for every interval kind the studies use): with the true value exactly at
+Calibration (the bar every interval kind the studies use must clear): with the true value exactly at
 the threshold, PASS in at most 5 % of 2,000 simulated experiments; with a true effect of 2 standard
 deviations and 5 seeds, PASS in at least 80 %.
 
@@ -85,7 +85,7 @@ def test_jackknife_interval_is_calibrated(side: str) -> None:
     assert _pass_rate(_ratio_of_means_jackknife(rng, 2.0, side)) >= 0.80
 
 
-def test_the_issue_example_is_inconclusive_with_seven_seeds_needed() -> None:
+def test_a_borderline_share_is_inconclusive_with_seven_seeds_needed() -> None:
     """complexity's hard-feature share of five seeds against "<= 0.15": neither confirmed nor refuted."""
     evidence = t_evidence([0.234, 0.205, 0.257, 0.084, 0.267], "<=", 0.15)
     assert evidence.verdict == "INCONCLUSIVE"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from featurelab.optim import learning_rate, make_optimizer
+from featurelab.optim import AdamW, learning_rate, make_optimizer
 
 
 def trajectories(ours_name: str, lr: float, steps: int = 25):
@@ -47,6 +47,28 @@ def test_adam_skips_parameters_without_gradients_like_torch():
             p.square().sum().backward()
             opt.step()
     assert torch.equal(used, ref_used) and torch.equal(unused, ref_unused)
+
+
+def test_adamw_is_torch_adamw_bit_for_bit():
+    g = torch.Generator().manual_seed(2)
+    a = [torch.randn(4, 7, generator=g, requires_grad=True), torch.randn(7, generator=g, requires_grad=True)]
+    b = [t.detach().clone().requires_grad_() for t in a]
+    ours = AdamW(a, lr=3e-3, weight_decay=0.05)
+    ref = torch.optim.AdamW(b, lr=3e-3, weight_decay=0.05, foreach=False)
+    for step in range(6):
+        grads = [torch.randn(t.shape, generator=g) for t in a]
+        for t, gr in zip(a, grads):
+            t.grad = gr.clone()
+        for t, gr in zip(b, grads):
+            t.grad = gr.clone()
+        if step == 3:
+            ours.lr = 1e-3
+            for group in ref.param_groups:
+                group["lr"] = 1e-3
+        ours.step()
+        ref.step()
+    for x, y in zip(a, b):
+        assert torch.equal(x, y)
 
 
 def test_unknown_optimizer_is_named():

@@ -17,7 +17,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import shutil
 import signal
@@ -30,7 +29,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from featurelab.io import PROVENANCE_KEY, read_provenance
+from featurelab.io import NPZ_PROVENANCE, read_provenance
 from featurelab.provenance import TRACKED_LIBRARIES
 from tests.helpers import REPO, STUDIES, finish, snakemake, start_snakemake, tiny, write_yaml
 
@@ -68,9 +67,7 @@ def table_fingerprint(path: Path) -> tuple[str, dict]:
     digest = hashlib.sha256(str(table.schema.remove_metadata()).encode())
     for name, column in zip(table.column_names, table.columns):
         digest.update(name.encode() + repr(column.to_pylist()).encode())
-    meta = table.schema.metadata or {}
-    record = json.loads(meta[PROVENANCE_KEY]) if PROVENANCE_KEY in meta else {}
-    return digest.hexdigest(), without_code_state(record)
+    return digest.hexdigest(), without_code_state(read_provenance(path))
 
 
 def without_code_state(record: dict) -> dict:
@@ -84,11 +81,10 @@ def array_fingerprint(path: Path) -> dict[str, object]:
         out: dict[str, object] = {
             k: hashlib.sha256(f"{data[k].dtype}{data[k].shape}".encode() + data[k].tobytes()).hexdigest()
             for k in data.files
-            if k != "_provenance"
+            if k != NPZ_PROVENANCE
         }
-        if "_provenance" in data.files:
-            out["_provenance"] = without_code_state(json.loads(str(data["_provenance"])))
-        return out
+    out[NPZ_PROVENANCE] = without_code_state(read_provenance(path))
+    return out
 
 
 def fingerprints(workdir: Path) -> dict[str, object]:
@@ -163,9 +159,7 @@ def test_every_parquet_output_carries_provenance(run_cores2):
         assert set(record["libraries"]) == set(TRACKED_LIBRARIES), path
         assert all(record["libraries"].values()), path
     for path in (run_cores2 / "results").rglob("*.npz"):  # arrays carry the same record
-        with np.load(path, allow_pickle=False) as data:
-            assert "_provenance" in data.files, path
-            assert json.loads(str(data["_provenance"]))["git_commit"], path
+        assert read_provenance(path).get("git_commit"), f"{path} has no provenance record"
 
 
 def test_figure_manifest_lists_commit_version_and_config_hash(tiny_trees, tmp_path):

@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 PROVENANCE_KEY = b"featurelab"
+#: The member of an ``.npz`` written by :func:`save_arrays` that holds its provenance record.
+NPZ_PROVENANCE = "_provenance"
 
 
 def remove_stale_temporaries(path: str | os.PathLike, suffix: str | None = None) -> None:
@@ -102,11 +104,24 @@ def table_from_columns(columns: Mapping[str, Any]) -> Any:
 
 
 def read_provenance(path: str | os.PathLike) -> dict[str, Any]:
-    """The provenance record of a parquet file written by :func:`write_table`."""
+    """The provenance record of a parquet file written by :func:`write_table` or an ``.npz`` written by
+    :func:`save_arrays` (``{}`` when it has none), so that a job reads its inputs' records one way whatever
+    format the upstream job wrote."""
+    if Path(path).suffix == ".npz":
+        return _npz_provenance(path)
     import pyarrow.parquet as pq
 
     meta = pq.read_schema(path).metadata or {}
     return json.loads(meta[PROVENANCE_KEY]) if PROVENANCE_KEY in meta else {}
+
+
+def _npz_provenance(path: str | os.PathLike) -> dict[str, Any]:
+    """The record :func:`save_arrays` stores as the JSON string array ``NPZ_PROVENANCE``; only that member is
+    read (an ``.npz`` is a zip of one file per array)."""
+    import numpy as np
+
+    with np.load(path, allow_pickle=False) as data:
+        return json.loads(str(data[NPZ_PROVENANCE])) if NPZ_PROVENANCE in data.files else {}
 
 
 def read_frame(path: str | os.PathLike) -> Any:
@@ -126,7 +141,8 @@ def save_arrays(path: str | os.PathLike, provenance: Mapping[str, Any], **arrays
     import numpy as np
 
     with atomic_path(path, suffix=".npz") as tmp:
-        np.savez(tmp, _provenance=np.array(json.dumps(provenance, sort_keys=True, default=str)), **arrays)
+        record = np.array(json.dumps(provenance, sort_keys=True, default=str))
+        np.savez(tmp, **{NPZ_PROVENANCE: record}, **arrays)
 
 
 def load_arrays(path: str | os.PathLike) -> dict[str, Any]:
@@ -135,7 +151,7 @@ def load_arrays(path: str | os.PathLike) -> dict[str, Any]:
 
     try:
         with np.load(path, allow_pickle=False) as data:
-            return {k: data[k] for k in data.files if k != "_provenance"}
+            return {k: data[k] for k in data.files if k != NPZ_PROVENANCE}
     except Exception as exc:  # zipfile.BadZipFile, ValueError, EOFError, OSError...
         raise ValueError(f"cannot read array file {path}: {exc}") from exc
 

@@ -192,6 +192,11 @@ def write_module_files(points: Iterable[GridPoint], snakefile: str, folder: str 
     return paths
 
 
+def claims_paths(points: Iterable[GridPoint]) -> list[str]:
+    """The points' claims tables, in grid order (the default point's is the main run's)."""
+    return [p.claims_path for p in points]
+
+
 def knob_rows(points: Iterable[GridPoint]) -> list[dict[str, Any]]:
     """Per point (in order): its name, whether it is the default, and its knob values (plain data, for a
     rule's params)."""

@@ -1,6 +1,7 @@
 """Glue for the thin ``scripts/*.py`` that Snakemake's ``script:`` directive runs.
 
-Each script defines ``main(snakemake)`` and ends with ``run(main, snakemake)``. This sets up logging to
+Each script ends with ``run(main, snakemake)``, ``main`` the function that does its work on Snakemake's
+``snakemake`` object (the study function its rule names, or one of the script's own). This sets up logging to
 the rule's ``log:`` file and turns any failure into one line on stderr that names the rule, the
 wildcards and the problem (the full traceback goes to the log file), then exits non-zero so Snakemake
 deletes the job's outputs. Writers are atomic (:mod:`featurelab.io`), so nothing half-written survives.

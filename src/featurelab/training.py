@@ -306,9 +306,18 @@ def train_loop(
     sigterm = SigtermFlag() if checkpoint is not None and checkpoint.every > 0 else contextlib.nullcontext()
     try:
         with sigterm as flag:
-            done = _steps(
-                optimizer, compute_loss, n_steps, run, eval_every, evaluate, lr_at, start_step, checkpoint, flag
+            loop = _Loop(
+                optimizer=optimizer,
+                compute_loss=compute_loss,
+                n_steps=n_steps,
+                run=run,
+                eval_every=eval_every,
+                evaluate=evaluate,
+                lr_at=lr_at,
+                checkpoint=checkpoint,
+                sigterm=flag,
             )
+            done = _steps(loop, start_step)
     except DivergenceError:
         if checkpoint is not None:  # resuming would diverge again: leave nothing behind
             checkpoint.remove()
@@ -323,82 +332,121 @@ def train_loop(
     return done
 
 
-def _steps(
-    optimizer, compute_loss, n_steps, run, eval_every, evaluate, lr_at, start_step, checkpoint, sigterm=None
-) -> int:
-    if evaluate is not None and start_step == 0 and evaluate(0):
+@dataclass(frozen=True)
+class _Loop:
+    """What :func:`train_loop` was asked to do, in one place, so that each of the helpers below that run
+    its steps reads the same settings (``sigterm`` is None when SIGTERM is not caught)."""
+
+    optimizer: Optimizer
+    compute_loss: Callable[[int], torch.Tensor]
+    n_steps: int
+    run: RunId
+    eval_every: int
+    evaluate: Callable[[int], bool | None] | None
+    lr_at: Callable[[int], float] | None
+    checkpoint: Checkpoint | None
+    sigterm: SigtermFlag | None
+
+    @property
+    def save_every(self) -> int:
+        """Completed steps between checkpoint saves (0: never)."""
+        return self.checkpoint.every if self.checkpoint is not None else 0
+
+
+def _steps(loop: _Loop, start_step: int) -> int:
+    """Steps ``start_step .. n_steps - 1`` of ``loop``; the number of steps taken (fewer when an evaluation
+    stops training). Every loss is checked before the state it led to is evaluated, saved or returned."""
+    if loop.evaluate is not None and start_step == 0 and loop.evaluate(0):
         return 0
-    every = checkpoint.every if checkpoint is not None else 0
-    finite = FiniteCheck(run)
-    for step in range(start_step, n_steps):
-        if lr_at is not None:
-            optimizer.lr = lr_at(step)
-        optimizer.zero_grad()
-        loss = compute_loss(step)
-        finite.add(loss, step)
-        loss.sum().backward()
-        optimizer.step()
+    finite = FiniteCheck(loop.run)
+    for step in range(start_step, loop.n_steps):
+        _optimizer_step(loop, step, finite)
         if step == start_step:
-            since_start = seconds_since_process_start()
-            if since_start is not None:
-                log.info("%s: first optimizer step %.2f s after process start", run, since_start)
-        done = step + 1
-        evaluating = evaluate is not None and eval_every and done % eval_every == 0
-        saving = every > 0 and done % every == 0 and done < n_steps
-        if evaluating or saving:
-            finite.flush()  # never evaluate or save a state that has already diverged
-        if evaluating and evaluate(done):
-            return done
-        if saving:
-            checkpoint.save(done, n_steps)
-        if sigterm is not None and sigterm.requested and done < n_steps:
-            if not saving:
-                finite.flush()
-                checkpoint.save(done, n_steps)
-            raise Preempted(run, done, n_steps, checkpoint.path)
+            _log_first_step(loop.run)
+        if _after_step(loop, step + 1, finite):
+            return step + 1
     finite.flush()
-    return n_steps
+    return loop.n_steps
 
 
-def epoch_batches(
-    n_examples: int, batch_size: int, generator: torch.Generator, device: str | torch.device
-) -> Callable[[int], torch.Tensor]:
-    """Index batches that reshuffle at each epoch: ``batch_indices(step)`` for step = 0, 1, 2, ... is an
-    int64 (B,) tensor on ``device`` of rows in [0, n_examples), B = ``batch_size``.
+def _optimizer_step(loop: _Loop, step: int, finite: FiniteCheck) -> None:
+    """One update: the scheduled learning rate, the loss of ``step``'s batch (queued for the finite check),
+    its gradient and the optimizer's step. Per-instance losses are summed, so each instance gets its own
+    gradient."""
+    if loop.lr_at is not None:
+        loop.optimizer.lr = loop.lr_at(step)
+    loop.optimizer.zero_grad()
+    loss = loop.compute_loss(step)
+    finite.add(loss, step)
+    loss.sum().backward()
+    loop.optimizer.step()
+
+
+def _log_first_step(run: RunId) -> None:
+    """Log how long the process took to reach its first optimizer step (start-up is a real share of a
+    short job, and the benchmarks read this line)."""
+    since_start = seconds_since_process_start()
+    if since_start is not None:
+        log.info("%s: first optimizer step %.2f s after process start", run, since_start)
+
+
+def _after_step(loop: _Loop, done: int, finite: FiniteCheck) -> bool:
+    """What follows ``done`` completed steps: the evaluation, the checkpoint save, and on SIGTERM the save
+    and :class:`Preempted`. True when the evaluation stops training."""
+    evaluating = loop.evaluate is not None and bool(loop.eval_every) and done % loop.eval_every == 0
+    saving = loop.save_every > 0 and done % loop.save_every == 0 and done < loop.n_steps
+    if evaluating or saving:
+        finite.flush()  # never evaluate or save a state that has already diverged
+    if evaluating and loop.evaluate(done):
+        return True
+    if saving:
+        loop.checkpoint.save(done, loop.n_steps)
+    if loop.sigterm is not None and loop.sigterm.requested and done < loop.n_steps:
+        if not saving:
+            finite.flush()
+            loop.checkpoint.save(done, loop.n_steps)
+        raise Preempted(loop.run, done, loop.n_steps, loop.checkpoint.path)
+    return False
+
+
+class EpochBatches:
+    """Index batches that reshuffle at each epoch: ``batches(step)`` for step = 0, 1, 2, ... is an int64 (B,)
+    tensor on ``device`` of rows in [0, n_examples), B = ``batch_size``; ``steps_per_epoch`` batches make an
+    epoch.
 
     Like the notebook's ``train_epoch``, the last batch of an epoch is short when ``batch_size`` does not
     divide ``n_examples``. Permutations are drawn on the CPU generator so they are the same on any device.
-    ``batch_indices.state_dict()`` / ``.load_state_dict(state)`` save and restore the shuffling state
-    exactly (for checkpoints, also in the middle of an epoch).
+    :meth:`state_dict` / :meth:`load_state_dict` save and restore the shuffling state exactly (for
+    checkpoints, also in the middle of an epoch).
     """
-    per_epoch = math.ceil(n_examples / batch_size)
-    cache: dict[int, torch.Tensor] = {}
-    drawn = {"epoch": None, "before": None}  # the cached epoch and the generator state before its draw
 
-    def draw(epoch: int) -> None:
-        cache.clear()
-        drawn["epoch"], drawn["before"] = epoch, generator.get_state()
-        cache[epoch] = torch.randperm(n_examples, generator=generator).to(device)
+    def __init__(
+        self, n_examples: int, batch_size: int, generator: torch.Generator, device: str | torch.device
+    ) -> None:
+        self.n_examples, self.batch_size, self.generator, self.device = n_examples, batch_size, generator, device
+        self.steps_per_epoch = math.ceil(n_examples / batch_size)
+        self._epoch: int | None = None  # the epoch whose permutation is held
+        self._before: torch.Tensor | None = None  # the generator's state before that permutation was drawn
+        self._order: torch.Tensor | None = None
 
-    def batch_indices(step: int) -> torch.Tensor:
-        epoch, k = divmod(step, per_epoch)
-        if epoch not in cache:
-            draw(epoch)
-        return cache[epoch][k * batch_size : (k + 1) * batch_size]
+    def __call__(self, step: int) -> torch.Tensor:
+        epoch, k = divmod(step, self.steps_per_epoch)
+        if epoch != self._epoch:
+            self._draw(epoch)
+        return self._order[k * self.batch_size : (k + 1) * self.batch_size]
 
-    def state_dict() -> dict:
-        if drawn["epoch"] is None:
-            return {"epoch": None, "generator": generator.get_state()}
-        return {"epoch": drawn["epoch"], "generator": drawn["before"].clone()}
+    def _draw(self, epoch: int) -> None:
+        self._epoch, self._before = epoch, self.generator.get_state()
+        self._order = torch.randperm(self.n_examples, generator=self.generator).to(self.device)
 
-    def load_state_dict(state: Mapping[str, Any]) -> None:
-        generator.set_state(state["generator"])
-        cache.clear()
-        drawn["epoch"] = drawn["before"] = None
+    def state_dict(self) -> dict[str, Any]:
+        """The generator's state before the held epoch's permutation (the permutation is drawn again on load)."""
+        if self._epoch is None:
+            return {"epoch": None, "generator": self.generator.get_state()}
+        return {"epoch": self._epoch, "generator": self._before.clone()}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self.generator.set_state(state["generator"])
+        self._epoch = self._before = self._order = None
         if state["epoch"] is not None:
-            draw(int(state["epoch"]))  # the same permutation, and the generator where it was after it
-
-    batch_indices.steps_per_epoch = per_epoch  # type: ignore[attr-defined]
-    batch_indices.state_dict = state_dict  # type: ignore[attr-defined]
-    batch_indices.load_state_dict = load_state_dict  # type: ignore[attr-defined]
-    return batch_indices
+            self._draw(int(state["epoch"]))  # the same permutation, and the generator where it was after it

@@ -4,7 +4,8 @@ figures."""
 
 rule figures_all:
     """One manifest over all studies (rows of each study's manifest, concatenated), and the run's summary:
-    every study's verdicts with their intervals and its jobs' logged CPU time (the report's front page)."""
+    every study's verdicts with their intervals and its jobs' logged CPU time (the report's front page).
+    """
     input:
         manifests=expand("figures/{study}/all", study=config["studies"]),
         claims=expand("results/{study}/claims.parquet", study=config["studies"]),

@@ -3,7 +3,12 @@ knobs' grid, each point this workflow imported as a module under its own prefix 
 every claim judged at every point, and the points' claims tables joined into one table and one region
 figure per study."""
 
-from featurelab.robustness import grid_points, knob_rows, write_module_files
+from featurelab.robustness import (
+    claims_paths,
+    grid_points,
+    knob_rows,
+    write_module_files,
+)
 
 try:
     ROBUSTNESS = grid_points(config, SCHEMA)
@@ -23,15 +28,10 @@ for module_file in write_module_files(
     include: module_file
 
 
-def robustness_claims(wildcards):
-    """The claims tables of the study's grid points, in grid order (the default point's is the main run's)."""
-    return [p.claims_path for p in ROBUSTNESS[wildcards.study]]
-
-
 rule robustness_table:
     """Every grid point's claims, one row per point x claim, the knob values as columns."""
     input:
-        claims=robustness_claims,
+        claims=lambda wildcards: claims_paths(ROBUSTNESS[wildcards.study]),
     output:
         table="results/robustness/{study}/claims.parquet",
     log:
@@ -69,7 +69,9 @@ rule robustness_figure:
     params:
         code=code_hash("scripts/robustness_figure.py"),
         knobs=lambda wildcards: list(config["robustness"][wildcards.study]["knobs"]),
-        headline=lambda wildcards: config["robustness"][wildcards.study].get("headline", ""),
+        headline=lambda wildcards: config["robustness"][wildcards.study].get(
+            "headline", ""
+        ),
         figures=config["figures"],
     script:
         "../../scripts/robustness_figure.py"
@@ -79,14 +81,18 @@ rule robustness_all:
     """Every study's sweep: its table and region figure (`--configfile config/robustness.yaml`)."""
     input:
         tables=expand("results/robustness/{study}/claims.parquet", study=ROBUSTNESS),
-        figures=expand("figures/robustness/{study}/regions.{ext}", study=ROBUSTNESS, ext=("pdf", "png")),
+        figures=expand(
+            "figures/robustness/{study}/regions.{ext}",
+            study=ROBUSTNESS,
+            ext=("pdf", "png"),
+        ),
     output:
         "robustness/all",
     log:
         f"{LOGS}/robustness/all.log",
+    localrule: True
     conda:
         CONDA_ENV
-    localrule: True
     params:
         code=code_hash("scripts/manifest.py"),
         figures={

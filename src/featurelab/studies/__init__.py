@@ -3,9 +3,10 @@
 Every study uses the same module names for the same job, so a reader finds the same thing in the same
 place in each (a module is left out where the study has nothing of that kind):
 
-- ``__init__``: what the study reproduces, and ``config_errors(config)``, its semantic config checks
-  (found there by :func:`featurelab.config.semantic_errors`); imports nothing heavy, because validating
-  a config imports it.
+- ``__init__``: what the study reproduces, ``STUDY`` (the study's name, defined here only, so that every
+  module names its random streams and rows the same way), and ``config_errors(config)``, its semantic
+  config checks (found there by :func:`featurelab.config.semantic_errors`); imports nothing heavy,
+  because validating a config imports it.
 - ``data``: the inputs the study generates (MNIST studies use the shared :mod:`featurelab.mnist`).
 - ``model``: the networks (torch).
 - ``train``: a run of the study, as the rules' training jobs call it; imports torch, NumPy and pyarrow

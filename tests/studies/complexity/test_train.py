@@ -1,5 +1,5 @@
 """Early stopping of the complexity study: the 'all_features_learned' rule cannot stop on the learning
-plateau that the test-loss patience rule stops on (issue 12), and the paper-regime config is valid."""
+plateau that the test-loss patience rule stops on, and the paper-regime config is valid."""
 
 from __future__ import annotations
 

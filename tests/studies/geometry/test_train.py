@@ -1,6 +1,6 @@
-"""The geometry study's training: the hand-written backward against autograd, the colab init, AdamW against
-torch's, batched against one-instance training, determinism, checkpoint resume, and what the training job
-imports. (The inputs' distribution: tests/test_sparse_uniform.py.)"""
+"""The geometry study's training: the hand-written backward against autograd, the colab init, batched
+against one-instance training, determinism, checkpoint resume, and what the training job imports. (The
+inputs' distribution: tests/test_sparse_uniform.py; AdamW against torch's: tests/test_optim.py.)"""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 
+from featurelab.optim import AdamW
 from featurelab.sparse_uniform import SparseUniform
 from featurelab.studies.geometry import train
 from featurelab.tms import relu_output_loss
@@ -52,28 +53,6 @@ def test_colab_init_scale():
         train.init_std("xavier", 30, 400, 8)
 
 
-def test_adamw_is_torch_adamw_bit_for_bit():
-    g = torch.Generator().manual_seed(2)
-    a = [torch.randn(4, 7, generator=g, requires_grad=True), torch.randn(7, generator=g, requires_grad=True)]
-    b = [t.detach().clone().requires_grad_() for t in a]
-    ours = train.AdamW(a, lr=3e-3, weight_decay=0.05)
-    ref = torch.optim.AdamW(b, lr=3e-3, weight_decay=0.05, foreach=False)
-    for step in range(6):
-        grads = [torch.randn(t.shape, generator=g) for t in a]
-        for t, gr in zip(a, grads):
-            t.grad = gr.clone()
-        for t, gr in zip(b, grads):
-            t.grad = gr.clone()
-        if step == 3:
-            ours.lr = 1e-3
-            for group in ref.param_groups:
-                group["lr"] = 1e-3
-        ours.step()
-        ref.step()
-    for x, y in zip(a, b):
-        assert torch.equal(x, y)
-
-
 def small_training(steps: int = 30) -> dict:
     return {
         "steps": steps,
@@ -93,8 +72,8 @@ def test_batched_training_equals_one_instance_training():
     sampler = SparseUniform([1.0, 0.3, 0.05], 12, seed=3)
     data = [sampler.draw(32).clone() for _ in range(30)]
     batched, single = train.SweepModel(W0), train.SweepModel(W0[1:2])
-    train.fit(batched, train.AdamW(batched.parameters(), lr=0.01), lambda s: data[s], small_training(), seed=0)
-    train.fit(single, train.AdamW(single.parameters(), lr=0.01), lambda s: data[s][1:2], small_training(), seed=0)
+    train.fit(batched, AdamW(batched.parameters(), lr=0.01), lambda s: data[s], small_training(), seed=0)
+    train.fit(single, AdamW(single.parameters(), lr=0.01), lambda s: data[s][1:2], small_training(), seed=0)
     torch.testing.assert_close(batched.W[1:2], single.W, rtol=2e-6, atol=1e-7)
     torch.testing.assert_close(batched.b[1:2], single.b, rtol=2e-6, atol=1e-7)
     assert not torch.allclose(batched.W[1], W0[1])  # it did train

@@ -7,6 +7,9 @@ but the easy one explains most of the penultimate layer's variance. A run = one 
 
 from __future__ import annotations
 
+#: The study's name in random-stream names, tables and error messages.
+STUDY = "complexity"
+
 
 def config_errors(config: dict) -> list[str]:
     """What the schema cannot check of this study's section: one message per problem, naming the key."""

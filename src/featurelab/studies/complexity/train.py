@@ -8,15 +8,20 @@ per-feature loss/accuracy and how much of the penultimate layer's variance each 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from featurelab.io import MetricRows
 from featurelab.seeding import numpy_rng
+from featurelab.studies.complexity import STUDY
 from featurelab.studies.complexity.data import make_dataset
 
-STUDY = "complexity"
+if TYPE_CHECKING:
+    import torch
+
+    from featurelab.studies.complexity.model import MLP
+
 PAIR_SEPARATOR = "-vs-"
 SPLITS = ("train", "rep_fit", "test")
 
@@ -77,7 +82,7 @@ class EarlyStopping:
 
     * ``loss_patience``: stop once the test loss has not improved by ``min_delta`` for ``patience``
       epochs. Under SGD the test loss sits on a plateau for hundreds of epochs before the hard feature
-      is learned, so this rule can stop a run that has learned only the easy feature (issue 12).
+      is learned, so this rule can stop a run that has learned only the easy feature.
     * ``all_features_learned``: stop once every feature's test accuracy has been >= ``learned_accuracy``
       for ``hold_epochs`` consecutive evaluations. It cannot stop on a plateau: while any feature is
       below the bar the run continues, up to ``epochs``.
@@ -117,6 +122,152 @@ class EarlyStopping:
         self.learned_for = int(saved["learned_for"])
 
 
+class PairMetrics(MetricRows):
+    """A run's metric rows: one per feature of the pair, or one ``feature = 'all'`` row for a value of the
+    whole network (the mean loss, the representation's total variance)."""
+
+    def __init__(self, pair: list[str], seed: int) -> None:
+        super().__init__(METRIC_COLUMNS, study=STUDY, condition=pair_name(pair), seed=seed)
+        self.pair = list(pair)
+
+    def metric(self, epoch: int, split: str, metric: str, values: Any, per_feature: bool = True) -> None:
+        """One row per feature of ``values`` (or one ``'all'`` row when not ``per_feature``)."""
+        values = np.atleast_1d(np.asarray(values, dtype=np.float64)).tolist()
+        index = list(range(len(self.pair)))[: len(values)] if per_feature else [-1]
+        self.extend(
+            epoch=epoch,
+            split=split,
+            feature_index=index,
+            feature=[self.pair[i] if i >= 0 else "all" for i in index],
+            metric=metric,
+            value=values[: len(index)],
+        )
+
+    def split(self, epoch: int, split: str, per_feature_loss: torch.Tensor, accuracy: torch.Tensor) -> None:
+        """A split's loss (the mean and each feature's) and each feature's accuracy."""
+        self.metric(epoch, split, "loss", float(per_feature_loss.mean()), per_feature=False)
+        self.metric(epoch, split, "loss", per_feature_loss.cpu())
+        self.metric(epoch, split, "accuracy", accuracy.cpu())
+
+
+def forward_in_chunks(model: MLP, inputs: torch.Tensor, keep_reps: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Whole-split forward pass in chunks of :data:`EVAL_CHUNK` rows: the same numbers as one pass, but
+    cache-sized activations instead of an 8192 x 256 allocation per layer (faster on a CPU). The
+    representation is concatenated only where it is used (not for the train split)."""
+    import torch
+
+    chunks = [model(chunk) for chunk in inputs.split(EVAL_CHUNK)]
+    if len(chunks) == 1:
+        return chunks[0][0], chunks[0][1] if keep_reps else None
+    return torch.cat([c[0] for c in chunks]), torch.cat([c[1] for c in chunks]) if keep_reps else None
+
+
+def split_metrics(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-feature loss and accuracy of a split's logits against its labels."""
+    from torch.nn.functional import binary_cross_entropy_with_logits
+
+    per_feature = binary_cross_entropy_with_logits(logits, labels, reduction="none").mean(0)
+    return per_feature, ((logits > 0).float() == labels).float().mean(0)
+
+
+class PairTraining:
+    """Everything one (pair, seed) run changes as it trains: the MLP, its optimizer, the shuffled batches,
+    the metric rows and the early-stopping counters. :meth:`loss` and :meth:`evaluate` are what the
+    training loop calls; :meth:`state` and :meth:`restore` are what a checkpoint saves and puts back, so
+    a resumed run continues bit-identically."""
+
+    def __init__(
+        self,
+        pair: list[str],
+        seed: int,
+        data: Mapping[str, np.ndarray],
+        model_cfg: Mapping[str, Any],
+        training_cfg: Mapping[str, Any],
+        device: str,
+    ) -> None:
+        import torch
+
+        from featurelab.optim import make_optimizer
+        from featurelab.seeding import torch_generator
+        from featurelab.studies.complexity.model import MLP
+        from featurelab.training import EpochBatches
+
+        condition = pair_name(pair)
+        self.tensors = {k: torch.as_tensor(v, dtype=torch.float32, device=device) for k, v in data.items()}
+        self.model = MLP(
+            self.tensors["train_inputs"].shape[1],
+            [*model_cfg["hidden_widths"], len(pair)],
+            negative_slope=float(model_cfg["leaky_relu_slope"]),
+            generator=torch_generator(STUDY, condition, seed, "init"),
+        ).to(device)
+        lr = float(training_cfg["learning_rate"])
+        self.optimizer = make_optimizer(training_cfg["optimizer"], self.model.parameters(), lr)
+        self.batches = EpochBatches(
+            self.tensors["train_inputs"].shape[0],
+            int(training_cfg["batch_size"]),
+            torch_generator(STUDY, condition, seed, "shuffle"),
+            device,
+        )
+        self.n_steps = int(training_cfg["epochs"]) * self.batches.steps_per_epoch
+        self.metrics = PairMetrics(pair, seed)
+        self.stopping = EarlyStopping(training_cfg["early_stopping"])
+
+    def loss(self, step: int) -> torch.Tensor:
+        """The loss of ``step``'s batch: mean over examples and features, as the notebook."""
+        from torch.nn.functional import binary_cross_entropy_with_logits
+
+        idx = self.batches(step)
+        logits, _ = self.model(self.tensors["train_inputs"].index_select(0, idx))
+        return binary_cross_entropy_with_logits(logits, self.tensors["train_labels"].index_select(0, idx))
+
+    def evaluate(self, step: int) -> bool:
+        """Test loss, accuracy and variance explained every epoch; the train split only at the run's last
+        evaluation (no table, figure or claim reads its curve, and it is 80 % of the examples a per-epoch
+        evaluation would forward). True when early stopping ends the run here."""
+        import torch
+
+        with torch.inference_mode():
+            epoch = step // self.batches.steps_per_epoch
+            test_logits, test_reps = forward_in_chunks(self.model, self.tensors["test_inputs"], keep_reps=True)
+            test_loss, test_accuracy = split_metrics(test_logits, self.tensors["test_labels"])
+            stop = self.stopping.update(epoch, float(test_loss.mean()), test_accuracy.cpu().tolist())
+            if stop or step >= self.n_steps:
+                train_logits = forward_in_chunks(self.model, self.tensors["train_inputs"], keep_reps=False)[0]
+                self.metrics.split(epoch, "train", *split_metrics(train_logits, self.tensors["train_labels"]))
+            self.metrics.split(epoch, "test", test_loss, test_accuracy)
+            self._record_variance(epoch, test_reps)
+        return stop
+
+    def _record_variance(self, epoch: int, test_reps: torch.Tensor) -> None:
+        """The test representation's total variance and how much of it each feature explains, the fit made
+        on the separate rep_fit split (so that the fit does not see the examples it is scored on)."""
+        from featurelab.studies.complexity.variance import total_variance, variance_explained
+
+        rep_fit_reps = forward_in_chunks(self.model, self.tensors["rep_fit_inputs"], keep_reps=True)[1]
+        r2_w, r2_u = variance_explained(
+            self.tensors["rep_fit_labels"], rep_fit_reps, self.tensors["test_labels"], test_reps
+        )
+        self.metrics.metric(epoch, "test", "total_variance", total_variance(test_reps).cpu(), per_feature=False)
+        self.metrics.metric(epoch, "test", "r2_weighted", r2_w.cpu())
+        self.metrics.metric(epoch, "test", "r2_unweighted", r2_u.cpu())
+
+    def state(self) -> dict:
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "batches": self.batches.state_dict(),
+            "log": self.metrics.columns,
+            "stopping": self.stopping.state_dict(),
+        }
+
+    def restore(self, saved: dict) -> None:
+        self.model.load_state_dict(saved["model"])
+        self.optimizer.load_state_dict(saved["optimizer"])
+        self.batches.load_state_dict(saved["batches"])
+        self.metrics.columns = saved["log"]
+        self.stopping.load_state_dict(saved["stopping"])
+
+
 def train_run(
     pair: list[str],
     seed: int,
@@ -135,126 +286,23 @@ def train_run(
     run saves its state there every ``checkpoint_every`` steps and resumes from it when restarted
     (bit-identical results).
     """
-    import torch
+    from featurelab.training import Checkpoint, RunId, state_key, train_loop
 
-    from featurelab.optim import make_optimizer
-    from featurelab.seeding import torch_generator
-    from featurelab.studies.complexity.model import MLP
-    from featurelab.studies.complexity.variance import total_variance, variance_explained
-    from featurelab.training import Checkpoint, RunId, epoch_batches, state_key, train_loop
-
-    condition = pair_name(pair)
-    run = RunId(STUDY, condition, seed)
-    t = {k: torch.as_tensor(v, dtype=torch.float32, device=device) for k, v in data.items()}
-    n_features = len(pair)
-    model = MLP(
-        t["train_inputs"].shape[1],
-        [*model_cfg["hidden_widths"], n_features],
-        negative_slope=float(model_cfg["leaky_relu_slope"]),
-        generator=torch_generator(STUDY, condition, seed, "init"),
-    ).to(device)
-    optimizer = make_optimizer(training_cfg["optimizer"], model.parameters(), float(training_cfg["learning_rate"]))
-    bce = torch.nn.functional.binary_cross_entropy_with_logits
-    batch_indices = epoch_batches(
-        t["train_inputs"].shape[0],
-        int(training_cfg["batch_size"]),
-        torch_generator(STUDY, condition, seed, "shuffle"),
-        device,
-    )
-
-    def compute_loss(step: int) -> torch.Tensor:
-        idx = batch_indices(step)
-        logits, _ = model(t["train_inputs"].index_select(0, idx))
-        # mean over examples and features, as the notebook
-        return bce(logits, t["train_labels"].index_select(0, idx))
-
-    log = MetricRows(METRIC_COLUMNS, study=STUDY, condition=condition, seed=seed)
-
-    def add(epoch: int, split: str, metric: str, values: Any, per_feature: bool = True) -> None:
-        """One row per feature (or one ``feature = 'all'`` row) of a metric."""
-        values = np.atleast_1d(np.asarray(values, dtype=np.float64)).tolist()
-        index = list(range(len(pair)))[: len(values)] if per_feature else [-1]
-        log.extend(
-            epoch=epoch,
-            split=split,
-            feature_index=index,
-            feature=[pair[i] if i >= 0 else "all" for i in index],
-            metric=metric,
-            value=values[: len(index)],
-        )
-
-    stopping = EarlyStopping(training_cfg["early_stopping"])
-
-    def forward_in_chunks(inputs: torch.Tensor, keep_reps: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Whole-split forward pass in training-batch-sized chunks: the same numbers as one pass, but
-        cache-sized activations instead of an 8192 x 256 allocation per layer (faster on a CPU). The
-        representation is concatenated only where it is used (not for the train split)."""
-        chunks = [model(chunk) for chunk in inputs.split(EVAL_CHUNK)]
-        if len(chunks) == 1:
-            return chunks[0][0], chunks[0][1] if keep_reps else None
-        return torch.cat([c[0] for c in chunks]), torch.cat([c[1] for c in chunks]) if keep_reps else None
-
-    def split_metrics(split: str, logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per-feature loss and accuracy of a split's logits."""
-        labels = t[f"{split}_labels"]
-        per_feature = bce(logits, labels, reduction="none").mean(0)
-        return per_feature, ((logits > 0).float() == labels).float().mean(0)
-
-    def add_split(epoch: int, split: str, per_feature: torch.Tensor, accuracy: torch.Tensor) -> None:
-        add(epoch, split, "loss", float(per_feature.mean()), per_feature=False)
-        add(epoch, split, "loss", per_feature.cpu())
-        add(epoch, split, "accuracy", accuracy.cpu())
-
-    @torch.inference_mode()
-    def evaluate(step: int) -> bool:
-        """Test loss, accuracy and variance explained every epoch; the train split only at the run's last
-        evaluation (no table, figure or claim reads its curve, and it is 80 % of the examples a per-epoch
-        evaluation would forward)."""
-        epoch = step // batch_indices.steps_per_epoch
-        test_logits, test_reps = forward_in_chunks(t["test_inputs"], keep_reps=True)
-        test_loss, test_accuracy = split_metrics("test", test_logits)
-        stop = stopping.update(epoch, float(test_loss.mean()), test_accuracy.cpu().tolist())
-        if stop or step >= n_steps:
-            add_split(epoch, "train", *split_metrics("train", forward_in_chunks(t["train_inputs"], keep_reps=False)[0]))
-        add_split(epoch, "test", test_loss, test_accuracy)
-        rep_fit_reps = forward_in_chunks(t["rep_fit_inputs"], keep_reps=True)[1]
-        r2_w, r2_u = variance_explained(t["rep_fit_labels"], rep_fit_reps, t["test_labels"], test_reps)
-        add(epoch, "test", "total_variance", total_variance(test_reps).cpu(), per_feature=False)
-        add(epoch, "test", "r2_weighted", r2_w.cpu())
-        add(epoch, "test", "r2_unweighted", r2_u.cpu())
-        return stop
-
-    def state() -> dict:
-        return {
-            "model": model.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "batches": batch_indices.state_dict(),
-            "log": log.columns,
-            "stopping": stopping.state_dict(),
-        }
-
-    def restore(saved: dict) -> None:
-        model.load_state_dict(saved["model"])
-        optimizer.load_state_dict(saved["optimizer"])
-        batch_indices.load_state_dict(saved["batches"])
-        log.columns = saved["log"]
-        stopping.load_state_dict(saved["stopping"])
-
+    run = PairTraining(pair, seed, data, model_cfg, training_cfg, device)
     checkpoint = None
     if checkpoint_to is not None:
         key = state_key(STUDY, pair, seed, dict(model_cfg), dict(training_cfg), dict(data))
-        checkpoint = Checkpoint(checkpoint_to, checkpoint_every, state, restore, key=key)
-    n_steps = int(training_cfg["epochs"]) * batch_indices.steps_per_epoch
+        checkpoint = Checkpoint(checkpoint_to, checkpoint_every, run.state, run.restore, key=key)
     train_loop(
-        optimizer,
-        compute_loss,
-        n_steps,
-        run,
-        eval_every=batch_indices.steps_per_epoch,
-        evaluate=evaluate,
+        run.optimizer,
+        run.loss,
+        run.n_steps,
+        RunId(STUDY, pair_name(pair), seed),
+        eval_every=run.batches.steps_per_epoch,
+        evaluate=run.evaluate,
         checkpoint=checkpoint,
     )
-    return log.columns, {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    return run.metrics.columns, {k: v.detach().cpu() for k, v in run.model.state_dict().items()}
 
 
 def dataset_job(smk: Any) -> None:

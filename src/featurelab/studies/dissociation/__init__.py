@@ -8,6 +8,9 @@ visible to parameter-noise robustness and to transfer (a probe on the second hid
 
 from __future__ import annotations
 
+#: The study's name in random-stream names, tables and error messages.
+STUDY = "dissociation"
+
 
 def config_errors(config: dict) -> list[str]:
     """What the schema cannot check of this study's section: one message per problem, naming the key."""

@@ -9,6 +9,7 @@ import pandas as pd
 
 from featurelab.provenance import canonical_json
 from featurelab.stats import summarize_over_seeds
+from featurelab.studies.dissociation import STUDY
 
 SUMMARY_KEYS = ["evaluation", "condition", "model", "x_name", "x", "metric"]
 
@@ -28,7 +29,7 @@ def transfer_probe(upstream: list[Mapping[str, Any]]) -> dict[str, Any] | None:
 def summarize(runs: pd.DataFrame) -> pd.DataFrame:
     """Mean, sd, n and 95% t-interval over seeds of every (evaluation, network, x, metric)."""
     out = summarize_over_seeds(runs, SUMMARY_KEYS)
-    out.insert(0, "study", "dissociation")
+    out.insert(0, "study", STUDY)
     return out
 
 

@@ -1,7 +1,7 @@
 """Figures of the dissociation study, drawn from ``results/dissociation/summary.parquet`` only.
 
 One colour per model type (the same in every figure), log axes as the notebook, mean with a band over
-seeds: +-1 sd (the notebook's and the issue's choice) or the 95% t-interval (``band: ci95``).
+seeds: +-1 sd (the notebook's band) or the 95% t-interval (``band: ci95``).
 """
 
 from __future__ import annotations

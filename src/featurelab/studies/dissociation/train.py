@@ -18,13 +18,16 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from featurelab.io import MetricRows
+from featurelab.studies.dissociation import STUDY
 
-STUDY = "dissociation"
+if TYPE_CHECKING:
+    import torch
+
 #: Long-format schema of every per-seed table (training, evaluation and transfer).
 RESULT_COLUMNS = ("study", "condition", "model", "seed", "evaluation", "x_name", "x", "metric", "value")
 N_CLASSES = 10
@@ -111,6 +114,92 @@ def _add_rows(
 # -------------------------------------------------------------------------------------------- training
 
 
+class MLPTraining:
+    """Everything one seed's training changes: the MLP's weights, SGD, the shuffled batches, the metric rows
+    and the running sum of the epoch's training loss (kept on the device, read once per epoch).
+    :meth:`loss` and :meth:`evaluate` are what the training loop calls; :meth:`state` and :meth:`restore`
+    are what a checkpoint saves and puts back, so a resumed run continues bit-identically."""
+
+    def __init__(
+        self,
+        seed: int,
+        data: Mapping[str, np.ndarray],
+        model_cfg: Mapping[str, Any],
+        training_cfg: Mapping[str, Any],
+        device: str,
+    ) -> None:
+        import torch
+
+        from featurelab.init import uniform_fan_in_weights
+        from featurelab.optim import SGD
+        from featurelab.seeding import torch_generator
+        from featurelab.training import EpochBatches
+
+        self.device = device
+        self.x, self.y, self.x_test, self.y_test = (
+            torch.as_tensor(data[k], device=device) for k in ("x_train", "y_train", "x_test", "y_test")
+        )
+        sizes = [self.x.shape[1], *model_cfg["hidden_widths"], N_CLASSES]
+        init = uniform_fan_in_weights(sizes, torch_generator(STUDY, "init", seed))
+        self.weights = [torch.nn.Parameter(w.to(device)) for w in init]
+        self.optimizer = SGD(self.weights, lr=float(training_cfg["learning_rate"]))
+        self.batches = EpochBatches(
+            self.x.shape[0], int(training_cfg["batch_size"]), torch_generator(STUDY, "shuffle", seed), device
+        )
+        self.n_steps = int(training_cfg["epochs"]) * self.batches.steps_per_epoch
+        self.rows = MetricRows(RESULT_COLUMNS, study=STUDY, seed=seed)
+        self.loss_sum, self.n_seen = torch.zeros((), device=device), 0
+
+    def loss(self, step: int) -> torch.Tensor:
+        """Cross-entropy of ``step``'s batch, added to the epoch's running sum."""
+        from torch.nn.functional import cross_entropy
+
+        from featurelab.studies.dissociation.model import forward
+
+        idx = self.batches(step)
+        loss = cross_entropy(forward(tuple(self.weights), self.x[idx]), self.y[idx])
+        self.loss_sum += loss.detach() * len(idx)
+        self.n_seen += len(idx)
+        return loss
+
+    def evaluate(self, step: int) -> bool:
+        """The test error, and the epoch's mean training loss (none at epoch 0); never stops training."""
+        import torch
+
+        from featurelab.studies.dissociation.model import forward
+
+        with torch.no_grad():
+            epoch = step // self.batches.steps_per_epoch
+            error = float((forward(tuple(self.weights), self.x_test).argmax(-1) != self.y_test).float().mean())
+            _add_rows(self.rows, "trained", "training", "epoch", epoch, "test_error", error)
+            if self.n_seen:
+                mean_loss = float(self.loss_sum) / self.n_seen
+                _add_rows(self.rows, "trained", "training", "epoch", epoch, "train_loss", mean_loss)
+                self.loss_sum.zero_()
+                self.n_seen = 0
+        return False
+
+    def state(self) -> dict:
+        return {
+            "weights": [w.detach() for w in self.weights],
+            "optimizer": self.optimizer.state_dict(),
+            "batches": self.batches.state_dict(),
+            "rows": self.rows.columns,
+            "running": {"loss": self.loss_sum, "n": self.n_seen},
+        }
+
+    def restore(self, saved: dict) -> None:
+        import torch
+
+        with torch.no_grad():
+            for w, v in zip(self.weights, saved["weights"]):
+                w.copy_(v)
+        self.optimizer.load_state_dict(saved["optimizer"])
+        self.batches.load_state_dict(saved["batches"])
+        self.rows.columns = saved["rows"]
+        self.loss_sum, self.n_seen = saved["running"]["loss"].to(self.device), saved["running"]["n"]
+
+
 def train_run(seed: int, data: Mapping[str, np.ndarray], model_cfg: Mapping[str, Any], training_cfg: Mapping[str, Any],
               device: str, *, checkpoint_to: str | None = None, checkpoint_every: int = 0
               ) -> tuple[dict[str, list], dict[str, Any]]:  # fmt: skip
@@ -119,85 +208,26 @@ def train_run(seed: int, data: Mapping[str, np.ndarray], model_cfg: Mapping[str,
     the test error after every epoch (epoch 0 = at initialisation). Returns (metric columns, weights).
     With ``checkpoint_to``, the run saves its state there every ``checkpoint_every`` steps and resumes
     from it when restarted (bit-identical results)."""
-    import torch
+    from featurelab.optim import learning_rate
+    from featurelab.training import Checkpoint, RunId, state_key, train_loop
 
-    from featurelab.init import uniform_fan_in_weights
-    from featurelab.optim import SGD, learning_rate
-    from featurelab.seeding import torch_generator
-    from featurelab.studies.dissociation.model import forward
-    from featurelab.training import Checkpoint, RunId, epoch_batches, state_key, train_loop
-
-    run = RunId(STUDY, "trained", seed)
-    x = torch.as_tensor(data["x_train"], device=device)
-    y = torch.as_tensor(data["y_train"], device=device)
-    x_test = torch.as_tensor(data["x_test"], device=device)
-    y_test = torch.as_tensor(data["y_test"], device=device)
-    sizes = [x.shape[1], *model_cfg["hidden_widths"], N_CLASSES]
-    weights = [
-        torch.nn.Parameter(w.to(device)) for w in uniform_fan_in_weights(sizes, torch_generator(STUDY, "init", seed))
-    ]
-    optimizer = SGD(weights, lr=float(training_cfg["learning_rate"]))
-    batch_indices = epoch_batches(
-        x.shape[0], int(training_cfg["batch_size"]), torch_generator(STUDY, "shuffle", seed), device
-    )
-    per_epoch = batch_indices.steps_per_epoch
-    n_steps = int(training_cfg["epochs"]) * per_epoch
-    rows = MetricRows(RESULT_COLUMNS, study=STUDY, seed=seed)
-    running = {"loss": torch.zeros((), device=device), "n": 0}
-
-    def compute_loss(step: int) -> torch.Tensor:
-        idx = batch_indices(step)
-        loss = torch.nn.functional.cross_entropy(forward(tuple(weights), x[idx]), y[idx])
-        running["loss"] += loss.detach() * len(idx)
-        running["n"] += len(idx)
-        return loss
-
-    @torch.no_grad()
-    def evaluate(step: int) -> bool:
-        epoch = step // per_epoch
-        error = float((forward(tuple(weights), x_test).argmax(-1) != y_test).float().mean())
-        _add_rows(rows, "trained", "training", "epoch", epoch, "test_error", error)
-        if running["n"]:
-            _add_rows(rows, "trained", "training", "epoch", epoch, "train_loss", float(running["loss"]) / running["n"])
-            running["loss"].zero_()
-            running["n"] = 0
-        return False
-
-    def state() -> dict:
-        return {
-            "weights": [w.detach() for w in weights],
-            "optimizer": optimizer.state_dict(),
-            "batches": batch_indices.state_dict(),
-            "rows": rows.columns,
-            "running": dict(running),
-        }
-
-    def restore(saved: dict) -> None:
-        with torch.no_grad():
-            for w, v in zip(weights, saved["weights"]):
-                w.copy_(v)
-        optimizer.load_state_dict(saved["optimizer"])
-        batch_indices.load_state_dict(saved["batches"])
-        rows.columns = saved["rows"]
-        running.update(loss=saved["running"]["loss"].to(device), n=saved["running"]["n"])
-
+    run = MLPTraining(seed, data, model_cfg, training_cfg, device)
     checkpoint = None
     if checkpoint_to is not None:
         key = state_key(STUDY, seed, dict(model_cfg), dict(training_cfg), dict(data))
-        checkpoint = Checkpoint(checkpoint_to, checkpoint_every, state, restore, key=key)
+        checkpoint = Checkpoint(checkpoint_to, checkpoint_every, run.state, run.restore, key=key)
     lr0, lr1 = float(training_cfg["learning_rate"]), float(training_cfg["final_learning_rate"])
     train_loop(
-        optimizer,
-        compute_loss,
-        n_steps,
-        run,
-        eval_every=per_epoch,
-        evaluate=evaluate,
-        lr_at=lambda step: learning_rate("linear", lr0, step, n_steps, final_lr=lr1),
+        run.optimizer,
+        run.loss,
+        run.n_steps,
+        RunId(STUDY, "trained", seed),
+        eval_every=run.batches.steps_per_epoch,
+        evaluate=run.evaluate,
+        lr_at=lambda step: learning_rate("linear", lr0, step, run.n_steps, final_lr=lr1),
         checkpoint=checkpoint,
     )
-    state = {f"w{i + 1}": w.detach().cpu() for i, w in enumerate(weights)}
-    return rows.columns, state
+    return run.rows.columns, {f"w{i + 1}": w.detach().cpu() for i, w in enumerate(run.weights)}
 
 
 # ------------------------------------------------------------------------------------------ variants

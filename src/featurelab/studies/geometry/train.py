@@ -1,4 +1,4 @@
-"""The torch side of the geometry study: sparse uniform features, the batched ReLU output model, AdamW, training.
+"""The torch side of the geometry study: sparse uniform features, the batched ReLU output model, training.
 
 One run = one seed: every sparsity of the sweep is an *instance* of one batched model (the TMS colab's
 ``n_instances``), so one optimizer step trains the whole sweep. Instances share nothing but the batched
@@ -36,7 +36,7 @@ import torch
 from torch import nn
 
 from featurelab.init import xavier_normal_std
-from featurelab.optim import Adam
+from featurelab.optim import AdamW
 from featurelab.seeding import derive_seed, torch_generator
 from featurelab.sparse_uniform import SparseUniform
 from featurelab.studies.geometry import STUDY
@@ -130,28 +130,6 @@ class SweepModel(nn.Module):
         """The same loss through autograd (the reference the tests compare :meth:`loss` with)."""
         err = (self(x) - x).square()
         return err.mean(dim=(1, 2)) if reduction == "mean" else err.sum(dim=2).mean(dim=1)
-
-
-class AdamW(Adam):
-    """``torch.optim.AdamW(foreach=False)``'s arithmetic: decoupled weight decay p <- p (1 - lr wd), then the
-    Adam step (featurelab's Adam, bit-identical to torch's; tested). Avoids torch.optim's dynamo import."""
-
-    def __init__(
-        self,
-        params,
-        lr: float = 1e-3,
-        weight_decay: float = 0.01,
-        betas: tuple[float, float] = (0.9, 0.999),
-        eps: float = 1e-8,
-    ) -> None:
-        super().__init__(params, lr=lr, betas=betas, eps=eps)
-        self.weight_decay = float(weight_decay)
-
-    @torch.no_grad()
-    def step(self) -> None:
-        if self.weight_decay:
-            torch._foreach_mul_([p for p in self.params if p.grad is not None], 1 - self.lr * self.weight_decay)
-        super().step()
 
 
 def input_sampler(p: np.ndarray, n_features: int, seed: int, purpose: str, device: str) -> SparseUniform:

@@ -10,7 +10,6 @@ import pandas as pd
 from featurelab.stats import summarize_over_seeds
 from featurelab.studies.hierarchy.data import expected_marginals
 
-STUDY = "hierarchy"
 SUMMARY_KEYS = ["depth", "n_features", "n_hidden", "metric"]
 #: Columns of ``summary.parquet``: mean/sd/n/95% CI over seeds plus the per-seed minimum, median and maximum
 #: (``analysis.statistic`` picks min, median or mean for the heatmap, width needed, loss-vs-width and claims).

@@ -24,7 +24,8 @@ from scipy import stats
 
 from featurelab.claims import Claim, NotRun, Precondition, Tables, judge_claims
 from featurelab.seeding import numpy_rng
-from featurelab.studies.hierarchy.analysis import STUDY, constant_output_loss, final_losses, tms_constant_output_loss
+from featurelab.studies.hierarchy import STUDY
+from featurelab.studies.hierarchy.analysis import constant_output_loss, final_losses, tms_constant_output_loss
 from featurelab.studies.hierarchy.data import expected_marginals, feature_parents, n_features, sample_tree
 
 TITLE = "hierarchy: superposition of tree-structured features (notebook 004)"

@@ -136,45 +136,52 @@ def width_needed(tables: Mapping[str, pd.DataFrame], analysis: Mapping[str, Any]
     fig, axes = panels(1, ncols=1)
     ax = axes[0]
     fig.set_size_inches(PANEL_WIDTH * 1.6, PANEL_HEIGHT * 1.3)
-    solved, unsolved = w[w["solved"]], w[~w["solved"]]
     finals = tables["finals"]
-    finals = finals[finals["metric"] == analysis["metric"]]
-    thr = float(analysis["loss_threshold"])
-    seeds = sorted(finals["seed"].unique())
-    per_seed = []
+    _draw_seed_widths(ax, finals[finals["metric"] == analysis["metric"]], float(analysis["loss_threshold"]))
+    _draw_widths_needed(ax, w)
+    xs = _draw_reference_lines(ax, w)
+    _width_axes(ax, w, xs)
+    threshold, statistic = float(analysis["loss_threshold"]), STAT_WORDS[analysis["statistic"]]
+    ax.set_title(f"Width needed for {analysis['metric']} < {threshold:g}\n({statistic})")
+    ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
+    return fig
+
+
+def _seed_widths(finals: pd.DataFrame, threshold: float, seeds: list) -> list[tuple[float, float, bool]]:
+    """Each seed's width needed per depth: (n_features, offset a little by seed so that the seeds of one
+    depth do not hide each other; the smallest width below ``threshold``, else the largest width tried;
+    whether any width was below it)."""
+    out = []
     for (_depth, nf, seed), g in finals.groupby(["depth", "n_features", "seed"], sort=True):
-        below = g[g["value"] < thr]["n_hidden"]
-        per_seed.append(
+        below = g[g["value"] < threshold]["n_hidden"]
+        out.append(
             (
                 nf * 1.06 ** (seeds.index(seed) - (len(seeds) - 1) / 2),
                 below.min() if len(below) else g["n_hidden"].max(),
                 bool(len(below)),
             )
         )
-    if per_seed:
-        x, y, ok = (np.array(v) for v in zip(*per_seed))
-        ax.scatter(
-            x[ok],
-            y[ok],
-            s=10,
-            facecolors="none",
-            edgecolors=PALETTE[2],
-            linewidths=0.7,
-            zorder=2,
-            label=f"one seed (n={len(seeds)})",
-        )
-        if (~ok).any():
-            ax.scatter(
-                x[~ok],
-                y[~ok],
-                s=10,
-                marker="^",
-                facecolors="none",
-                edgecolors=PALETTE[2],
-                linewidths=0.7,
-                zorder=2,
-                label="one seed, not solved up to this width",
-            )
+    return out
+
+
+def _draw_seed_widths(ax, finals: pd.DataFrame, threshold: float) -> None:
+    """Each seed's width needed as a small open marker (a triangle where no width solved it), so that the
+    spread behind the statistic the line shows stays visible."""
+    seeds = sorted(finals["seed"].unique())
+    per_seed = _seed_widths(finals, threshold, seeds)
+    if not per_seed:
+        return
+    x, y, ok = (np.array(v) for v in zip(*per_seed))
+    style = {"s": 10, "facecolors": "none", "edgecolors": PALETTE[2], "linewidths": 0.7, "zorder": 2}
+    ax.scatter(x[ok], y[ok], label=f"one seed (n={len(seeds)})", **style)
+    if (~ok).any():
+        ax.scatter(x[~ok], y[~ok], marker="^", label="one seed, not solved up to this width", **style)
+
+
+def _draw_widths_needed(ax, w: pd.DataFrame) -> None:
+    """The statistic's width needed per depth (with its log-log slope, what the claim measures), the
+    depths no width solved as triangles at the largest width tried, and each point's depth."""
+    solved, unsolved = w[w["solved"]], w[~w["solved"]]
     label = "smallest width solving it"
     if solved["depth"].nunique() >= 2:
         fit = np.polyfit(np.log(solved["n_features"]), np.log(solved["min_n_hidden"]), 1)[0]
@@ -198,7 +205,12 @@ def width_needed(tables: Mapping[str, pd.DataFrame], analysis: Mapping[str, Any]
             xytext=(4, -9),
             fontsize=6,
         )
-    top = int(max(w["max_n_hidden"].max(), 2))
+
+
+def _draw_reference_lines(ax, w: pd.DataFrame) -> np.ndarray:
+    """The identity n_hidden = n_features and the slope-1/2 line through the shallowest solved depth (the
+    claim's threshold), sampled densely so that they stay straight on log axes; returns their x values."""
+    solved = w[w["solved"]]
     lo_x, hi_x = float(w["n_features"].min()), float(w["n_features"].max())
     xs = np.geomspace(lo_x / 1.3, hi_x * 1.3, 200)
     ax.plot(xs, xs, color="0.5", ls="--", lw=0.8, label="n_hidden = n_features")
@@ -212,6 +224,12 @@ def width_needed(tables: Mapping[str, pd.DataFrame], analysis: Mapping[str, Any]
             lw=0.8,
             label=f"slope 1/2 through depth {int(solved['depth'].iloc[0])} (square-root growth)",
         )
+    return xs
+
+
+def _width_axes(ax, w: pd.DataFrame, xs: np.ndarray) -> None:
+    """Log-2 axes with integer ticks (widths and feature counts are integers), spanning the reference lines."""
+    top = int(max(w["max_n_hidden"].max(), 2))
     ax.set_xscale("log", base=2)
     ax.set_yscale("log", base=2)
     ax.set_xlim(xs[0], xs[-1])
@@ -222,10 +240,6 @@ def width_needed(tables: Mapping[str, pd.DataFrame], analysis: Mapping[str, Any]
     ax.xaxis.set_minor_locator(NullLocator())
     ax.set_xlabel("number of features 2^(depth+1) - 2 (log scale)")
     ax.set_ylabel("smallest n_hidden (dimensions, log scale)")
-    threshold, statistic = float(analysis["loss_threshold"]), STAT_WORDS[analysis["statistic"]]
-    ax.set_title(f"Width needed for {analysis['metric']} < {threshold:g}\n({statistic})")
-    ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
-    return fig
 
 
 def tms_sparsity(tables: Mapping[str, pd.DataFrame], analysis: Mapping[str, Any]):

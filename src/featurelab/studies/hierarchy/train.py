@@ -24,6 +24,7 @@ import numpy as np
 
 from featurelab.io import MetricRows
 from featurelab.seeding import derive_seed, numpy_rng, torch_generator
+from featurelab.studies.hierarchy import STUDY
 from featurelab.studies.hierarchy.data import (
     check_branching_factor,
     feature_levels,
@@ -33,7 +34,6 @@ from featurelab.studies.hierarchy.data import (
     tree_patterns,
 )
 
-STUDY = "hierarchy"
 TMS_CONDITION = "tms"
 
 #: Long-format schema of a depth run's ``metrics.parquet``.

@@ -7,6 +7,9 @@ claims, with input-gradient attribution.
 
 from __future__ import annotations
 
+#: The study's name in random-stream names, tables and error messages.
+STUDY = "learnability"
+
 
 def config_errors(config: dict) -> list[str]:
     """What the schema cannot check of this study's section: one message per problem, naming the key."""

@@ -119,12 +119,41 @@ def _threshold_labels(claims: Mapping[str, Any] | None) -> list[str]:
     ]
 
 
+#: Columns of the grid of one-panel families, and of each bigger family's grid of panels.
+SINGLE_COLUMNS, GRID_COLUMNS = 2, 3
+
+
 def learning_curves(summary: pd.DataFrame, claims: Mapping[str, Any] | None = None):
     """(a) Held-out MSE over training, every task of every family: geometric mean over seeds with a 95% CI
     computed on log10 MSE (log axis); the curve's last point is the final held-out MSE the convergence
     claims judge, and the claims' thresholds are drawn. Panels hold at most :data:`MAX_CURVES` curves, so
     no colour repeats within a panel (see :func:`curve_panels`); legends sit beside the axes."""
     data = summary[(summary["metric"] == "log10_eval_mse") & (summary["step"] >= 0)]
+    families, single, grids = _family_panels(data)
+    rows = [-(-len(single) // SINGLE_COLUMNS)] + [-(-len(p) // GRID_COLUMNS) for _, _, p, _ in grids]
+    rows = [r for r in rows if r > 0]
+    fig = plt.figure(figsize=(11.0, 2.5 * sum(rows) + 0.9), layout="constrained")
+    subfigs = iter(np.atleast_1d(fig.subfigures(len(rows), 1, height_ratios=rows, hspace=0.04)))
+    if single:
+        _draw_single_panels(next(subfigs), rows[0], single, claims)
+    for _family, sel, panels_, shared in grids:
+        _draw_grid_panels(next(subfigs), sel, panels_, shared, claims)
+    if claims:  # one key for the threshold lines, drawn in every panel
+        proxies = [plt.Line2D([], [], **style) for style in THRESHOLD_STYLE]
+        fig.legend(proxies, _threshold_labels(claims), loc="outside lower center", ncols=2, fontsize=7)
+    n_tasks = data.groupby("family")["condition"].nunique().sum()
+    n_seeds = int(data["n"].max()) if len(data) else 0
+    fig.suptitle(
+        f"Learning curves: held-out MSE per task, geometric mean and 95% CI over {n_seeds} seeds "
+        f"(all {n_tasks} tasks of {len(families)} families drawn)",
+        fontsize=9,
+    )
+    return fig
+
+
+def _family_panels(data: pd.DataFrame) -> tuple[list[str], list[tuple], list[tuple]]:
+    """The families in the notebook's order, and each family's ``(family, rows, panels, shared legend)``:
+    the families that fit one panel (drawn side by side) apart from those that need several (a grid each)."""
     present = set(data["family"])
     families = [f for f in FAMILY_ORDER if f in present] + sorted(present - set(FAMILY_ORDER))
     single, grids = [], []
@@ -132,86 +161,82 @@ def learning_curves(summary: pd.DataFrame, claims: Mapping[str, Any] | None = No
         sel = data[data["family"] == family]
         panels_, shared = curve_panels(family, sel)
         (grids if len(panels_) > 1 else single).append((family, sel, panels_, shared))
-    n_tasks = data.groupby("family")["condition"].nunique().sum()
-    n_seeds = int(data["n"].max()) if len(data) else 0
+    return families, single, grids
 
-    single_cols = 2
-    grid_cols = 3
-    rows = [-(-len(single) // single_cols)] + [-(-len(p) // grid_cols) for _, _, p, _ in grids]
-    rows = [r for r in rows if r > 0]
-    fig = plt.figure(figsize=(11.0, 2.5 * sum(rows) + 0.9), layout="constrained")
-    subfigs = list(np.atleast_1d(fig.subfigures(len(rows), 1, height_ratios=rows, hspace=0.04)))
 
-    def draw(ax, sel: pd.DataFrame, curves: list, title: str, n_ordered: int = 0) -> None:
-        for condition, label, k in curves:
-            curve = sel[sel["condition"] == condition].sort_values("step")
-            style = _style(k, n_ordered)
-            band(
-                ax,
-                curve["step"],
-                10 ** curve["mean"],
-                10 ** curve["ci_low"],
-                10 ** curve["ci_high"],
-                style["color"],
-                label,
-                ls=style["ls"],
-            )
-        _threshold_lines(ax, claims)
-        ax.set_yscale("log")
-        ax.set_title(title)
-        ax.set_xlabel("training step (optimizer steps)")
-        ax.set_ylabel("held-out MSE (var y = 1)")
+def _draw_curves(
+    ax, sel: pd.DataFrame, curves: list, title: str, claims: Mapping[str, Any] | None, n_ordered: int = 0
+) -> None:
+    """One panel: each of ``curves`` ``(condition, label, colour index)`` as its mean and band, back from
+    log10 MSE to MSE on a log axis, with the claims' thresholds."""
+    for condition, label, k in curves:
+        curve = sel[sel["condition"] == condition].sort_values("step")
+        style = _style(k, n_ordered)
+        band(
+            ax,
+            curve["step"],
+            10 ** curve["mean"],
+            10 ** curve["ci_low"],
+            10 ** curve["ci_high"],
+            style["color"],
+            label,
+            ls=style["ls"],
+        )
+    _threshold_lines(ax, claims)
+    ax.set_yscale("log")
+    ax.set_title(title)
+    ax.set_xlabel("training step (optimizer steps)")
+    ax.set_ylabel("held-out MSE (var y = 1)")
 
-    k = 0
-    if single:
-        sub = subfigs[k]
-        k += 1
-        axes = sub.subplots(rows[0], single_cols, squeeze=False).flat
-        axes = list(axes)
-        for ax, (_family, sel, panels_, _) in zip(axes, single):
-            draw(ax, sel, panels_[0]["curves"], panels_[0]["title"])
-            handles, labels = ax.get_legend_handles_labels()
-            ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=6, borderaxespad=0)
-        for ax in axes[len(single) :]:
-            ax.set_visible(False)
-    for _family, sel, panels_, shared in grids:
-        sub = subfigs[k]
-        k += 1
-        axes = list(sub.subplots(-(-len(panels_) // grid_cols), grid_cols, squeeze=False, sharey=True).flat)
-        for ax, panel in zip(axes, panels_):
-            draw(ax, sel, panel["curves"], panel["title"], panel.get("n_ordered", 0))
-            if not shared:
-                ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=6, borderaxespad=0)
-        for ax in axes[len(panels_) :]:
-            ax.set_visible(False)
-        for ax in axes[1 : len(panels_)]:
-            if ax.get_subplotspec().colspan.start != 0:
-                ax.set_ylabel("")
-        if shared:
-            handles, labels = [], []
-            for ax in axes[: len(panels_)]:
-                for h, lab in zip(*ax.get_legend_handles_labels()):
-                    if lab not in labels:
-                        handles.append(h)
-                        labels.append(lab)
-            order = sorted(range(len(labels)), key=lambda i: float(labels[i].split("=")[-1]))
-            sub.legend(
-                [handles[i] for i in order],
-                [labels[i] for i in order],
-                loc="outside right upper",
-                fontsize=6,
-                title=panels_[0]["legend_title"],
-                title_fontsize=7,
-            )
-    if claims:  # one key for the threshold lines, drawn in every panel
-        proxies = [plt.Line2D([], [], **style) for style in THRESHOLD_STYLE]
-        fig.legend(proxies, _threshold_labels(claims), loc="outside lower center", ncols=2, fontsize=7)
-    fig.suptitle(
-        f"Learning curves: held-out MSE per task, geometric mean and 95% CI over {n_seeds} seeds "
-        f"(all {n_tasks} tasks of {len(families)} families drawn)",
-        fontsize=9,
+
+def _draw_single_panels(sub, n_rows: int, single: list[tuple], claims: Mapping[str, Any] | None) -> None:
+    """The one-panel families side by side in ``sub``, each with its own legend beside it."""
+    axes = list(sub.subplots(n_rows, SINGLE_COLUMNS, squeeze=False).flat)
+    for ax, (_family, sel, panels_, _) in zip(axes, single):
+        _draw_curves(ax, sel, panels_[0]["curves"], panels_[0]["title"], claims)
+        handles, labels = ax.get_legend_handles_labels()
+        ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=6, borderaxespad=0)
+    for ax in axes[len(single) :]:
+        ax.set_visible(False)
+
+
+def _draw_grid_panels(
+    sub, sel: pd.DataFrame, panels_: list[dict], shared: bool, claims: Mapping[str, Any] | None
+) -> None:
+    """One family's panels as a grid in ``sub`` sharing the y axis; one legend for the grid when its panels
+    share their curve colours, else one per panel."""
+    axes = list(sub.subplots(-(-len(panels_) // GRID_COLUMNS), GRID_COLUMNS, squeeze=False, sharey=True).flat)
+    for ax, panel in zip(axes, panels_):
+        _draw_curves(ax, sel, panel["curves"], panel["title"], claims, panel.get("n_ordered", 0))
+        if not shared:
+            ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=6, borderaxespad=0)
+    for ax in axes[len(panels_) :]:
+        ax.set_visible(False)
+    for ax in axes[1 : len(panels_)]:
+        if ax.get_subplotspec().colspan.start != 0:
+            ax.set_ylabel("")
+    if shared:
+        _shared_legend(sub, axes[: len(panels_)], panels_[0]["legend_title"])
+
+
+def _shared_legend(sub, axes: list, title: str) -> None:
+    """One legend beside a grid for the curves of all its panels, each label once, ordered by the number
+    it ends with (the curve parameter's value)."""
+    handles, labels = [], []
+    for ax in axes:
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            if lab not in labels:
+                handles.append(h)
+                labels.append(lab)
+    order = sorted(range(len(labels)), key=lambda i: float(labels[i].split("=")[-1]))
+    sub.legend(
+        [handles[i] for i in order],
+        [labels[i] for i in order],
+        loc="outside right upper",
+        fontsize=6,
+        title=title,
+        title_fontsize=7,
     )
-    return fig
 
 
 def _final_rows_of_largest_family(summary: pd.DataFrame, generator: str) -> tuple[str | None, pd.DataFrame]:

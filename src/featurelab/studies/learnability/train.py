@@ -34,10 +34,9 @@ import numpy as np
 
 from featurelab.io import MetricRows
 from featurelab.seeding import numpy_rng
+from featurelab.studies.learnability import STUDY
 from featurelab.studies.learnability.data import Streams, input_names, sample, task_name, task_params_json
 from featurelab.studies.learnability.plan import FamilyView, SeedPlan, plan_seed
-
-STUDY = "learnability"
 
 #: Long-format schema of a run's ``metrics.parquet`` (and of the aggregated ``runs.parquet``).
 METRIC_COLUMNS = (

@@ -6,6 +6,9 @@ to 2-D, and the study asks which features survive and how they are arranged.
 
 from __future__ import annotations
 
+#: The study's name in random-stream names, tables and error messages.
+STUDY = "superposition"
+
 
 def config_errors(config: dict) -> list[str]:
     """What the schema cannot check of this study's section: one message per problem, naming the key."""

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from featurelab.stats import spearman, summarize_over_seeds
+from featurelab.studies.superposition import STUDY
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -336,14 +337,9 @@ def analyze_job(smk: Any) -> None:
 
     The job of rule ``superposition_analyze``.
     """
-    import json
-
-    import numpy as np
-
-    from featurelab.io import load_arrays, table_from_columns, write_table
+    from featurelab.io import load_arrays, read_provenance, table_from_columns, write_table
     from featurelab.provenance import provenance
     from featurelab.seeding import numpy_rng
-    from featurelab.studies.superposition.train import STUDY
 
     cfg = smk.params.analysis
     seed = int(smk.wildcards.seed)
@@ -354,8 +350,7 @@ def analyze_job(smk: Any) -> None:
     # the script stores one instance: add the instance axis back for analyze_run
     snaps = {k: (v if k == "epochs" else v[None]) for k, v in snaps.items()}
     feats, wtw = analyze_run(STUDY, seed, h, snaps, 0, float(cfg["importance_mass"]))
-    with np.load(smk.input.snapshots) as f:
-        upstream = json.loads(str(f["_provenance"]))
+    upstream = read_provenance(smk.input.snapshots)
     record = provenance({"analysis": dict(cfg), "seed": seed, "autoencoder": upstream.get("config")}, rule=smk.rule)
     write_table(table_from_columns(feats), smk.output.features, record)
     write_table(table_from_columns(wtw), smk.output.wtw, record)

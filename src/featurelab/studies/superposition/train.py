@@ -14,14 +14,17 @@ Only torch and NumPy are imported here (training jobs must start fast).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from featurelab.io import MetricRows
 from featurelab.seeding import numpy_rng
+from featurelab.studies.superposition import STUDY
 
-STUDY = "superposition"
+if TYPE_CHECKING:
+    import torch
+
 CLASSIFIER = "classifier"
 AUTOENCODER = "autoencoder"
 
@@ -73,22 +76,23 @@ def _train_epochs(
     train_loop(optimizer, compute_loss, n_steps, run, eval_every=per_epoch, evaluate=evaluate)
 
 
-def _batches(seeds: Sequence[int], phase: str, n_examples: int, batch_size: int, device: str):
-    """Per-instance shuffled index batches: ``indices(step)`` is (I, B), each seed its own permutation."""
-    import torch
+class SeedBatches:
+    """Per-instance shuffled index batches: ``batches(step)`` is (I, B), each seed its own permutation (so a
+    seed's batches do not depend on which other seeds train beside it)."""
 
-    from featurelab.seeding import torch_generator
-    from featurelab.training import epoch_batches
+    def __init__(self, seeds: Sequence[int], phase: str, n_examples: int, batch_size: int, device: str) -> None:
+        from featurelab.seeding import torch_generator
+        from featurelab.training import EpochBatches
 
-    per_seed = [
-        epoch_batches(n_examples, batch_size, torch_generator(STUDY, phase, s, "shuffle"), device) for s in seeds
-    ]
+        self.per_seed = [
+            EpochBatches(n_examples, batch_size, torch_generator(STUDY, phase, s, "shuffle"), device) for s in seeds
+        ]
+        self.steps_per_epoch = self.per_seed[0].steps_per_epoch
 
-    def indices(step: int):
-        return torch.stack([b(step) for b in per_seed])
+    def __call__(self, step: int) -> torch.Tensor:
+        import torch
 
-    indices.steps_per_epoch = per_seed[0].steps_per_epoch  # type: ignore[attr-defined]
-    return indices
+        return torch.stack([b(step) for b in self.per_seed])
 
 
 def _chunked(fn, n: int, chunk: int = 8192):
@@ -128,7 +132,7 @@ def train_classifier(
             f"superposition.classifier.n_classes = {cfg['n_classes']}"
         )
     optimizer = Adam(model.parameters(), lr=float(cfg["learning_rate"]))
-    batches = _batches(seeds, CLASSIFIER, x_train.shape[0], int(cfg["batch_size"]), device)
+    batches = SeedBatches(seeds, CLASSIFIER, x_train.shape[0], int(cfg["batch_size"]), device)
     ce = torch.nn.functional.cross_entropy
     log = MetricRows(METRIC_COLUMNS, study=STUDY, phase=CLASSIFIER)
 
@@ -204,7 +208,7 @@ def train_autoencoder(
         tied=bool(cfg["tied"]),
     ).to(device)
     optimizer = Adam(model.parameters(), lr=float(cfg["learning_rate"]))
-    batches = _batches(seeds, AUTOENCODER, ht.shape[1], int(cfg["batch_size"]), device)
+    batches = SeedBatches(seeds, AUTOENCODER, ht.shape[1], int(cfg["batch_size"]), device)
     inst = torch.arange(n_inst, device=device)[:, None]
     log = MetricRows(METRIC_COLUMNS, study=STUDY, phase=AUTOENCODER)
     snaps: list[dict[str, torch.Tensor]] = []
@@ -271,19 +275,14 @@ def hidden_job(smk: Any) -> None:
 
     The job of rule ``superposition_hidden``.
     """
-    import json
-
-    import numpy as np
-
-    from featurelab.io import load_arrays, save_arrays
+    from featurelab.io import load_arrays, read_provenance, save_arrays
     from featurelab.provenance import provenance
 
     data = select_examples(
         load_arrays(smk.input.mnist), int(smk.params.data["n_train"]), int(smk.params.data["n_test"])
     )
     state = load_arrays(smk.input.model)
-    with np.load(smk.input.model) as f:
-        upstream = json.loads(str(f["_provenance"]))
+    upstream = read_provenance(smk.input.model)
     arrays = {f"h_{split}": hidden_activations_numpy(state, data[f"x_{split}"])[0] for split in ("train", "test")}
     config = {"data": dict(smk.params.data), "classifier": upstream.get("config"), "seed": int(smk.wildcards.seed)}
     save_arrays(smk.output[0], provenance(config, rule=smk.rule), **arrays)
@@ -295,18 +294,13 @@ def autoencoder_job(smk: Any) -> None:
 
     The job of rule ``superposition_autoencoder``.
     """
-    import json
-
-    import numpy as np
-
-    from featurelab.io import load_arrays, save_arrays, table_from_columns, write_table
+    from featurelab.io import load_arrays, read_provenance, save_arrays, table_from_columns, write_table
     from featurelab.scripting import TorchJob
 
     job = TorchJob(smk)
     seed = int(smk.wildcards.seed)
     hidden = load_arrays(smk.input[0])
-    with np.load(smk.input[0]) as f:
-        upstream = json.loads(str(f["_provenance"]))
+    upstream = read_provenance(smk.input[0])
     columns, snaps = train_autoencoder(
         hidden["h_train"][None], hidden["h_test"][None], [seed], smk.params.autoencoder, job.device
     )

@@ -2,6 +2,7 @@
 
 from featurelab.code_closure import CodeIndex, study_entry
 from featurelab.devices import cuda_visible_cheaply
+from featurelab.figure_registry import figures_of
 from featurelab.jobenv import output_cache_on
 from featurelab.provenance import config_hash
 

@@ -16,13 +16,12 @@ CX_PAIRS = pair_names(CX["feature_pairs"])
 CX_RUNS = expand(
     "results/complexity/{pair}/seed{seed}", pair=CX_PAIRS, seed=CX["seeds"]
 )
-CX_FIGURE_NAMES = ["variance_curves", "accuracy_curves", "final_variance"]
-CX_FIGURES = register_figures(
-    "complexity",
-    CX_FIGURE_NAMES,
-    "results/complexity/summary.parquet",
-    CX,
-)
+CX_TABLES = {
+    "summary": "results/complexity/summary.parquet",
+    "runs": "results/complexity/runs.parquet",
+}
+CX_FIGURE_TABLES = figures_of("complexity")
+CX_FIGURES = register_figures("complexity", CX_FIGURE_TABLES, CX_TABLES, CX)
 CX_FIGURES += register_claims_figure("complexity", CX["claims"])
 
 
@@ -148,7 +147,7 @@ rule complexity_figure:
     log:
         f"{LOGS}/complexity/figure_{{figure}}.log",
     wildcard_constraints:
-        figure=one_of(CX_FIGURE_NAMES),
+        figure=one_of(CX_FIGURE_TABLES),
     group:
         "complexity_summary"
     conda:

@@ -11,10 +11,9 @@ paper's claims; plot.
 
 DS = sorted_config(config["dissociation"])
 DS_RUNS = expand("results/dissociation/seed{seed}", seed=DS["seeds"])
-DS_FIGURE_NAMES = ["input_noise", "parameter_noise", "transfer"]
-DS_FIGURES = register_figures(
-    "dissociation", DS_FIGURE_NAMES, "results/dissociation/summary.parquet", DS
-)
+DS_TABLES = {"summary": "results/dissociation/summary.parquet"}
+DS_FIGURE_TABLES = figures_of("dissociation")
+DS_FIGURES = register_figures("dissociation", DS_FIGURE_TABLES, DS_TABLES, DS)
 DS_FIGURES += register_claims_figure("dissociation", DS["claims"])
 
 
@@ -158,7 +157,7 @@ rule dissociation_figure:
     log:
         f"{LOGS}/dissociation/figure_{{figure}}.log",
     wildcard_constraints:
-        figure="|".join(DS_FIGURE_NAMES),
+        figure=one_of(DS_FIGURE_TABLES),
     group:
         "dissociation_summary"
     conda:

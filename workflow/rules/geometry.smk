@@ -7,8 +7,6 @@ dimension is the sparsity); measure each feature's dimensionality D_i and the di
 m/||W||_F^2; test the sticky fractions and the fall with sparsity; plot.
 """
 
-from featurelab.studies.geometry.figures import FIGURE_TABLES as GE_FIGURE_TABLES
-
 GE = sorted_config(config["geometry"])
 GE_RUNS = expand("results/geometry/seed{seed}", seed=GE["seeds"])
 GE_TABLES = {
@@ -17,6 +15,7 @@ GE_TABLES = {
     "curves": "results/geometry/curves.parquet",
 }
 # each figure's manifest entry names the first table it is drawn from
+GE_FIGURE_TABLES = figures_of("geometry")
 GE_FIGURES = register_figures("geometry", GE_FIGURE_TABLES, GE_TABLES, GE)
 GE_FIGURES += register_claims_figure("geometry", GE["claims"])
 

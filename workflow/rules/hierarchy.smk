@@ -8,8 +8,6 @@ each depth. Companion: the classic TMS sparsity sweep (20 features, 5 hidden, im
 batched run per seed. Test the claims; plot.
 """
 
-from featurelab.studies.hierarchy.train import FIGURE_TABLES
-
 HI = sorted_config(config["hierarchy"])
 HI_RUNS = expand("results/hierarchy/seed{seed}", seed=HI["seeds"])
 HI_TMS_RUNS = expand("results/hierarchy/tms/seed{seed}", seed=HI["tms"]["seeds"])
@@ -22,7 +20,8 @@ HI_TABLES = {
     "tms_gram": "results/hierarchy/tms/gram.parquet",
 }
 # each figure's manifest entry names the first table it is drawn from
-HI_FIGURES = register_figures("hierarchy", FIGURE_TABLES, HI_TABLES, HI)
+HI_FIGURE_TABLES = figures_of("hierarchy")
+HI_FIGURES = register_figures("hierarchy", HI_FIGURE_TABLES, HI_TABLES, HI)
 HI_FIGURES += register_claims_figure("hierarchy", HI["claims"])
 
 
@@ -161,7 +160,7 @@ rule hierarchy_claims:
 rule hierarchy_figure:
     """One figure (PDF + PNG) drawn from the aggregated tables only."""
     input:
-        unpack(named_inputs(HI_TABLES, FIGURE_TABLES)),
+        unpack(named_inputs(HI_TABLES, HI_FIGURE_TABLES)),
     output:
         pdf="figures/hierarchy/{figure}.pdf",
         png=report(
@@ -173,7 +172,7 @@ rule hierarchy_figure:
     log:
         f"{LOGS}/hierarchy/figure_{{figure}}.log",
     wildcard_constraints:
-        figure=one_of(FIGURE_TABLES),
+        figure=one_of(HI_FIGURE_TABLES),
     group:
         "hierarchy_summary"
     conda:

@@ -9,7 +9,7 @@ running loss falls below a threshold, and the input-gradient attribution of ever
 seeds; turn the notebook's comments into a claims table; plot.
 """
 
-from featurelab.studies.learnability import figure_names
+from featurelab.studies.learnability import task_generators
 
 #: Families in config order (the aggregated table keeps it); everything else reads the sorted section.
 LN_FAMILIES = list(config["learnability"]["families"])
@@ -17,10 +17,9 @@ LN = sorted_config(config["learnability"])
 LN_RUNS = expand(
     "results/learnability/{family}/seed{seed}", family=LN_FAMILIES, seed=LN["seeds"]
 )
-LN_FIGURE_NAMES = figure_names(LN["families"])
-LN_FIGURES = register_figures(
-    "learnability", LN_FIGURE_NAMES, "results/learnability/summary.parquet", LN
-)
+LN_TABLES = {"summary": "results/learnability/summary.parquet"}
+LN_FIGURE_TABLES = figures_of("learnability", task_generators(LN["families"]))
+LN_FIGURES = register_figures("learnability", LN_FIGURE_TABLES, LN_TABLES, LN)
 LN_FIGURES += register_claims_figure("learnability", LN["claims"])
 
 
@@ -148,7 +147,7 @@ rule learnability_figure:
     log:
         f"{LOGS}/learnability/figure_{{figure}}.log",
     wildcard_constraints:
-        figure=one_of(LN_FIGURE_NAMES),
+        figure=one_of(LN_FIGURE_TABLES),
     group:
         "learnability_summary"
     conda:

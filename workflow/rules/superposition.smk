@@ -9,10 +9,13 @@ claims; plot.
 
 SP = sorted_config(config["superposition"])
 SP_RUNS = expand("results/superposition/seed{seed}", seed=SP["seeds"])
-SP_FIGURE_NAMES = ["feature_arrows", "feature_geometry", "wdec_wenc", "training_curves"]
-SP_FIGURES = register_figures(
-    "superposition", SP_FIGURE_NAMES, "results/superposition/summary.parquet", SP
-)
+SP_TABLES = {
+    "summary": "results/superposition/summary.parquet",
+    "features": "results/superposition/features.parquet",
+    "wtw": "results/superposition/wdec_wenc.parquet",
+}
+SP_FIGURE_TABLES = figures_of("superposition")
+SP_FIGURES = register_figures("superposition", SP_FIGURE_TABLES, SP_TABLES, SP)
 SP_FIGURES += register_claims_figure("superposition", SP["claims"])
 
 
@@ -183,7 +186,7 @@ rule superposition_figure:
     log:
         f"{LOGS}/superposition/figure_{{figure}}.log",
     wildcard_constraints:
-        figure="|".join(SP_FIGURE_NAMES),
+        figure=one_of(SP_FIGURE_TABLES),
     group:
         "superposition_summary"
     conda:

@@ -105,7 +105,7 @@ def test_jobs_write_tables_with_provenance(run_pipeline, tmp_path):
 
     params = {"analysis": section["analysis"], "claims": section["claims"]}
     for name in figures.FIGURES:
-        fig = figures.draw(name, {t: tables[t] for t in figures.FIGURE_TABLES[name]}, params)
+        fig = figures.draw(name, {t: tables[t] for t in figures.FIGURES[name].tables}, params)
         assert fig.axes
     with pytest.raises(ValueError, match="unknown geometry figure"):
         figures.draw("nope", tables, params)

@@ -21,12 +21,13 @@ def test_workflow_tiny(tiny_trees, tmp_path):
     from featurelab.claims import CLAIM_COLUMNS
     from featurelab.io import read_provenance
     from featurelab.manifest import read_manifest
-    from featurelab.studies.hierarchy.train import FIGURE_TABLES, METRIC_COLUMNS
+    from featurelab.studies.hierarchy.figures import FIGURES
+    from featurelab.studies.hierarchy.train import METRIC_COLUMNS
 
     workdir, configfile, config = tiny_trees.workdir(tmp_path / "work", TINY_STUDIES, figures_all=False)
     rows = read_manifest(workdir / "figures/hierarchy/all")
     assert sorted(r["path"] for r in rows) == sorted(  # the study's figures and the forest plot of its claims
-        f"figures/hierarchy/{f}.{e}" for f in [*FIGURE_TABLES, "claims"] for e in ("pdf", "png")
+        f"figures/hierarchy/{f}.{e}" for f in [*FIGURES, "claims"] for e in ("pdf", "png")
     )
     for r in rows:
         assert (workdir / r["path"]).stat().st_size > 1000 and r["study"] == "hierarchy"

@@ -4,13 +4,14 @@ disagree or stop at different epochs under early stopping stay visible)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from featurelab.figure_registry import Figure
 from featurelab.plotting import PALETTE, PANEL_HEIGHT, PANEL_WIDTH, band, panels
 from featurelab.studies.complexity.analysis import final_values
 
@@ -209,13 +210,14 @@ def final_variance(summary: pd.DataFrame, runs: pd.DataFrame):
 
 
 #: Figure name -> drawing function of (summary table, runs table).
-FIGURES: dict[str, Callable[[pd.DataFrame, pd.DataFrame], object]] = {
-    "variance_curves": variance_curves,
-    "accuracy_curves": accuracy_curves,
-    "final_variance": final_variance,
+#: The study's figures (featurelab.figure_registry): name -> the tables it reads and the function drawing it.
+FIGURES: dict[str, Figure] = {
+    "variance_curves": Figure(("summary", "runs"), variance_curves),
+    "accuracy_curves": Figure(("summary", "runs"), accuracy_curves),
+    "final_variance": Figure(("summary", "runs"), final_variance),
 }
 
 
 def draw(figure: str, tables: Mapping[str, pd.DataFrame], params: Mapping[str, Any]):
     """Figure ``figure`` from the rule's tables (its named inputs) and params (scripts/figure.py)."""
-    return FIGURES[figure](tables["summary"], tables["runs"])
+    return FIGURES[figure].draw(tables["summary"], tables["runs"])

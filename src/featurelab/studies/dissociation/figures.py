@@ -6,13 +6,14 @@ seeds: +-1 sd (the notebook's band) or the 95% t-interval (``band: ci95``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import matplotlib.ticker
 import numpy as np
 import pandas as pd
 
+from featurelab.figure_registry import Figure
 from featurelab.plotting import PALETTE, band, panels
 from featurelab.studies.dissociation.analysis import probe_label
 from featurelab.studies.dissociation.train import MODELS
@@ -123,10 +124,11 @@ def transfer(summary: pd.DataFrame, band_kind: str = "sd", probe: Mapping[str, A
     return fig
 
 
-FIGURES: dict[str, Callable[..., object]] = {
-    "input_noise": input_noise,
-    "parameter_noise": parameter_noise,
-    "transfer": transfer,
+#: The study's figures (featurelab.figure_registry): name -> the tables it reads and the function drawing it.
+FIGURES: dict[str, Figure] = {
+    "input_noise": Figure(("summary",), input_noise),
+    "parameter_noise": Figure(("summary",), parameter_noise),
+    "transfer": Figure(("summary",), transfer),
 }
 
 
@@ -138,4 +140,4 @@ def draw(figure: str, tables: Mapping[str, pd.DataFrame], params: Mapping[str, A
         if figure == "transfer"
         else {}
     )
-    return FIGURES[figure](tables["summary"], band_kind=params["band"], **extra)
+    return FIGURES[figure].draw(tables["summary"], band_kind=params["band"], **extra)

@@ -8,8 +8,7 @@
 * ``training_loss`` - every instance's loss curve as features' worth of variance explained, the statistic of
   the "trained" precondition, with its threshold.
 
-matplotlib and pandas are imported inside :func:`draw`, so that the workflow can import ``FIGURES`` and
-``FIGURE_TABLES`` while it builds the DAG without loading them.
+matplotlib and pandas are imported inside the drawing functions (the module stays light to import).
 """
 
 from __future__ import annotations
@@ -19,18 +18,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from featurelab.figure_registry import Figure
 from featurelab.studies.geometry import fraction_label, parse_fraction
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
     from matplotlib.figure import Figure
-
-#: The figures and the aggregated tables (results/geometry/<table>.parquet) each reads.
-FIGURE_TABLES: dict[str, tuple[str, ...]] = {
-    "dimensionality": ("features", "instances"),
-    "training_loss": ("curves", "instances"),
-}
-FIGURES: tuple[str, ...] = tuple(FIGURE_TABLES)
 
 
 def _jitter(n: int) -> np.ndarray:
@@ -39,12 +32,11 @@ def _jitter(n: int) -> np.ndarray:
 
 
 def draw(figure: str, tables: Mapping[str, pd.DataFrame], params: Mapping[str, Any]) -> Figure:
-    """One figure of the study from its tables (names as in ``FIGURE_TABLES``) and the rule's params."""
-    if figure == "dimensionality":
-        return _dimensionality(tables["features"], tables["instances"], params)
-    if figure == "training_loss":
-        return _training_loss(tables["curves"], tables["instances"], params)
-    raise ValueError(f"unknown geometry figure {figure!r} (expected one of {FIGURES})")
+    """One figure of the study from its tables (names as in ``FIGURES``) and the rule's params."""
+    if figure not in FIGURES:
+        raise ValueError(f"unknown geometry figure {figure!r} (expected one of {list(FIGURES)})")
+    spec = FIGURES[figure]
+    return spec.draw(*(tables[name] for name in spec.tables), params)
 
 
 def _reference_lines(ax, fractions: list[str], label: bool, gap: float = 0.04) -> None:
@@ -242,3 +234,10 @@ def _training_loss(curves: pd.DataFrame, instances: pd.DataFrame, params: Mappin
     handles = [Line2D([], [], color="0.3", ls=styles[k % len(styles)], lw=0.9) for k in range(len(seeds))]
     fig.legend(handles, [f"seed {s}" for s in seeds], loc="outside lower center", ncols=len(seeds), fontsize=7)
     return fig
+
+
+#: The study's figures (featurelab.figure_registry): name -> the tables it reads and the function drawing it.
+FIGURES: dict[str, Figure] = {
+    "dimensionality": Figure(("features", "instances"), _dimensionality),
+    "training_loss": Figure(("curves", "instances"), _training_loss),
+}

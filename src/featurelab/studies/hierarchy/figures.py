@@ -1,12 +1,12 @@
 """Figures of the hierarchy study, drawn from its aggregated tables only.
 
 Each figure function takes ``tables`` (name -> DataFrame, the aggregated parquet files it needs, see
-``FIGURE_TABLES``) and ``analysis`` (the config's ``hierarchy.analysis``: which loss and statistic).
+``FIGURES``) and ``analysis`` (the config's ``hierarchy.analysis``: which loss and statistic).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -15,8 +15,8 @@ import pandas as pd
 from matplotlib.colors import LogNorm, TwoSlopeNorm
 from matplotlib.ticker import NullLocator
 
+from featurelab.figure_registry import Figure
 from featurelab.plotting import PALETTE, PANEL_HEIGHT, PANEL_WIDTH, panels
-from featurelab.studies.hierarchy.train import FIGURE_TABLES  # noqa: F401  (re-exported)
 
 #: Smallest loss shown on log scales (exact zeros, e.g. depth 1, are drawn at this floor).
 LOSS_FLOOR = 1e-12
@@ -320,15 +320,16 @@ def feature_directions_2d(tables: Mapping[str, pd.DataFrame], analysis: Mapping[
     return fig
 
 
-FIGURES: dict[str, Callable] = {
-    "loss_heatmap": loss_heatmap,
-    "loss_vs_width": loss_vs_width,
-    "width_needed": width_needed,
-    "tms_sparsity": tms_sparsity,
-    "feature_directions_2d": feature_directions_2d,
+#: The study's figures (featurelab.figure_registry): name -> the tables it reads and the function drawing it.
+FIGURES: dict[str, Figure] = {
+    "loss_heatmap": Figure(("summary",), loss_heatmap),
+    "loss_vs_width": Figure(("summary", "finals"), loss_vs_width),
+    "width_needed": Figure(("width_needed", "finals"), width_needed),
+    "tms_sparsity": Figure(("tms_features", "tms_gram"), tms_sparsity),
+    "feature_directions_2d": Figure(("directions",), feature_directions_2d),
 }
 
 
 def draw(figure: str, tables: Mapping[str, pd.DataFrame], params: Mapping[str, Any]):
     """Figure ``figure`` from the rule's tables (its named inputs) and params (scripts/figure.py)."""
-    return FIGURES[figure](tables, params["analysis"])
+    return FIGURES[figure].draw(tables, params["analysis"])

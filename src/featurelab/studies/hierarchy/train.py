@@ -44,15 +44,6 @@ WEIGHT_COLUMNS = ("study", "condition", "depth", "seed", "n_hidden", "param", "h
 TMS_METRIC_COLUMNS = ("study", "condition", "seed", "sparsity", "n_hidden", "step", "metric", "value")
 TMS_WEIGHT_COLUMNS = (*TMS_METRIC_COLUMNS[:5], "param", "hidden", "feature", "importance", "value")
 
-#: The figures and the aggregated tables each reads (results/hierarchy/<table>.parquet).
-FIGURE_TABLES: dict[str, tuple[str, ...]] = {
-    "loss_heatmap": ("summary",),
-    "loss_vs_width": ("summary", "finals"),
-    "width_needed": ("width_needed", "finals"),
-    "tms_sparsity": ("tms_features", "tms_gram"),
-    "feature_directions_2d": ("directions",),
-}
-
 
 def depth_condition(depth: int) -> str:
     return f"depth{int(depth)}"

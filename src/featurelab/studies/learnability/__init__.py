@@ -30,14 +30,8 @@ def config_errors(config: dict) -> list[str]:
     return errors
 
 
-def figure_names(families: dict) -> list[str]:
-    """The figures the configured families can fill: the scale x shift heatmap needs a scale_shift task,
-    the distractor panel a distractors task."""
-    generators = {task["generator"] for family in families.values() for task in family["tasks"]}
-    names = ["learning_curves", "attribution_bars"]
-    names += [
-        name
-        for name, needs in (("scale_shift_heatmap", "scale_shift"), ("distractor_steps", "distractors"))
-        if needs in generators
-    ]
-    return names
+def task_generators(families: dict) -> set[str]:
+    """The task generators the configured families use: a figure whose registry entry ``needs`` one that is
+    not among them has no data (the scale x shift heatmap needs a scale_shift task, the distractor panel a
+    distractors task)."""
+    return {task["generator"] for family in families.values() for task in family["tasks"]}

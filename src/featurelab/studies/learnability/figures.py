@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from featurelab.figure_registry import Figure
 from featurelab.plotting import PALETTE, band, panels
 
 H1C_FAMILY = "features"
@@ -351,11 +352,12 @@ def attribution_bars(summary: pd.DataFrame):
     return fig
 
 
-FIGURES: dict[str, Callable[[pd.DataFrame], object]] = {
-    "learning_curves": learning_curves,
-    "scale_shift_heatmap": scale_shift_heatmap,
-    "distractor_steps": distractor_steps,
-    "attribution_bars": attribution_bars,
+#: The study's figures (featurelab.figure_registry): name -> the tables it reads and the function drawing it.
+FIGURES: dict[str, Figure] = {
+    "learning_curves": Figure(("summary",), learning_curves),
+    "attribution_bars": Figure(("summary",), attribution_bars),
+    "scale_shift_heatmap": Figure(("summary",), scale_shift_heatmap, needs=("scale_shift",)),
+    "distractor_steps": Figure(("summary",), distractor_steps, needs=("distractors",)),
 }
 
 
@@ -366,4 +368,5 @@ WITH_CLAIMS = {"learning_curves"}
 def draw(figure: str, tables: Mapping[str, pd.DataFrame], params: Mapping[str, Any]):
     """Figure ``figure`` from the summary table (and the claims' thresholds where it draws them)."""
     summary = tables["summary"]
-    return FIGURES[figure](summary, params["claims"]) if figure in WITH_CLAIMS else FIGURES[figure](summary)
+    draw_figure = FIGURES[figure].draw
+    return draw_figure(summary, params["claims"]) if figure in WITH_CLAIMS else draw_figure(summary)

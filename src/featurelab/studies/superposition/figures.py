@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from featurelab.figure_registry import Figure
 from featurelab.plotting import PALETTE, band, panels
 
 
@@ -229,14 +230,15 @@ def training_curves(tables: Mapping[str, pd.DataFrame]):
     return fig
 
 
-FIGURES: dict[str, Callable[[Mapping[str, pd.DataFrame]], object]] = {
-    "feature_arrows": feature_arrows,
-    "feature_geometry": feature_geometry,
-    "wdec_wenc": wdec_wenc,
-    "training_curves": training_curves,
+#: The study's figures (featurelab.figure_registry): name -> the tables it reads and the function drawing it.
+FIGURES: dict[str, Figure] = {
+    "feature_arrows": Figure(("summary", "features", "wtw"), feature_arrows),
+    "feature_geometry": Figure(("summary", "features", "wtw"), feature_geometry),
+    "wdec_wenc": Figure(("summary", "features", "wtw"), wdec_wenc),
+    "training_curves": Figure(("summary", "features", "wtw"), training_curves),
 }
 
 
 def draw(figure: str, tables: Mapping[str, pd.DataFrame], params: Mapping[str, Any]):
     """Figure ``figure`` from the rule's tables (its named inputs) and params (scripts/figure.py)."""
-    return FIGURES[figure](tables)
+    return FIGURES[figure].draw(tables)

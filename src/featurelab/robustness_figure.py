@@ -20,12 +20,15 @@ from featurelab.claims_figure import VERDICT_COLOURS
 
 
 def cell_text(row: Any) -> str:
-    """The estimate and its interval, or the verdict's reason when there is no estimate."""
+    """The estimate and its interval (or "no estimate"), and a mark where the verdict
+    comes from the precondition, not from the numbers ("(precondition)")."""
     if not math.isfinite(row.estimate):
-        return "no estimate"
-    if math.isfinite(row.ci_low) and math.isfinite(row.ci_high):
-        return f"{row.estimate:.3g}\n[{row.ci_low:.3g}, {row.ci_high:.3g}]"
-    return f"{row.estimate:.3g}"
+        text = "no estimate"
+    elif math.isfinite(row.ci_low) and math.isfinite(row.ci_high):
+        text = f"{row.estimate:.2g}\n[{row.ci_low:.2g}, {row.ci_high:.2g}]"
+    else:
+        text = f"{row.estimate:.2g}"
+    return text if row.precondition_met else f"{text}\n(precondition)"
 
 
 def value_label(value: Any) -> str:
@@ -38,7 +41,7 @@ def _cells(ax, rows: pd.DataFrame, x: list, y: list, x_of, y_of) -> None:
         i, j = x.index(x_of(row)), y.index(y_of(row))
         face = VERDICT_COLOURS.get(row.verdict, "white")
         ax.add_patch(plt_rectangle((i - 0.5, j - 0.5), face, row.default_point))
-        ax.text(i, j, cell_text(row), ha="center", va="center", fontsize=6, color="white")
+        ax.text(i, j, cell_text(row), ha="center", va="center", fontsize=5.5, color="white")
     ax.set_xlim(-0.5, len(x) - 0.5)
     ax.set_ylim(len(y) - 0.5, -0.5)
     ax.set_xticks(range(len(x)), [value_label(v) for v in x])
@@ -59,7 +62,7 @@ def _headline(ax, table: pd.DataFrame, knobs: list[str], headline: str) -> None:
     """The headline claim's estimate and 90 % interval against the first knob (a line per second-knob value)."""
     from featurelab.plotting import PALETTE
 
-    rows = table[table["row_label"] == headline]
+    rows = table[table["row_key"] == headline]
     xs = list(dict.fromkeys(table[knobs[0]]))
     groups = [(None, rows)] if len(knobs) == 1 else list(rows.groupby(knobs[1], sort=False))
     for k, (value, group) in enumerate(groups):
@@ -76,7 +79,9 @@ def _headline(ax, table: pd.DataFrame, knobs: list[str], headline: str) -> None:
     ax.set_xticks(range(len(xs)), [value_label(v) for v in xs])
     ax.set_xlabel(knobs[0])
     ax.set_ylabel("estimate, 90 % interval")
-    ax.set_title(f"{headline}\n(claim: {first['side']} {first['threshold']:.3g}, dashed)", loc="left", fontsize=7)
+    ax.set_title(
+        f"{first['row_label']}\n(claim: {first['side']} {first['threshold']:.3g}, dashed)", loc="left", fontsize=7
+    )
     if len(groups) > 1:
         ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
 
@@ -87,18 +92,20 @@ def draw_regions(table: pd.DataFrame, knobs: list[str], headline: str, title: st
     from matplotlib.patches import Patch
 
     claims = table[table["kind"] == "claim"]
-    ids = list(dict.fromkeys(claims["row_label"]))
+    ids = list(dict.fromkeys(claims["row_key"]))
+    labels = dict(zip(claims["row_key"], claims["row_label"]))
     xs = list(dict.fromkeys(table[knobs[0]]))
     if len(knobs) == 1:
         fig, (grid, line) = plt.subplots(
-            1, 2, figsize=(2.6 + 1.1 * len(xs) + 2.8, 1.4 + 0.42 * len(ids)), layout="constrained",
-            gridspec_kw={"width_ratios": [1.1 * len(xs), 2.4]},
+            1, 2, figsize=(2.6 + 1.4 * len(xs) + 2.8, 1.4 + 0.45 * len(ids)), layout="constrained",
+            gridspec_kw={"width_ratios": [1.4 * len(xs), 2.4]},
         )  # fmt: skip
-        _cells(grid, claims, xs, ids, lambda r: r.knob_0, lambda r: r.row_label)
+        _cells(grid, claims, xs, ids, lambda r: r.knob_0, lambda r: r.row_key)
+        grid.set_yticks(range(len(ids)), [labels[i] for i in ids])
         grid.set_xlabel(knobs[0])
     else:
         ys = list(dict.fromkeys(table[knobs[1]]))
-        ncols = min(4, len(ids) + 1)
+        ncols = min(3, len(ids) + 1)
         nrows = math.ceil((len(ids) + 1) / ncols)
         fig, axes = plt.subplots(
             nrows, ncols, figsize=(ncols * (0.9 * len(xs) + 1.2), nrows * (0.55 * len(ys) + 1.0)),
@@ -106,9 +113,9 @@ def draw_regions(table: pd.DataFrame, knobs: list[str], headline: str, title: st
         )  # fmt: skip
         flat = list(axes.ravel())
         for ax, claim in zip(flat, ids):
-            rows = claims[claims["row_label"] == claim]
+            rows = claims[claims["row_key"] == claim]
             _cells(ax, rows, xs, ys, lambda r: r.knob_0, lambda r: r.knob_1)
-            ax.set_title(claim, fontsize=7, loc="left")
+            ax.set_title(labels[claim].replace(" [", "\n["), fontsize=6.5, loc="left")
             ax.set_xlabel(knobs[0], fontsize=6)
             ax.set_ylabel(knobs[1], fontsize=6)
         line = flat[len(ids)]
@@ -124,12 +131,20 @@ def draw_regions(table: pd.DataFrame, knobs: list[str], headline: str, title: st
 
 def with_knob_columns(table: pd.DataFrame, knobs: list[str]) -> pd.DataFrame:
     """The table with its knob columns copied to ``knob_0``, ``knob_1`` (attribute names itertuples keeps)
-    and each row's label, ``claim [condition]`` (a claim id may be judged under several conditions)."""
+    and each row's label. A claim judged under several conditions is one row per condition, matched across
+    points by its order within the claim (a condition's name may carry the knob's value, e.g. dissociation's
+    ``scaled_c20``); the label is the claim and its condition at the first point, "…" marking a condition
+    whose name changes with the knob."""
     out = table.copy()
-    condition = out["condition"].fillna("").astype(str)
-    out["row_label"] = out["claim"].where(condition == "", out["claim"] + " [" + condition + "]")
     for k, knob in enumerate(knobs):
         out[f"knob_{k}"] = out[knob]
+    order = out.groupby(["point", "claim"], sort=False).cumcount()
+    out["row_key"] = out["claim"] + "#" + order.astype(str)
+    condition = out["condition"].fillna("").astype(str)
+    first = condition.groupby(out["row_key"]).transform("first")
+    varies = condition.groupby(out["row_key"]).transform("nunique") > 1
+    shown = first.where(~varies, first + " …")
+    out["row_label"] = out["claim"].where(shown == "", out["claim"] + " [" + shown + "]")
     return out
 
 
@@ -142,7 +157,12 @@ def figure_job(smk: Any) -> None:
     table = with_knob_columns(pd.read_parquet(smk.input.table), knobs)
     claims = table[table["kind"] == "claim"]
     named = claims[(claims["claim"] == smk.params.headline) | (claims["row_label"] == smk.params.headline)]
-    headline = (named if len(named) else claims)["row_label"].iloc[0]
+    if smk.params.headline and not len(named):
+        raise ValueError(
+            f"config key 'robustness.{smk.wildcards.study}.headline': no claim {smk.params.headline!r} in the "
+            f"study's table (its claims: {sorted(set(claims['claim']))})"
+        )
+    headline = (named if len(named) else claims)["row_key"].iloc[0]
     title = f"{smk.wildcards.study}: every claim at every grid point (verdict; estimate [90 % interval])"
     fig = draw_regions(table, knobs, headline, title)
     save_figure(fig, smk.output.pdf, smk.output.png, dpi=smk.params.figures["dpi"])

@@ -51,14 +51,10 @@ def _entry(call: ast.expr) -> tuple[tuple[str, ...], tuple[str, ...]]:
     return tables, needs
 
 
-def registry_of(path: str | Path) -> dict[str, Figure]:
-    """The registry of a figures module, read from its source: name -> Figure(tables, None, needs)."""
+def registry_of(path: str | Path) -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
+    """The registry of a figures module, read from its source: name -> (tables, needs)."""
     node = _registry_node(ast.parse(Path(path).read_text()))
-    out = {}
-    for key, value in zip(node.keys, node.values):
-        tables, needs = _entry(value)
-        out[ast.literal_eval(key)] = Figure(tables, None, needs)  # type: ignore[arg-type]
-    return out
+    return {ast.literal_eval(key): _entry(value) for key, value in zip(node.keys, node.values)}
 
 
 def figures_of(study: str, generators: Iterable[str] | None = None) -> dict[str, tuple[str, ...]]:
@@ -66,4 +62,4 @@ def figures_of(study: str, generators: Iterable[str] | None = None) -> dict[str,
     generators the config uses), only the figures whose ``needs`` it has."""
     registry = registry_of(STUDIES_DIR / study / "figures.py")
     have = None if generators is None else set(generators)
-    return {name: f.tables for name, f in registry.items() if have is None or set(f.needs) <= have}
+    return {name: tables for name, (tables, needs) in registry.items() if have is None or set(needs) <= have}

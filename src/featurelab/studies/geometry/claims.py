@@ -50,7 +50,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from featurelab.claims import Claim, NotRun, Precondition, Tables, judge_claims
+from featurelab.claims import Claim, NotRun, Precondition, Tables, all_of, judge_claims
 from featurelab.stats import spearman
 from featurelab.studies.geometry import fraction_label, parse_fraction
 from featurelab.studies.geometry.analysis import local_pool, local_span, plateau_ratio
@@ -157,17 +157,6 @@ def _trained(params: Mapping[str, Any]) -> tuple[str, Callable[[Tables], pd.Seri
     return text, lambda tables: seed_trained(tables["instances"], fraction)
 
 
-def _both(first: Callable[[Tables], pd.Series], second: Callable[[Tables], pd.Series]) -> Callable:
-    """A per-seed precondition that needs both of two (a seed missing from either fails it)."""
-
-    def met(tables: Tables) -> pd.Series:
-        a, b = first(tables), second(tables)
-        index = a.index.union(b.index)
-        return a.reindex(index, fill_value=False).astype(bool) & b.reindex(index, fill_value=False).astype(bool)
-
-    return met
-
-
 def plateau_claim(text: str, params: Mapping[str, Any]) -> Claim:
     """ "m/||W||_F^2 is sticky at ``text``": the curve stays near it longer than a steady fall would."""
     c = params["claims"]
@@ -192,9 +181,12 @@ def plateau_claim(text: str, params: Mapping[str, Any]) -> Claim:
             "gives no number; a curve with no plateau there gives about 1, so twice the steady fall's range is a "
             "plateau, not a slow stretch of a smooth fall"
         ),
-        precondition=Precondition(
-            f"{trained_text}; the densest point is at or above {value * (1 - tol):.3g} and the sparsest below it",
-            _both(trained, lambda tables: curve_crosses(tables["instances"], value, tol)),
+        precondition=all_of(
+            Precondition(trained_text, trained),
+            Precondition(
+                f"the densest point is at or above {value * (1 - tol):.3g} and the sparsest below it",
+                lambda tables: curve_crosses(tables["instances"], value, tol),
+            ),
         ),
     )
 
@@ -240,9 +232,11 @@ def pileup_claim(text: str, params: Mapping[str, Any]) -> Claim:
             f"{min_enrichment:g}x that is reached by chance with probability "
             f"{chance_of_enrichment(null, min_enrichment, min_features):.2g} at {min_features} features (binomial)"
         ),
-        precondition=Precondition(
-            f"{trained_text}; >= {min_features} represented features with |D_i - {text}| <= {window:g} (the local range)",
-            _both(trained, enough),
+        precondition=all_of(
+            Precondition(trained_text, trained),
+            Precondition(
+                f">= {min_features} represented features with |D_i - {text}| <= {window:g} (the local range)", enough
+            ),
         ),
     )
 
